@@ -1,0 +1,6 @@
+import { detachedWorker, hangup } from '../flows/hangup';
+import { runAgi } from './agi-runner';
+
+runAgi('hangup', (c) => c.hangupTimeoutMs, (r) =>
+  hangup(r.services, r.channel, r.env, r.deadline, { spawnRecordingWorker: detachedWorker(r.configPath) }),
+);

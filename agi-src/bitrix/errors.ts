@@ -1,0 +1,69 @@
+// Every way a Bitrix24 request can fail, sorted by what the caller should do about it.
+
+export type BitrixErrorKind =
+  /** Credentials or scopes refused: wait for the admin to change the config, don't hammer. */
+  | 'auth'
+  /** OAuth access token expired: refresh and repeat. */
+  | 'expired'
+  /** 503 QUERY_LIMIT_EXCEEDED or 429 OPERATION_TIME_LIMIT: back off. */
+  | 'rate'
+  /** Network, timeout, 5xx, HTML instead of JSON: try again later. */
+  | 'transient'
+  /** Bitrix24 understood and refused this particular request (e.g. "Call is not found"). */
+  | 'rejected';
+
+const AUTH_CODES = new Set([
+  'WRONG_AUTH_TYPE',
+  'INVALID_CREDENTIALS',
+  'insufficient_scope',
+  'NO_AUTH_FOUND',
+  'invalid_token',
+  'user_access_error',
+  'authorization_error',
+  'INVALID_REQUEST',
+  'ACCESS_DENIED',
+  'PORTAL_DELETED',
+  'METHOD_CONFIRM_WAITING',
+  'ERROR_METHOD_NOT_FOUND',
+  'invalid_client',
+  'invalid_grant',
+]);
+
+export class BitrixError extends Error {
+  constructor(
+    readonly kind: BitrixErrorKind,
+    readonly code: string,
+    readonly description: string,
+    readonly httpStatus: number,
+    readonly method: string,
+    /** For OPERATION_TIME_LIMIT: epoch ms until which the method is blocked, when known. */
+    readonly retryAfterMs?: number,
+  ) {
+    super(`${method}: ${code || 'error'}${description ? ` (${description})` : ''}${httpStatus ? ` HTTP ${httpStatus}` : ''}`);
+    this.name = 'BitrixError';
+  }
+
+  get isCallNotFound(): boolean {
+    return /call is not found/i.test(this.description);
+  }
+}
+
+export function classify(code: string, httpStatus: number): BitrixErrorKind {
+  if (code === 'expired_token') return 'expired';
+  if (code === 'QUERY_LIMIT_EXCEEDED' || code === 'OPERATION_TIME_LIMIT') return 'rate';
+  if (AUTH_CODES.has(code)) return 'auth';
+  if (code === 'OVERLOAD_LIMIT' || code === 'INTERNAL_SERVER_ERROR') return 'transient';
+  if (httpStatus >= 500 || httpStatus === 429) return 'transient';
+  if (httpStatus === 401 || httpStatus === 403) return 'auth';
+  return 'rejected';
+}
+
+export function errorFromEnvelope(method: string, httpStatus: number, body: Record<string, unknown>): BitrixError {
+  const code = typeof body.error === 'string' ? body.error : String(body.error ?? '');
+  const description = typeof body.error_description === 'string' ? body.error_description : '';
+  return new BitrixError(classify(code, httpStatus), code, description, httpStatus, method);
+}
+
+export function transientError(method: string, description: string, httpStatus = 0): BitrixError {
+  return new BitrixError('transient', 'TRANSPORT', description, httpStatus, method);
+}

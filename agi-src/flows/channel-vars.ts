@@ -1,0 +1,17 @@
+// One round trip for everything a later step needs from the channel.
+import type { AgiChannel } from '../agi/channel';
+
+export interface CallVars {
+  uniqueid: string;
+  callId: string;
+  recording: string;
+  linkedid: string;
+}
+
+const EXPRESSION = '${BITRIX_UNIQUEID}|${BITRIX_CALL_ID}|${MIXMONITOR_FILENAME}|${CHANNEL(linkedid)}';
+
+export async function readCallVars(channel: AgiChannel): Promise<CallVars> {
+  const value = await channel.getFullVariable(EXPRESSION).catch(() => '');
+  const [uniqueid = '', callId = '', recording = '', linkedid = ''] = value.split('|');
+  return { uniqueid: uniqueid.trim(), callId: callId.trim(), recording: recording.trim(), linkedid: linkedid.trim() };
+}

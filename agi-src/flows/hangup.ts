@@ -1,0 +1,78 @@
+// hangup: runs in the inbound channel's hangup handler (dead channel). Record what the PBX knows,
+// finish the call in Bitrix24 (or leave it to the recording worker / the retry), purge old calls.
+import { spawn } from 'child_process';
+import { join } from 'path';
+import type { AgiChannel } from '../agi/channel';
+import type { AgiEnvironment } from '../agi/protocol';
+import { decideFinish } from '../logic/finish';
+import { normaliseNumber } from '../logic/phone';
+import { readCallVars } from './channel-vars';
+import { completeCall } from './complete';
+import type { Services } from './services';
+
+/** The retry leaves a hung-up call alone this long: the hangup step or its worker is on it. */
+const FINISH_GRACE_MS = 90_000;
+
+export interface HangupOptions {
+  /** Starts the detached worker that attaches the recording once Asterisk has closed it. */
+  spawnRecordingWorker?: (uniqueid: string) => void;
+}
+
+export async function hangup(s: Services, channel: AgiChannel, env: AgiEnvironment, deadline: number, opts: HangupOptions = {}): Promise<void> {
+  const cfg = s.config;
+  const hungupAt = s.now();
+  const vars = await readCallVars(channel);
+  const uniqueid = vars.uniqueid || env.agi_uniqueid;
+  if (!uniqueid) return;
+  const { calls, caches } = await s.stores();
+  let call = await calls.get(uniqueid);
+  if (!call && vars.callId) {
+    // Registered, but the row was never saved (the database failed during incoming): rebuild it.
+    const number = normaliseNumber(env.agi_callerid, cfg.countryCode)?.forBitrix ?? 'unknown';
+    await calls.insertIncoming({ uniqueid, linkedid: vars.linkedid || uniqueid, callerNumber: number, did: '', startedAt: hungupAt }, hungupAt);
+    await calls.markRegistered(uniqueid, vars.callId, null, hungupAt);
+    call = await calls.get(uniqueid);
+    s.log.warn(`hangup ${uniqueid}: call ${vars.callId} had no local record; rebuilt from the channel`);
+  }
+  if (!call) {
+    s.log.debug(`hangup ${uniqueid}: not a reported call`);
+    return;
+  }
+  const decision = decideFinish({ answeredAt: call.answered_at, hungUpAt: hungupAt, operatorUserId: call.operator_user_id }, cfg.defaultUserId);
+  const recordingPath = vars.recording || call.recording_path;
+  const attach = cfg.attachRecordings && decision.duration > 0 && !!recordingPath;
+  await calls.recordHangup(
+    uniqueid,
+    {
+      hungupAt,
+      recordingPath: recordingPath || null,
+      finishUserId: decision.userId,
+      finishDuration: decision.duration,
+      finishStatus: decision.statusCode,
+      attach,
+    },
+    hungupAt + FINISH_GRACE_MS,
+  );
+  s.log.info(`hangup ${uniqueid}: ${decision.statusCode}, ${decision.duration} s, user ${decision.userId}${attach ? ', recording follows' : ''}`);
+
+  if (attach && opts.spawnRecordingWorker) {
+    // MixMonitor closes the file only after this handler returns: finish and upload together later.
+    opts.spawnRecordingWorker(uniqueid);
+  } else {
+    await completeCall(s, uniqueid, deadline);
+  }
+  const purged = await calls.purge(hungupAt - cfg.retentionHours * 3600_000);
+  await caches.purge(hungupAt - cfg.nameCacheSeconds * 1000);
+  if (purged) s.log.info(`purged ${purged} finished call(s) older than ${cfg.retentionHours} h`);
+}
+
+/** `itd_bitrix.js complete <uniqueid>` in the background, outliving this AGI. */
+export function detachedWorker(configPath: string): (uniqueid: string) => void {
+  return (uniqueid) => {
+    const child = spawn(process.execPath, [join(__dirname, 'itd_bitrix.js'), 'complete', uniqueid, '--config', configPath], {
+      detached: true,
+      stdio: 'ignore',
+    });
+    child.unref();
+  };
+}

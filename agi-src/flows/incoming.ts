@@ -1,0 +1,86 @@
+// incoming: the caller is waiting. Name from the CRM, register the call, save it, go on.
+import type { AgiChannel } from '../agi/channel';
+import type { AgiEnvironment } from '../agi/protocol';
+import { BitrixError } from '../bitrix/errors';
+import { pickCrmName } from '../logic/name';
+import { isListedDid, normaliseNumber } from '../logic/phone';
+import { callIdFrom, registerRequest, Request, searchRequest } from './requests';
+import type { Services, Stores } from './services';
+
+/** Kept for setting channel variables and saving the call after Bitrix24 answers. */
+export const INCOMING_RESERVE_MS = 120;
+
+export async function incoming(s: Services, channel: AgiChannel, env: AgiEnvironment, did: string | undefined, deadline: number): Promise<void> {
+  const cfg = s.config;
+  if (!isListedDid(did, cfg.dids, cfg.countryCode)) {
+    s.log.debug(`incoming: DID ${did ?? '(none)'} is not listed; call untouched`);
+    return;
+  }
+  const uniqueid = env.agi_uniqueid;
+  const caller = normaliseNumber(env.agi_callerid, cfg.countryCode);
+  if (!uniqueid) {
+    s.log.error('incoming: no agi_uniqueid in the AGI environment; call untouched');
+    return;
+  }
+  if (!caller) {
+    s.log.info(`incoming: anonymous caller (${JSON.stringify(env.agi_callerid ?? '')}) on DID ${did}; not registered`);
+    return;
+  }
+  const startedAt = s.now();
+  const uniqueVar = channel.setVariable('__BITRIX_UNIQUEID', uniqueid);
+  const linkedid = (await channel.getFullVariable('${CHANNEL(linkedid)}').catch(() => '')) || uniqueid;
+  const call = { uniqueid, linkedid, caller_number: caller.forBitrix, did: did as string, started_at: startedAt };
+
+  let stores: Stores | undefined;
+  try {
+    stores = await s.stores();
+  } catch (err) {
+    s.log.error(`incoming ${uniqueid}: database unavailable (${(err as Error).message}); registering without a local record`);
+  }
+  const saved = stores?.calls
+    .insertIncoming(
+      { uniqueid, linkedid, callerNumber: caller.forBitrix, did: call.did, startedAt },
+      startedAt + cfg.incomingTimeoutMs + 5000,
+    )
+    .catch((err) => {
+      s.log.error(`incoming ${uniqueid}: could not save the call (${(err as Error).message})`);
+      return 'unsaved' as const;
+    });
+  const cachedName = cfg.lookupCallerName && stores ? await stores.caches.name(caller.digits, startedAt, cfg.nameCacheSeconds * 1000).catch(() => undefined) : undefined;
+
+  // The search goes first: with CRM_CREATE the register may create a lead for an unknown number.
+  const cmds: Record<string, Request> = {};
+  if (cfg.lookupCallerName && cachedName === undefined) cmds.find = searchRequest(caller.forBitrix);
+  cmds.reg = registerRequest(call, cfg);
+  let name = cachedName ?? '';
+  let callId: string | null = null;
+  let failure: BitrixError | undefined;
+  try {
+    const client = await s.client();
+    const res = await client.sendAll(cmds, deadline - INCOMING_RESERVE_MS);
+    callId = callIdFrom(res.result.reg);
+    failure = res.errors.reg;
+    if (cmds.find && !res.errors.find) {
+      name = pickCrmName(res.result.find);
+      if (stores) await stores.caches.putName(caller.digits, name, s.now()).catch(() => undefined);
+    }
+  } catch (err) {
+    failure = err instanceof BitrixError ? err : new BitrixError('transient', 'ERROR', (err as Error).message, 0, 'batch');
+  }
+
+  if (name && cfg.lookupCallerName) await channel.setVariable('CALLERID(name)', name).catch(() => undefined);
+  if (callId) await channel.setVariable('__BITRIX_CALL_ID', callId).catch(() => undefined);
+  await uniqueVar.catch(() => undefined);
+
+  if ((await saved) === 'unsaved' || !stores) return;
+  if (callId) {
+    await stores.calls.markRegistered(uniqueid, callId, name || null, s.now());
+    s.log.info(`incoming ${uniqueid}: ${caller.forBitrix} on ${did} registered as ${callId}${name ? ` (${name})` : ''}`);
+  } else {
+    const err = failure ?? new BitrixError('rejected', '', 'register returned no CALL_ID', 200, 'register');
+    await stores.outbox.failed(uniqueid, 'register', err.message, s.now(), err.kind === 'auth');
+    const line = `incoming ${uniqueid}: register not done (${err.message}); the call goes on`;
+    if (err.kind === 'auth') s.log.error(`${line}; fix the credentials in the module settings`);
+    else s.log.warn(`${line}; queued for retry`);
+  }
+}

@@ -1,0 +1,51 @@
+// `itd_bitrix.js retry`: drains the outbox. Safe to run twice at once (leases), scheduled every minute.
+import { credentialsFingerprint } from '../config/config';
+import { completeCall } from './complete';
+import type { Services } from './services';
+
+export interface RetryReport {
+  calls: number;
+  done: number;
+  failed: number;
+  gaveUp: number;
+  unblocked: number;
+}
+
+const LEASE_MS = 60_000;
+const PER_CALL_MS = 15_000;
+
+export async function retry(s: Services, untilMs: number): Promise<RetryReport> {
+  const report: RetryReport = { calls: 0, done: 0, failed: 0, gaveUp: 0, unblocked: 0 };
+  const { outbox, health } = await s.stores();
+  const now = s.now();
+  report.gaveUp = await outbox.giveUp(now - s.config.retryGiveUpHours * 3600_000);
+  if (report.gaveUp) s.log.error(`retry: gave up on ${report.gaveUp} step(s) older than ${s.config.retryGiveUpHours} h`);
+  // Steps blocked by refused credentials wait for the admin to change them.
+  const fingerprint = credentialsFingerprint(s.config);
+  const blockedFor = (await health.read()).auth_blocked_fingerprint;
+  if (blockedFor !== fingerprint) {
+    report.unblocked = await outbox.unblock(now);
+    await health.setAuthBlocked(fingerprint);
+  }
+  const seen = new Set<string>();
+  while (s.now() < untilMs) {
+    const due = (await outbox.leaseDueCalls(s.now(), LEASE_MS, 20)).filter((u) => !seen.has(u));
+    if (!due.length) break;
+    for (const uniqueid of due) {
+      seen.add(uniqueid);
+      if (s.now() >= untilMs) {
+        await outbox.release(uniqueid);
+        continue;
+      }
+      report.calls++;
+      try {
+        const out = await completeCall(s, uniqueid, Math.min(untilMs, s.now() + PER_CALL_MS));
+        report.done += out.done.length;
+        report.failed += out.failed.length;
+      } finally {
+        await outbox.release(uniqueid);
+      }
+    }
+  }
+  return report;
+}

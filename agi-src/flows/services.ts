@@ -1,0 +1,89 @@
+// What a flow needs from the outside world, opened lazily and at most once per process:
+// nothing here is touched before the flow knows the call is one of ours.
+import { BitrixClient, Credentials, Health } from '../bitrix/client';
+import { BitrixError } from '../bitrix/errors';
+import { OAuthSession } from '../bitrix/oauth';
+import { Config } from '../config/config';
+import { Logger } from '../log/logger';
+import { Caches } from '../store/caches';
+import { CallStore } from '../store/calls';
+import { Db } from '../store/db';
+import { DbRequestGate } from '../store/gate';
+import { HealthStore } from '../store/health';
+import { Outbox } from '../store/outbox';
+import { DbTokenStore } from '../store/tokens';
+
+export interface Stores {
+  db: Db;
+  calls: CallStore;
+  outbox: Outbox;
+  caches: Caches;
+  health: HealthStore;
+}
+
+export class Services {
+  private storesP?: Promise<Stores>;
+  private clientP?: Promise<BitrixClient>;
+  private lastHealth?: { ok: true; at: number } | { ok: false; at: number; error: string };
+
+  constructor(
+    readonly config: Config,
+    readonly log: Logger,
+    readonly now: () => number = Date.now,
+    /** Longest a statement may wait for another process's write lock. */
+    private readonly busyTimeoutMs = 2000,
+  ) {}
+
+  stores(): Promise<Stores> {
+    if (!this.storesP) {
+      this.storesP = Db.openOrRecreate(this.config.databasePath, this.busyTimeoutMs, (msg) => this.log.error(msg)).then((db) => ({
+        db,
+        calls: new CallStore(db),
+        outbox: new Outbox(db),
+        caches: new Caches(db),
+        health: new HealthStore(db),
+      }));
+    }
+    return this.storesP;
+  }
+
+  client(): Promise<BitrixClient> {
+    if (!this.clientP) this.clientP = this.makeClient();
+    return this.clientP;
+  }
+
+  /** Writes the last exchange's outcome for the status panel, then closes the database. */
+  async close(): Promise<void> {
+    if (!this.storesP) return;
+    const stores = await this.storesP.catch(() => undefined);
+    if (!stores) return;
+    if (this.lastHealth) await stores.health.record(this.lastHealth).catch(() => undefined);
+    await stores.db.close().catch(() => undefined);
+  }
+
+  private async makeClient(): Promise<BitrixClient> {
+    const { db } = await this.stores();
+    const cfg = this.config;
+    const health: Health = {
+      success: () => (this.lastHealth = { ok: true, at: this.now() }),
+      failure: (err: BitrixError) => (this.lastHealth = { ok: false, at: this.now(), error: err.message }),
+    };
+    let credentials: Credentials;
+    if (cfg.app) {
+      const session = new OAuthSession(
+        { clientId: cfg.app.clientId, clientSecret: cfg.app.clientSecret, oauthUrl: cfg.oauthUrl },
+        new DbTokenStore(db, this.now),
+        this.now,
+      );
+      credentials = { kind: 'oauth', portalUrl: cfg.app.portalUrl, session };
+    } else {
+      credentials = { kind: 'webhook', baseUrl: cfg.webhookUrl };
+    }
+    return new BitrixClient({
+      credentials,
+      gate: new DbRequestGate(db, cfg.rateLimitPerSecond, cfg.rateLimitBurst, this.now),
+      health,
+      now: this.now,
+    });
+  }
+}

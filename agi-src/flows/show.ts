@@ -1,0 +1,60 @@
+// show: an operator answered; the bridge waits. Record who and when, then pop the card.
+import type { AgiChannel } from '../agi/channel';
+import type { AgiEnvironment } from '../agi/protocol';
+import { BitrixError } from '../bitrix/errors';
+import { readCallVars } from './channel-vars';
+import { showRequest, userByExtensionRequest, userIdFrom } from './requests';
+import type { Services } from './services';
+
+const EXTENSION = /^[0-9A-Za-z*#+_-]{1,32}$/;
+
+export async function show(s: Services, channel: AgiChannel, env: AgiEnvironment, extension: string | undefined, deadline: number): Promise<void> {
+  const cfg = s.config;
+  if (!extension || !EXTENSION.test(extension)) {
+    s.log.warn(`show: operator extension ${JSON.stringify(extension ?? '')} is not usable; card not shown`);
+    return;
+  }
+  const answeredAt = s.now();
+  const vars = await readCallVars(channel);
+  const { calls, caches } = await s.stores();
+  const call = vars.uniqueid ? await calls.get(vars.uniqueid) : await calls.findByLinkedid(vars.linkedid || env.agi_uniqueid || '');
+  if (!call) {
+    s.log.info(`show: no reported call on this channel (BITRIX_UNIQUEID ${JSON.stringify(vars.uniqueid)}); nothing to do`);
+    return;
+  }
+  const cached = await caches.user(extension, answeredAt, cfg.userCacheSeconds * 1000);
+  await calls.recordAnswer(call.uniqueid, {
+    at: answeredAt,
+    extension,
+    userId: cached?.userId ?? null,
+    recordingPath: vars.recording || null,
+  });
+  s.log.info(`show ${call.uniqueid}: answered by ${extension}`);
+
+  let userId = cached?.userId ?? null;
+  try {
+    const client = await s.client();
+    if (!cached) {
+      const req = userByExtensionRequest(extension);
+      userId = userIdFrom(await client.call(req.method, req.params, deadline));
+      await caches.putUser(extension, userId, s.now());
+      if (userId) await calls.setOperatorUser(call.uniqueid, extension, userId);
+    }
+    if (!userId) {
+      s.log.info(`show ${call.uniqueid}: extension ${extension} has no active Bitrix24 user; no card`);
+      return;
+    }
+    const callId = vars.callId || call.bitrix_call_id;
+    if (!cfg.showCard) return;
+    if (!callId) {
+      s.log.info(`show ${call.uniqueid}: call not registered yet; no card (the retry back-fills it)`);
+      return;
+    }
+    const req = showRequest(callId, userId);
+    const shown = await client.call(req.method, req.params, deadline);
+    if (shown === true) await calls.addShownUser(call.uniqueid, userId, s.now());
+  } catch (err) {
+    const msg = err instanceof BitrixError ? err.message : (err as Error).message;
+    s.log.warn(`show ${call.uniqueid}: card not shown (${msg}); answer time and operator are recorded`);
+  }
+}

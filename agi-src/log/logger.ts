@@ -1,0 +1,83 @@
+import { appendFileSync, mkdirSync } from 'fs';
+import { dirname } from 'path';
+import { isoWithOffset } from '../logic/time';
+import { redact } from './redact';
+
+export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
+const RANK: Record<LogLevel, number> = { error: 0, warn: 1, info: 2, debug: 3 };
+
+export const DEFAULT_LOG_PATH = '/var/log/asterisk/itd_bitrix.log';
+
+/** Where warnings and errors are also shown while the channel is alive (Asterisk VERBOSE). */
+export interface ConsoleSink {
+  verbose(message: string, level?: number): Promise<void>;
+}
+
+/**
+ * One line per event in the module's log file. AGI stderr is lost when Asterisk runs as a
+ * daemon, so the file (and VERBOSE for warnings) is where problems go; stderr only if the file
+ * cannot be written. Every line passes through `redact` so no secret is ever written.
+ */
+export class Logger {
+  private secrets: string[] = [];
+  private sink?: ConsoleSink;
+  private pending: Promise<unknown>[] = [];
+
+  constructor(
+    private readonly tag: string,
+    private path: string = DEFAULT_LOG_PATH,
+    private level: LogLevel = 'info',
+  ) {}
+
+  configure(opts: { path?: string; level?: LogLevel; secrets?: string[] }): void {
+    if (opts.path) this.path = opts.path;
+    if (opts.level) this.level = opts.level;
+    if (opts.secrets) this.secrets = opts.secrets.filter((s) => s && s.length >= 4);
+  }
+
+  addSecret(secret: string | undefined | null): void {
+    if (secret && secret.length >= 4 && !this.secrets.includes(secret)) this.secrets.push(secret);
+  }
+
+  attachConsole(sink: ConsoleSink | undefined): void {
+    this.sink = sink;
+  }
+
+  error(message: string): void {
+    this.write('error', message);
+  }
+  warn(message: string): void {
+    this.write('warn', message);
+  }
+  info(message: string): void {
+    this.write('info', message);
+  }
+  debug(message: string): void {
+    this.write('debug', message);
+  }
+
+  /** Waits (briefly) for VERBOSE lines still on their way to Asterisk. */
+  async drain(timeoutMs = 200): Promise<void> {
+    const all = Promise.allSettled(this.pending.splice(0));
+    await Promise.race([all, new Promise((r) => setTimeout(r, timeoutMs).unref())]);
+  }
+
+  private write(level: LogLevel, message: string): void {
+    if (RANK[level] > RANK[this.level]) return;
+    const text = redact(message.replace(/[\r\n]+/g, ' '), this.secrets);
+    const line = `${isoWithOffset(Date.now())} ${level.toUpperCase()} [${this.tag} ${process.pid}] ${text}\n`;
+    try {
+      appendFileSync(this.path, line);
+    } catch {
+      try {
+        mkdirSync(dirname(this.path), { recursive: true });
+        appendFileSync(this.path, line);
+      } catch {
+        process.stderr.write(line);
+      }
+    }
+    if (this.sink && RANK[level] <= RANK.warn) {
+      this.pending.push(this.sink.verbose(`itd-bitrix ${level}: ${text}`, 1).catch(() => undefined));
+    }
+  }
+}

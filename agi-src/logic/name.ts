@@ -1,0 +1,36 @@
+// The caller name shown on the operator's phone, from a CRM display name.
+
+export const MAX_NAME_CHARS = 40;
+
+/** Control and format characters out, whitespace collapsed, at most 40 characters (not code units). */
+export function sanitiseCallerName(raw: unknown): string {
+  if (typeof raw !== 'string') return '';
+  const cleaned = raw
+    .replace(/[\p{Cc}\p{Cf}\u2028\u2029]+/gu, ' ')
+    .replace(/\s+/gu, ' ')
+    .trim();
+  const chars = Array.from(cleaned);
+  if (chars.length <= MAX_NAME_CHARS) return cleaned;
+  return chars.slice(0, MAX_NAME_CHARS).join('').trimEnd();
+}
+
+export interface CrmEntity {
+  CRM_ENTITY_TYPE?: string;
+  NAME?: unknown;
+}
+
+const PREFERENCE = ['CONTACT', 'COMPANY', 'LEAD'];
+
+/** Contact first, then company, then lead; the first one with a usable name. */
+export function pickCrmName(entities: unknown): string {
+  if (!Array.isArray(entities)) return '';
+  for (const type of PREFERENCE) {
+    for (const e of entities as CrmEntity[]) {
+      if (e && e.CRM_ENTITY_TYPE === type) {
+        const name = sanitiseCallerName(e.NAME);
+        if (name) return name;
+      }
+    }
+  }
+  return '';
+}

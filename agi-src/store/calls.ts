@@ -1,0 +1,180 @@
+// The call record: the database is the record of truth for every call the PBX reported.
+import type { Db } from './db';
+
+export type Step = 'register' | 'finish' | 'attach';
+
+export interface CallRow {
+  uniqueid: string;
+  linkedid: string;
+  type: string;
+  caller_number: string;
+  did: string;
+  started_at: number;
+  bitrix_call_id: string | null;
+  crm_name: string | null;
+  answered_at: number | null;
+  operator_ext: string | null;
+  operator_user_id: number | null;
+  shown_user_ids: string;
+  hungup_at: number | null;
+  recording_path: string | null;
+  finish_user_id: number | null;
+  finish_duration: number | null;
+  finish_status: string | null;
+  finished_at: number | null;
+  state: 'active' | 'hungup' | 'finished' | 'failed';
+  updated_at: number;
+}
+
+export interface NewCall {
+  uniqueid: string;
+  linkedid: string;
+  callerNumber: string;
+  did: string;
+  startedAt: number;
+}
+
+export interface HangupFacts {
+  hungupAt: number;
+  recordingPath: string | null;
+  finishUserId: number;
+  finishDuration: number;
+  finishStatus: string;
+  attach: boolean;
+}
+
+export class CallStore {
+  constructor(private readonly db: Db) {}
+
+  /** The call and its pending register step, in one transaction. */
+  async insertIncoming(call: NewCall, registerDueAt: number): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      await tx.run(
+        `INSERT INTO calls (uniqueid, linkedid, caller_number, did, started_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT(uniqueid) DO NOTHING`,
+        [call.uniqueid, call.linkedid, call.callerNumber, call.did, call.startedAt, call.startedAt],
+      );
+      await tx.run(
+        `INSERT INTO outbox (uniqueid, step, next_at, created_at) VALUES (?, 'register', ?, ?)
+         ON CONFLICT(uniqueid, step) DO NOTHING`,
+        [call.uniqueid, registerDueAt, call.startedAt],
+      );
+    });
+  }
+
+  async markRegistered(uniqueid: string, callId: string, crmName: string | null, now: number): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      await tx.run(
+        `UPDATE calls SET bitrix_call_id = ?, crm_name = COALESCE(?, crm_name), updated_at = ? WHERE uniqueid = ?`,
+        [callId, crmName, now, uniqueid],
+      );
+      await tx.run(`DELETE FROM outbox WHERE uniqueid = ? AND step = 'register'`, [uniqueid]);
+    });
+  }
+
+  get(uniqueid: string): Promise<CallRow | undefined> {
+    return this.db.get<CallRow>('SELECT * FROM calls WHERE uniqueid = ?', [uniqueid]);
+  }
+
+  /** The inbound call a member channel belongs to (same linkedid), newest first. */
+  findByLinkedid(linkedid: string): Promise<CallRow | undefined> {
+    return this.db.get<CallRow>('SELECT * FROM calls WHERE linkedid = ? ORDER BY started_at DESC LIMIT 1', [linkedid]);
+  }
+
+  /** The first answer wins: a later transfer leg does not move the answer time. */
+  async recordAnswer(
+    uniqueid: string,
+    answer: { at: number; extension: string; userId: number | null; recordingPath: string | null },
+  ): Promise<void> {
+    await this.db.run(
+      `UPDATE calls SET
+         answered_at = COALESCE(answered_at, ?),
+         operator_ext = CASE WHEN answered_at IS NULL THEN ? ELSE operator_ext END,
+         operator_user_id = CASE WHEN answered_at IS NULL THEN ? ELSE operator_user_id END,
+         recording_path = COALESCE(recording_path, ?),
+         updated_at = ?
+       WHERE uniqueid = ?`,
+      [answer.at, answer.extension, answer.userId, answer.recordingPath, answer.at, uniqueid],
+    );
+  }
+
+  /** The operator's Bitrix24 user, once known, for the call this extension answered. */
+  async setOperatorUser(uniqueid: string, extension: string, userId: number): Promise<void> {
+    await this.db.run('UPDATE calls SET operator_user_id = ? WHERE uniqueid = ? AND operator_ext = ? AND operator_user_id IS NULL', [
+      userId,
+      uniqueid,
+      extension,
+    ]);
+  }
+
+  async addShownUser(uniqueid: string, userId: number, now: number): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      const row = await tx.get<{ shown_user_ids: string }>('SELECT shown_user_ids FROM calls WHERE uniqueid = ?', [uniqueid]);
+      const shown = parseIds(row?.shown_user_ids);
+      if (!shown.includes(userId)) shown.push(userId);
+      await tx.run('UPDATE calls SET shown_user_ids = ?, updated_at = ? WHERE uniqueid = ?', [JSON.stringify(shown), now, uniqueid]);
+    });
+  }
+
+  /** Hangup facts and the steps still owed to Bitrix24, in one transaction. */
+  async recordHangup(uniqueid: string, facts: HangupFacts, finishDueAt: number): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      await tx.run(
+        `UPDATE calls SET hungup_at = COALESCE(hungup_at, ?), recording_path = COALESCE(?, recording_path),
+           finish_user_id = ?, finish_duration = ?, finish_status = ?,
+           state = CASE WHEN state = 'active' THEN 'hungup' ELSE state END, updated_at = ?
+         WHERE uniqueid = ?`,
+        [facts.hungupAt, facts.recordingPath, facts.finishUserId, facts.finishDuration, facts.finishStatus, facts.hungupAt, uniqueid],
+      );
+      await tx.run(
+        `INSERT INTO outbox (uniqueid, step, next_at, created_at) VALUES (?, 'finish', ?, ?) ON CONFLICT(uniqueid, step) DO NOTHING`,
+        [uniqueid, finishDueAt, facts.hungupAt],
+      );
+      if (facts.attach) {
+        await tx.run(
+          `INSERT INTO outbox (uniqueid, step, next_at, created_at) VALUES (?, 'attach', ?, ?) ON CONFLICT(uniqueid, step) DO NOTHING`,
+          [uniqueid, finishDueAt, facts.hungupAt],
+        );
+      }
+    });
+  }
+
+  async markFinished(uniqueid: string, now: number): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      await tx.run(`UPDATE calls SET state = 'finished', finished_at = COALESCE(finished_at, ?), updated_at = ? WHERE uniqueid = ?`, [
+        now,
+        now,
+        uniqueid,
+      ]);
+      await tx.run(`DELETE FROM outbox WHERE uniqueid = ? AND step = 'finish'`, [uniqueid]);
+    });
+  }
+
+  async markStepDone(uniqueid: string, step: Step): Promise<void> {
+    await this.db.run('DELETE FROM outbox WHERE uniqueid = ? AND step = ?', [uniqueid, step]);
+  }
+
+  /** Finished calls (and given-up ones) older than the retention go, with anything left of them. */
+  async purge(olderThan: number): Promise<number> {
+    const res = await this.db.run(
+      `DELETE FROM calls WHERE state IN ('finished', 'failed') AND COALESCE(hungup_at, started_at) < ?
+         AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.uniqueid = calls.uniqueid AND o.state = 'pending')`,
+      [olderThan],
+    );
+    return res.changes;
+  }
+
+  recent(limit: number): Promise<CallRow[]> {
+    return this.db.all<CallRow>('SELECT * FROM calls ORDER BY started_at DESC LIMIT ?', [limit]);
+  }
+}
+
+export function parseIds(text: string | null | undefined): number[] {
+  try {
+    const v = JSON.parse(text ?? '[]');
+    return Array.isArray(v) ? v.filter((n) => Number.isInteger(n)) : [];
+  } catch {
+    return [];
+  }
+}

@@ -1,0 +1,60 @@
+// The portal's leaky bucket (default 2 requests/s, burst 50), kept in the database so that every
+// AGI process and retry run on the PBX shares it, like Bitrix24 counts them: per portal and IP.
+import { BitrixError } from '../bitrix/errors';
+import type { RequestGate } from '../bitrix/client';
+import type { Db } from './db';
+
+export interface BucketState {
+  level: number;
+  updatedAt: number;
+}
+
+/** Pure: drains the bucket to `now`, then either admits one request or says how long to wait. */
+export function admit(state: BucketState, now: number, ratePerSec: number, capacity: number): { state: BucketState; waitMs: number } {
+  const elapsed = Math.max(0, now - state.updatedAt);
+  const level = Math.max(0, state.level - (elapsed / 1000) * ratePerSec);
+  if (level + 1 <= capacity) return { state: { level: level + 1, updatedAt: now }, waitMs: 0 };
+  return { state: { level, updatedAt: now }, waitMs: Math.ceil(((level + 1 - capacity) / ratePerSec) * 1000) };
+}
+
+export class DbRequestGate implements RequestGate {
+  private readonly capacity: number;
+
+  constructor(
+    private readonly db: Db,
+    private readonly ratePerSec: number,
+    burst: number,
+    private readonly now: () => number = Date.now,
+  ) {
+    // One below the portal's threshold: our clock and the portal's are not the same clock.
+    this.capacity = Math.max(1, burst - 1);
+  }
+
+  async acquire(method: string, deadline: number): Promise<void> {
+    for (;;) {
+      const now = this.now();
+      const paused = await this.db.get<{ until: number }>('SELECT until FROM method_pause WHERE method = ? AND until > ?', [method, now]);
+      if (paused) throw new BitrixError('rate', 'OPERATION_TIME_LIMIT', `paused until ${new Date(paused.until).toISOString()}`, 429, method);
+      const waitMs = await this.db.transaction(async (tx) => {
+        const row = await tx.get<{ level: number; updated_at: number }>('SELECT level, updated_at FROM rate_bucket WHERE id = 1');
+        const res = admit({ level: row?.level ?? 0, updatedAt: row?.updated_at ?? 0 }, now, this.ratePerSec, this.capacity);
+        if (res.waitMs === 0) {
+          await tx.run('UPDATE rate_bucket SET level = ?, updated_at = ? WHERE id = 1', [res.state.level, res.state.updatedAt]);
+        }
+        return res.waitMs;
+      });
+      if (waitMs === 0) return;
+      if (now + waitMs >= deadline) {
+        throw new BitrixError('rate', 'LOCAL_RATE_LIMIT', `portal budget of ${this.ratePerSec}/s in use, next slot in ${waitMs} ms`, 0, method);
+      }
+      await new Promise((r) => setTimeout(r, Math.min(waitMs, 1000)));
+    }
+  }
+
+  async pauseMethod(method: string, untilMs: number): Promise<void> {
+    await this.db.run(
+      `INSERT INTO method_pause (method, until) VALUES (?, ?) ON CONFLICT(method) DO UPDATE SET until = MAX(until, excluded.until)`,
+      [method, untilMs],
+    );
+  }
+}
