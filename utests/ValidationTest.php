@@ -1,0 +1,79 @@
+<?php
+
+/** Server-side validation: one clear message per field, nothing stored on error. */
+class ValidationTest extends BitrixTestCase
+{
+    private function errorsFor(array $post)
+    {
+        $b = $this->bitrix();
+        $this->assertFalse($b->saveFromPost($post + ConfigFileTest::VALID_POST));
+        $this->assertFileDoesNotExist($b->getConfigPath(), 'nothing written on error');
+        $this->assertFalse($b->getConfig('settings'), 'nothing stored on error');
+        $this->assertSame('danger', $b->getMessages()[0]['type']);
+        return $b->getErrors();
+    }
+
+    public function testWebhookUrlForm()
+    {
+        $msg = 'The webhook URL must look like https://<portal>/rest/<user id>/<code>/ (copy it from Bitrix24).';
+        foreach ([
+            'http://example.bitrix24.ru/rest/1/abc/',
+            'https://example.bitrix24.ru/rest/1/',
+            'https://example.bitrix24.ru/rest/x/abc/',
+            'https://example.bitrix24.ru/',
+            'javascript:alert(1)',
+        ] as $bad) {
+            $this->assertSame(['webhookUrl' => $msg], $this->errorsFor(['webhookUrl' => $bad]), $bad);
+        }
+    }
+
+    public function testPlainHttpAllowedForLocalhostOnly()
+    {
+        $b = $this->bitrix();
+        $this->assertTrue($b->saveFromPost(['webhookUrl' => 'http://127.0.0.1:8088/rest/1/abc/'] + ConfigFileTest::VALID_POST), json_encode($b->getErrors()));
+    }
+
+    public function testDids()
+    {
+        $this->assertSame(['dids' => '"495-abc" is not a phone number: use digits, optionally starting with +.'],
+            $this->errorsFor(['didsExtra' => "74951234567\n495-abc"]));
+        $many = implode("\n", range(10000, 11000));
+        $this->assertSame(['dids' => 'At most 1000 DIDs can be listed.'], $this->errorsFor(['didsExtra' => $many, 'dids' => []]));
+    }
+
+    public function testNumbersInRange()
+    {
+        $this->assertSame(['defaultUserId' => 'Enter a whole number from 1 to 2147483647.'], $this->errorsFor(['defaultUserId' => '0']));
+        $this->assertSame(['incomingTimeoutMs' => 'Enter a whole number from 300 to 10000.'], $this->errorsFor(['incomingTimeoutMs' => '20000']));
+        $this->assertSame(['showTimeoutMs' => 'Enter a whole number from 300 to 10000.'], $this->errorsFor(['showTimeoutMs' => '1.5']));
+        $this->assertSame(['retentionHours' => 'Enter a whole number from 1 to 8760.'], $this->errorsFor(['retentionHours' => '-1']));
+        $this->assertSame(['rateLimitPerSecond' => 'Enter a number above 0 and up to 100.'], $this->errorsFor(['rateLimitPerSecond' => '0']));
+    }
+
+    public function testOtherFields()
+    {
+        $this->assertSame(['countryCode' => 'The country code is up to 3 digits, e.g. 7.'], $this->errorsFor(['countryCode' => '7a']));
+        $this->assertSame(['logLevel' => 'Choose a log level from the list.'], $this->errorsFor(['logLevel' => 'trace']));
+        $this->assertSame(['authMode' => 'Choose a webhook or a local application.'], $this->errorsFor(['authMode' => 'token']));
+        $this->assertSame(['appPortalUrl' => 'The portal address must look like https://example.bitrix24.ru (https, no path).'],
+            $this->errorsFor(['appPortalUrl' => 'https://example.bitrix24.ru/crm/']));
+        $this->assertSame(['appClientId' => 'The application ID is 1 to 200 characters without spaces.'],
+            $this->errorsFor(['appClientId' => 'local 123']));
+    }
+
+    public function testSwitchingOnNeedsCredentials()
+    {
+        $this->assertSame(['webhookUrl' => 'Enter the webhook URL to switch reporting on.'], $this->errorsFor(['webhookUrl' => '']));
+        $this->assertSame([
+            'appPortalUrl' => 'Needed for the local application.',
+            'appClientId' => 'Needed for the local application.',
+            'appClientSecret' => 'Needed for the local application.',
+        ], $this->errorsFor(['authMode' => 'app']));
+    }
+
+    public function testDisabledModuleNeedsNoCredentials()
+    {
+        $b = $this->bitrix();
+        $this->assertTrue($b->saveFromPost(['enabled' => 'no', 'webhookUrl' => ''] + ConfigFileTest::VALID_POST));
+    }
+}

@@ -1,0 +1,265 @@
+<?php
+/**
+ * Test doubles of the FreePBX framework surface the module calls — nothing more.
+ * Behaviour follows the framework (BMO/DB_Helper, BMO/Cron, BMO/Job, Backup bases),
+ * written for these tests.
+ */
+namespace FreePBX {
+
+    interface BMO
+    {
+        public function install();
+        public function uninstall();
+    }
+
+    /** kvstore: per-class store, arrays JSON-encoded, false deletes, missing reads as false. */
+    class DB_Helper
+    {
+        /** @var array class => id => key => encoded value */
+        public static $store = [];
+
+        protected function kvClass()
+        {
+            return str_replace('\\', '_', get_class($this));
+        }
+
+        public function getConfig($key = null, $id = 'noid')
+        {
+            $c = $this->kvClass();
+            if (!isset(self::$store[$c][$id][$key])) {
+                return false;
+            }
+            $raw = self::$store[$c][$id][$key];
+            if (is_array($raw) && isset($raw['json'])) {
+                return json_decode($raw['json'], true);
+            }
+            return $raw;
+        }
+
+        public function setConfig($key = null, $val = false, $id = 'noid')
+        {
+            $c = $this->kvClass();
+            if ($val === false) {
+                unset(self::$store[$c][$id][$key]);
+                return;
+            }
+            self::$store[$c][$id][$key] = (is_array($val) || is_object($val)) ? ['json' => json_encode($val)] : (string)$val;
+        }
+
+        public function setMultiConfig($keyval = false, $id = 'noid')
+        {
+            foreach ((array)$keyval as $k => $v) {
+                $this->setConfig($k, $v, $id);
+            }
+        }
+
+        public function getAll($id = 'noid')
+        {
+            $out = [];
+            $c = $this->kvClass();
+            foreach (isset(self::$store[$c][$id]) ? array_keys(self::$store[$c][$id]) : [] as $k) {
+                $out[$k] = $this->getConfig($k, $id);
+            }
+            return $out;
+        }
+
+        public function getAllids()
+        {
+            $c = $this->kvClass();
+            return array_values(array_diff(array_keys(isset(self::$store[$c]) ? self::$store[$c] : []), ['noid']));
+        }
+
+        public function delById($id)
+        {
+            unset(self::$store[$this->kvClass()][$id]);
+        }
+
+        public function deleteAll()
+        {
+            unset(self::$store[$this->kvClass()]);
+        }
+    }
+
+    class FreePBX_Helpers extends DB_Helper
+    {
+    }
+}
+
+namespace FreePBX\modules\Backup {
+
+    class BackupBase
+    {
+        public $FreePBX;
+        public $data;
+        public $configs = [];
+
+        public function __construct($freepbx, $module)
+        {
+            $this->FreePBX = $freepbx;
+            $this->data = ['module' => $module];
+        }
+
+        public function addConfigs($configs)
+        {
+            $this->configs = $configs;
+        }
+
+        public function dumpKVStore()
+        {
+            $module = ucfirst(strtolower($this->data['module']));
+            $obj = $this->FreePBX->$module;
+            $final = [];
+            foreach (array_merge($obj->getAllids(), ['noid']) as $id) {
+                $final[$id] = $obj->getAll($id);
+            }
+            return $final;
+        }
+    }
+
+    class RestoreBase
+    {
+        public $FreePBX;
+        public $data;
+        private $configs;
+
+        public function __construct($freepbx, $module, array $configs)
+        {
+            $this->FreePBX = $freepbx;
+            $this->data = ['module' => $module];
+            $this->configs = $configs;
+        }
+
+        public function getConfigs()
+        {
+            return $this->configs;
+        }
+
+        public function importKVStore($store)
+        {
+            $module = ucfirst(strtolower($this->data['module']));
+            foreach ($store as $id => $kv) {
+                $this->FreePBX->$module->setMultiConfig($kv, $id);
+            }
+        }
+    }
+}
+
+namespace {
+
+    class_alias('FreePBX\\BMO', 'BMO');
+    class_alias('FreePBX\\FreePBX_Helpers', 'FreePBX_Helpers');
+    class_alias('FreePBX\\DB_Helper', 'DB_Helper');
+
+    if (!defined('FPBX_LOG_WARNING')) {
+        define('FPBX_LOG_WARNING', 'WARNING');
+    }
+
+    /** The FreePBX object: BMO objects by name ($freepbx->Core, FreePBX::Core()); unknown names throw. */
+    class FreePBX
+    {
+        public static $instance;
+        private $objects = [];
+
+        public function __construct()
+        {
+            self::$instance = $this;
+        }
+
+        public function register($name, $obj)
+        {
+            $this->objects[$name] = $obj;
+        }
+
+        public function __get($name)
+        {
+            if (!isset($this->objects[$name])) {
+                throw new \Exception("Unable to find the Class $name");
+            }
+            return $this->objects[$name];
+        }
+
+        public static function __callStatic($name, $args)
+        {
+            return self::$instance->__get($name);
+        }
+    }
+
+    class TestCore
+    {
+        public $dids = [];
+
+        public function getAllDIDs($order = 'extension')
+        {
+            return $this->dids;
+        }
+    }
+
+    class TestConfig
+    {
+        public $values = [];
+
+        public function get($key)
+        {
+            return isset($this->values[$key]) ? $this->values[$key] : null;
+        }
+    }
+
+    class TestJob
+    {
+        public $jobs = [];
+
+        public function addCommand($modulename, $jobname, $command, $schedule, $max_runtime = 30, $enabled = true)
+        {
+            $this->jobs[$modulename . '/' . $jobname] = compact('command', 'schedule', 'max_runtime', 'enabled');
+        }
+
+        public function remove($modulename, $jobname)
+        {
+            unset($this->jobs[$modulename . '/' . $jobname]);
+        }
+    }
+
+    class TestCron
+    {
+        public $lines = [];
+
+        public function addLine($line)
+        {
+            if (!in_array(trim($line), $this->lines, true)) {
+                $this->lines[] = trim($line);
+            }
+            return true;
+        }
+
+        public function remove($line)
+        {
+            $i = array_search(trim($line), $this->lines, true);
+            if ($i === false) {
+                return false;
+            }
+            unset($this->lines[$i]);
+            $this->lines = array_values($this->lines);
+            return true;
+        }
+    }
+
+    $GLOBALS['__needreload'] = 0;
+    function needreload()
+    {
+        $GLOBALS['__needreload']++;
+    }
+
+    $GLOBALS['__freepbx_log'] = [];
+    function freepbx_log($level, $message)
+    {
+        $GLOBALS['__freepbx_log'][] = [$level, $message];
+    }
+
+    function load_view($view_filename_protected, $vars = [])
+    {
+        extract($vars);
+        ob_start();
+        include $view_filename_protected;
+        return ob_get_clean();
+    }
+}
