@@ -10,6 +10,7 @@ if [ -x "$wrapper" ] && "$wrapper" --version >/dev/null 2>&1; then
   exit 0
 fi
 export DEBIAN_FRONTEND=noninteractive
+apt-cache madison nodejs | grep -q ' 18\.' || apt-get update -q >&2
 apt-get install -y -q libc-ares2 libuv1 libbrotli1 libicu72 libnghttp2-14 node-acorn node-cjs-module-lexer node-undici >&2
 version="$(apt-cache madison nodejs | awk '$3 ~ /^18\./ {print $3; exit}')"
 [ -n "$version" ] || { echo "debian-node18: no Node 18 package in the Debian archive" >&2; exit 1; }

@@ -1,12 +1,12 @@
 // What every AGI executable does around its flow: ignore SIGHUP, read the AGI environment, load
 // the config, keep the time budget, log problems where an admin sees them, and always exit 0.
-import { Command } from 'commander';
 import { AgiChannel } from '../agi/channel';
 import type { AgiEnvironment } from '../agi/protocol';
 import { Config, configSecrets } from '../config/config';
 import { loadConfig, resolveConfigPath } from '../config/load';
 import { Services } from '../flows/services';
 import { Logger } from '../log/logger';
+import { parseAgiArgv } from './agi-args';
 
 export interface AgiRun {
   services: Services;
@@ -19,7 +19,7 @@ export interface AgiRun {
 }
 
 /** Process start, the moment Asterisk launched us: the budget counts from here. */
-const processStart = Math.round(performance.timeOrigin);
+const processStart = Date.now() - Math.round(process.uptime() * 1000);
 
 export function runAgi(tag: string, budgetMs: (config: Config) => number, flow: (run: AgiRun) => Promise<void>): void {
   const log = new Logger(tag);
@@ -34,23 +34,7 @@ export function runAgi(tag: string, budgetMs: (config: Config) => number, flow: 
     leave(log);
   });
 
-  const program = new Command()
-    .name(tag)
-    .argument('[arg]')
-    .option('--config <path>', 'config file (else ITD_BITRIX_CONFIG, else /etc/asterisk/itd_bitrix.json)')
-    .allowUnknownOption()
-    .allowExcessArguments()
-    .exitOverride()
-    .configureOutput({ writeOut: () => undefined, writeErr: () => undefined });
-  let arg: string | undefined;
-  let configOption: string | undefined;
-  try {
-    program.parse(process.argv);
-    arg = program.args[0];
-    configOption = program.opts().config;
-  } catch {
-    arg = process.argv[2];
-  }
+  const { arg, config: configOption } = parseAgiArgv(process.argv.slice(2));
   const configPath = resolveConfigPath(configOption);
   channel = new AgiChannel({ input: process.stdin, output: process.stdout });
   const ch = channel;
@@ -71,10 +55,11 @@ export function runAgi(tag: string, budgetMs: (config: Config) => number, flow: 
     const deadline = processStart + budgetMs(config);
     const timer = setTimeout(() => {
       log.warn(`${tag}: time budget of ${budgetMs(config)} ms used up; leaving, what is left is queued`);
-      leave(log);
-    }, Math.max(0, deadline - Date.now() - 15));
+      leave(log, 10);
+    }, Math.max(0, deadline - Date.now() - 25));
     timer.unref();
-    const services = new Services(config, log, Date.now, Math.max(100, Math.min(2000, (deadline - Date.now()) / 2)));
+    const priority = tag === 'hangup' ? 'background' : 'call-path';
+    const services = new Services(config, log, Date.now, busyTimeoutMs(tag, deadline - Date.now()), priority);
     try {
       await flow({ services, channel: ch, env, arg, configPath, deadline });
     } catch (err) {
@@ -87,19 +72,29 @@ export function runAgi(tag: string, budgetMs: (config: Config) => number, flow: 
     .finally(() => leave(log));
 }
 
+/**
+ * How long a statement may wait for another process's write lock. The caller waits for incoming
+ * and show, so they keep most of their budget for Bitrix24; the hangup handler's caller is gone
+ * and its first job is to write down what the PBX knows, so it may wait almost all of its budget.
+ */
+function busyTimeoutMs(tag: string, remainingMs: number): number {
+  const share = tag === 'hangup' ? remainingMs - 300 : remainingMs / 2;
+  return Math.max(100, Math.min(tag === 'hangup' ? 10_000 : 2000, share));
+}
+
 let leaving = false;
 
-function leave(log: Logger): void {
+function leave(log: Logger, graceMs = 150): void {
   if (leaving) return;
   leaving = true;
   process.exitCode = 0;
   log
-    .drain(150)
+    .drain(graceMs)
     .catch(() => undefined)
     .finally(() => {
       // Pipe writes are asynchronous: let stdout drain before the process goes.
       if (process.stdout.writableLength === 0) process.exit(0);
       process.stdout.write('', () => process.exit(0));
-      setTimeout(() => process.exit(0), 100).unref();
+      setTimeout(() => process.exit(0), Math.min(graceMs, 100)).unref();
     });
 }

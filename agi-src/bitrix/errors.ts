@@ -39,7 +39,7 @@ export class BitrixError extends Error {
     /** For OPERATION_TIME_LIMIT: epoch ms until which the method is blocked, when known. */
     readonly retryAfterMs?: number,
   ) {
-    super(`${method}: ${code || 'error'}${description ? ` (${description})` : ''}${httpStatus ? ` HTTP ${httpStatus}` : ''}`);
+    super(`${method}: ${[code, description].filter(Boolean).join(': ') || 'refused'}${httpStatus ? ` (HTTP ${httpStatus})` : ''}`);
     this.name = 'BitrixError';
   }
 

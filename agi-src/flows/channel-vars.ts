@@ -6,12 +6,14 @@ export interface CallVars {
   callId: string;
   recording: string;
   linkedid: string;
+  /** FreePBX's FROM_DID: the DID as the trunk delivered it. */
+  did: string;
 }
 
-const EXPRESSION = '${BITRIX_UNIQUEID}|${BITRIX_CALL_ID}|${MIXMONITOR_FILENAME}|${CHANNEL(linkedid)}';
+const EXPRESSION = '${BITRIX_UNIQUEID}|${BITRIX_CALL_ID}|${MIXMONITOR_FILENAME}|${CHANNEL(linkedid)}|${FROM_DID}';
 
 export async function readCallVars(channel: AgiChannel): Promise<CallVars> {
   const value = await channel.getFullVariable(EXPRESSION).catch(() => '');
-  const [uniqueid = '', callId = '', recording = '', linkedid = ''] = value.split('|');
-  return { uniqueid: uniqueid.trim(), callId: callId.trim(), recording: recording.trim(), linkedid: linkedid.trim() };
+  const [uniqueid = '', callId = '', recording = '', linkedid = '', did = ''] = value.split('|');
+  return { uniqueid: uniqueid.trim(), callId: callId.trim(), recording: recording.trim(), linkedid: linkedid.trim(), did: did.trim() };
 }

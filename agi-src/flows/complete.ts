@@ -6,7 +6,7 @@ import { BitrixError } from '../bitrix/errors';
 import { usersToHide } from '../logic/finish';
 import { CallRow, parseIds, Step } from '../store/calls';
 import { judge, probe } from './recording';
-import { callIdFrom, finishRequest, hideRequest, registerRequest, Request } from './requests';
+import { callIdFrom, finishRequest, hideRequest, registerRequest, Request, userByExtensionRequest, userIdFrom } from './requests';
 import type { Services } from './services';
 
 /** Recordings up to this size travel Base64-encoded inside the finish batch; larger ones use the upload URL. */
@@ -23,65 +23,75 @@ export async function completeCall(s: Services, uniqueid: string, deadline: numb
   const { calls, outbox } = await s.stores();
   const row = await calls.get(uniqueid);
   if (!row) return outcome;
-  const pending = new Set((await outbox.itemsFor(uniqueid)).filter((i) => i.state === 'pending').map((i) => i.step));
+  const items = await outbox.itemsFor(uniqueid);
+  // Refused credentials: every step of the call waits for new ones (retry unblocks them).
+  if (items.some((i) => i.state === 'blocked')) return outcome;
+  const pending = new Set(items.filter((i) => i.state === 'pending').map((i) => i.step));
   if (!pending.size) return outcome;
+  const fail = async (step: Step, err: unknown) => {
+    const error = err instanceof BitrixError ? err : new BitrixError('transient', 'ERROR', String(err), 0, step);
+    outcome.failed.push({ step, error });
+    await s.recordFailure(uniqueid, step, error);
+    const line = `call ${uniqueid}: ${step} not done: ${error.message}`;
+    if (error.kind === 'auth') s.log.error(`${line}; waiting for new credentials in the module settings`);
+    else s.log.warn(`${line}; will retry`);
+  };
+  const client = await s.client();
 
-  const cmds: Record<string, Request> = {};
-  let callRef = row.bitrix_call_id;
-  if (pending.has('register') || !callRef) {
-    cmds.reg = registerRequest(row, s.config);
-    callRef = '$result[reg][CALL_ID]';
+  if (pending.has('register')) {
+    // Sent alone: while the call is open Bitrix24 answers a repeated register (same
+    // EXTERNAL_CALL_ID) with the same CALL_ID, so a lost answer costs nothing. In one batch with
+    // finish, a lost answer would make the next attempt register a second call.
+    try {
+      const req = registerRequest(row, s.config);
+      const callId = callIdFrom(await client.call(req.method, req.params, deadline));
+      if (!callId) throw new BitrixError('rejected', '', 'register returned no CALL_ID', 200, req.method);
+      await calls.markRegistered(uniqueid, callId, null, s.now());
+      row.bitrix_call_id = callId;
+      outcome.done.push('register');
+    } catch (err) {
+      await fail('register', err);
+      return outcome;
+    }
   }
-  const finishPending = pending.has('finish') && row.hungup_at !== null && row.finish_user_id !== null;
-  if (finishPending) {
+  const callId = row.bitrix_call_id;
+  if (!callId) return outcome;
+
+  const finishDue = pending.has('finish') && row.hungup_at !== null && row.finish_user_id !== null;
+  if (finishDue && row.answered_at !== null && row.operator_ext && row.operator_user_id === null) {
+    // The answer was recorded while Bitrix24 could not say whose extension it is: ask now, so the
+    // call is finished by the operator who took it and not by the default user.
+    if ((await resolveOperator(s, row)) === 'unknown') return outcome;
+  }
+  const cmds: Record<string, Request> = {};
+  if (finishDue) {
     const hide = usersToHide(parseIds(row.shown_user_ids), row.finish_user_id as number);
-    if (hide.length) cmds.hide = hideRequest(callRef, hide);
-    cmds.fin = finishRequest(callRef, {
+    if (hide.length) cmds.hide = hideRequest(callId, hide);
+    cmds.fin = finishRequest(callId, {
       userId: row.finish_user_id as number,
       duration: row.finish_duration ?? 0,
       statusCode: row.finish_status ?? '304',
     });
   }
   let upload: { name: string; data: Buffer } | undefined;
-  if (pending.has('attach') && !pending.has('finish') || pending.has('attach') && finishPending) {
+  if (pending.has('attach') && (finishDue || !pending.has('finish'))) {
     const rec = readyRecording(row, s.now());
     if (rec === 'nothing') {
       await calls.markStepDone(uniqueid, 'attach');
       s.log.info(`call ${uniqueid}: no recording to attach (${row.recording_path ?? 'none'})`);
     } else if (rec !== 'wait') {
-      if (rec.data.length <= INLINE_RECORDING_MAX) cmds.rec = attachRequest(callRef, rec.name, rec.data.toString('base64'));
+      if (rec.data.length <= INLINE_RECORDING_MAX) cmds.rec = attachRequest(callId, rec.name, rec.data.toString('base64'));
       else upload = rec;
     }
   }
-  if (Object.keys(cmds).length === 0 && !upload) return outcome;
 
-  const client = await s.client();
-  const results: Record<string, unknown> = {};
-  const errors: Record<string, BitrixError> = {};
+  let results: Record<string, unknown> = {};
+  let errors: Record<string, BitrixError> = {};
   if (Object.keys(cmds).length > 0) {
     try {
-      const res = await client.sendAll(cmds, deadline);
-      Object.assign(results, res.result);
-      Object.assign(errors, res.errors);
+      ({ result: results, errors } = await client.sendAll(cmds, deadline));
     } catch (err) {
-      const error = err instanceof BitrixError ? err : new BitrixError('transient', 'ERROR', String(err), 0, 'batch');
-      for (const key of Object.keys(cmds)) errors[key] = error;
-    }
-  }
-
-  const now = s.now();
-  const fail = async (step: Step, error: BitrixError) => {
-    outcome.failed.push({ step, error });
-    await outbox.failed(uniqueid, step, error.message, now, error.kind === 'auth');
-  };
-  let callId = row.bitrix_call_id;
-  if (cmds.reg) {
-    callId = callIdFrom(results.reg);
-    if (callId) {
-      await calls.markRegistered(uniqueid, callId, null, now);
-      outcome.done.push('register');
-    } else {
-      await fail('register', errors.reg ?? new BitrixError('rejected', '', 'register returned no CALL_ID', 200, 'register'));
+      for (const key of Object.keys(cmds)) errors[key] = err as BitrixError;
     }
   }
   if (cmds.hide && errors.hide) s.log.debug(`call ${uniqueid}: hide failed: ${errors.hide.message}`);
@@ -89,13 +99,13 @@ export async function completeCall(s: Services, uniqueid: string, deadline: numb
   if (cmds.fin) {
     const err = errors.fin;
     if (!err && results.fin !== undefined) finished = true;
-    else if (err && err.isCallNotFound && callId && !errors.reg) {
-      // A finish repeated after a lost answer: Bitrix24 already closed the call.
+    else if (err instanceof BitrixError && err.isCallNotFound) {
+      // A finish repeated after its answer was lost: Bitrix24 already closed the call.
       s.log.info(`call ${uniqueid}: finish answered "Call is not found"; it was already finished`);
       finished = true;
     } else await fail('finish', err ?? new BitrixError('rejected', '', 'finish returned nothing', 200, 'finish'));
     if (finished) {
-      await calls.markFinished(uniqueid, now);
+      await calls.markFinished(uniqueid, s.now());
       outcome.done.push('finish');
     }
   }
@@ -105,7 +115,7 @@ export async function completeCall(s: Services, uniqueid: string, deadline: numb
       outcome.done.push('attach');
     } else await fail('attach', errors.rec ?? new BitrixError('rejected', '', 'attachRecord returned nothing', 200, 'attach'));
   }
-  if (upload && finished && callId) {
+  if (upload && finished) {
     try {
       const target = (await client.call('telephony.externalCall.attachRecord', { CALL_ID: callId, FILENAME: upload.name }, deadline)) as {
         uploadUrl?: string;
@@ -116,15 +126,36 @@ export async function completeCall(s: Services, uniqueid: string, deadline: numb
       await calls.markStepDone(uniqueid, 'attach');
       outcome.done.push('attach');
     } catch (err) {
-      await fail('attach', err instanceof BitrixError ? err : new BitrixError('transient', 'ERROR', String(err), 0, 'upload'));
+      await fail('attach', err);
     }
   }
-  for (const f of outcome.failed) {
-    const line = `call ${uniqueid}: ${f.step} not done: ${f.error.message}`;
-    if (f.error.kind === 'auth') s.log.error(`${line}; waiting for new credentials in the module settings`);
-    else s.log.warn(`${line}; will retry`);
-  }
   return outcome;
+}
+
+/** Fills in the operator's Bitrix24 user (and so the finishing user) from the cache or user.get. */
+async function resolveOperator(s: Services, row: CallRow): Promise<'resolved' | 'unknown'> {
+  const { caches, calls } = await s.stores();
+  const ext = row.operator_ext as string;
+  let userId: number | null;
+  const cached = await caches.user(ext, s.now(), s.config.userCacheSeconds * 1000);
+  if (cached) userId = cached.userId;
+  else {
+    try {
+      const req = userByExtensionRequest(ext);
+      userId = userIdFrom(await (await s.client()).call(req.method, req.params, s.now() + 5000));
+      await caches.putUser(ext, userId, s.now());
+    } catch (err) {
+      const error = err instanceof BitrixError ? err : new BitrixError('transient', 'ERROR', String(err), 0, 'user.get');
+      await s.recordFailure(row.uniqueid, 'finish', error);
+      return 'unknown';
+    }
+  }
+  if (userId !== null) {
+    await calls.setOperatorUser(row.uniqueid, ext, userId);
+    row.operator_user_id = userId;
+    row.finish_user_id = userId;
+  }
+  return 'resolved';
 }
 
 function attachRequest(callRef: string, filename: string, base64: string): Request {

@@ -1,6 +1,5 @@
 // hangup: runs in the inbound channel's hangup handler (dead channel). Record what the PBX knows,
 // finish the call in Bitrix24 (or leave it to the recording worker / the retry), purge old calls.
-import { spawn } from 'child_process';
 import { join } from 'path';
 import type { AgiChannel } from '../agi/channel';
 import type { AgiEnvironment } from '../agi/protocol';
@@ -22,20 +21,29 @@ export async function hangup(s: Services, channel: AgiChannel, env: AgiEnvironme
   const cfg = s.config;
   const hungupAt = s.now();
   const vars = await readCallVars(channel);
-  const uniqueid = vars.uniqueid || env.agi_uniqueid;
-  if (!uniqueid) return;
+  const uniqueid = vars.uniqueid;
+  if (!uniqueid) {
+    // incoming sets BITRIX_UNIQUEID first thing for every call it reports (unlisted DIDs,
+    // anonymous callers and a disabled module never get it): nothing to finish.
+    s.log.debug(`hangup: no BITRIX_UNIQUEID on ${env.agi_channel ?? 'this channel'}; not a reported call`);
+    return;
+  }
   const { calls, caches } = await s.stores();
   let call = await calls.get(uniqueid);
-  if (!call && vars.callId) {
-    // Registered, but the row was never saved (the database failed during incoming): rebuild it.
-    const number = normaliseNumber(env.agi_callerid, cfg.countryCode)?.forBitrix ?? 'unknown';
-    await calls.insertIncoming({ uniqueid, linkedid: vars.linkedid || uniqueid, callerNumber: number, did: '', startedAt: hungupAt }, hungupAt);
-    await calls.markRegistered(uniqueid, vars.callId, null, hungupAt);
-    call = await calls.get(uniqueid);
-    s.log.warn(`hangup ${uniqueid}: call ${vars.callId} had no local record; rebuilt from the channel`);
+  if (!call) {
+    // incoming ran for this call (BITRIX_UNIQUEID is set) but could not save it (database down
+    // or locked then): rebuild the row from the channel so the call still reaches Bitrix24.
+    const number = normaliseNumber(env.agi_callerid, cfg.countryCode)?.forBitrix;
+    if (number) {
+      const startedAt = startFromUniqueid(uniqueid) ?? hungupAt;
+      await calls.insertIncoming({ uniqueid, linkedid: vars.linkedid || uniqueid, callerNumber: number, did: vars.did, startedAt }, hungupAt);
+      if (vars.callId) await calls.markRegistered(uniqueid, vars.callId, null, hungupAt);
+      call = await calls.get(uniqueid);
+      s.log.warn(`hangup ${uniqueid}: the call had no local record; rebuilt from the channel${vars.callId ? ` (${vars.callId})` : ''}`);
+    }
   }
   if (!call) {
-    s.log.debug(`hangup ${uniqueid}: not a reported call`);
+    s.log.error(`hangup ${uniqueid}: no local record and no caller number on the channel; nothing to report`);
     return;
   }
   const decision = decideFinish({ answeredAt: call.answered_at, hungUpAt: hungupAt, operatorUserId: call.operator_user_id }, cfg.defaultUserId);
@@ -66,9 +74,18 @@ export async function hangup(s: Services, channel: AgiChannel, env: AgiEnvironme
   if (purged) s.log.info(`purged ${purged} finished call(s) older than ${cfg.retentionHours} h`);
 }
 
+/** Asterisk uniqueids are "<epoch seconds>.<sequence>": the channel's creation time. */
+export function startFromUniqueid(uniqueid: string): number | null {
+  const secs = Number(uniqueid.split('.')[0]);
+  return Number.isFinite(secs) && secs > 1_000_000_000 ? secs * 1000 : null;
+}
+
 /** `itd_bitrix.js complete <uniqueid>` in the background, outliving this AGI. */
 export function detachedWorker(configPath: string): (uniqueid: string) => void {
   return (uniqueid) => {
+    // Required here, not at the top: only answered, recorded calls pay for loading it.
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const { spawn } = require('child_process') as typeof import('child_process');
     const child = spawn(process.execPath, [join(__dirname, 'itd_bitrix.js'), 'complete', uniqueid, '--config', configPath], {
       detached: true,
       stdio: 'ignore',

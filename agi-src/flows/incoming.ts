@@ -78,7 +78,7 @@ export async function incoming(s: Services, channel: AgiChannel, env: AgiEnviron
     s.log.info(`incoming ${uniqueid}: ${caller.forBitrix} on ${did} registered as ${callId}${name ? ` (${name})` : ''}`);
   } else {
     const err = failure ?? new BitrixError('rejected', '', 'register returned no CALL_ID', 200, 'register');
-    await stores.outbox.failed(uniqueid, 'register', err.message, s.now(), err.kind === 'auth');
+    await s.recordFailure(uniqueid, 'register', err);
     const line = `incoming ${uniqueid}: register not done (${err.message}); the call goes on`;
     if (err.kind === 'auth') s.log.error(`${line}; fix the credentials in the module settings`);
     else s.log.warn(`${line}; queued for retry`);

@@ -20,16 +20,16 @@ export async function retry(s: Services, untilMs: number): Promise<RetryReport> 
   const now = s.now();
   report.gaveUp = await outbox.giveUp(now - s.config.retryGiveUpHours * 3600_000);
   if (report.gaveUp) s.log.error(`retry: gave up on ${report.gaveUp} step(s) older than ${s.config.retryGiveUpHours} h`);
-  // Steps blocked by refused credentials wait for the admin to change them.
-  const fingerprint = credentialsFingerprint(s.config);
+  // Steps blocked by refused credentials wait until the admin changes them.
   const blockedFor = (await health.read()).auth_blocked_fingerprint;
-  if (blockedFor !== fingerprint) {
+  if (blockedFor && blockedFor !== credentialsFingerprint(s.config)) {
     report.unblocked = await outbox.unblock(now);
-    await health.setAuthBlocked(fingerprint);
+    await health.setAuthBlocked(null);
+    s.log.info(`retry: credentials changed; ${report.unblocked} waiting step(s) are due again`);
   }
   const seen = new Set<string>();
   while (s.now() < untilMs) {
-    const due = (await outbox.leaseDueCalls(s.now(), LEASE_MS, 20)).filter((u) => !seen.has(u));
+    const due = await outbox.leaseDueCalls(s.now(), LEASE_MS, 20, [...seen]);
     if (!due.length) break;
     for (const uniqueid of due) {
       seen.add(uniqueid);

@@ -3,14 +3,15 @@
 import { BitrixClient, Credentials, Health } from '../bitrix/client';
 import { BitrixError } from '../bitrix/errors';
 import { OAuthSession } from '../bitrix/oauth';
-import { Config } from '../config/config';
+import { Config, credentialsFingerprint } from '../config/config';
 import { Logger } from '../log/logger';
 import { Caches } from '../store/caches';
 import { CallStore } from '../store/calls';
 import { Db } from '../store/db';
-import { DbRequestGate } from '../store/gate';
+import { DbRequestGate, Priority } from '../store/gate';
 import { HealthStore } from '../store/health';
 import { Outbox } from '../store/outbox';
+import type { Step } from '../store/calls';
 import { DbTokenStore } from '../store/tokens';
 
 export interface Stores {
@@ -32,6 +33,8 @@ export class Services {
     readonly now: () => number = Date.now,
     /** Longest a statement may wait for another process's write lock. */
     private readonly busyTimeoutMs = 2000,
+    /** Whether a caller waits for this process's requests (see DbRequestGate). */
+    private readonly priority: Priority = 'background',
   ) {}
 
   stores(): Promise<Stores> {
@@ -52,6 +55,17 @@ export class Services {
     return this.clientP;
   }
 
+  /**
+   * A Bitrix24 step did not complete: back off and retry later, or, when the credentials were
+   * refused, wait until the admin changes them (the fingerprint of the refused ones is kept).
+   */
+  async recordFailure(uniqueid: string, step: Step, err: BitrixError): Promise<void> {
+    const { outbox, health } = await this.stores();
+    const blocked = err.kind === 'auth';
+    await outbox.failed(uniqueid, step, err.message, this.now(), blocked);
+    if (blocked) await health.setAuthBlocked(credentialsFingerprint(this.config));
+  }
+
   /** Writes the last exchange's outcome for the status panel, then closes the database. */
   async close(): Promise<void> {
     if (!this.storesP) return;
@@ -62,7 +76,11 @@ export class Services {
   }
 
   private async makeClient(): Promise<BitrixClient> {
-    const { db } = await this.stores();
+    // Without the database a webhook still works (no shared rate bucket then); OAuth needs its tokens.
+    const db = await this.stores().then(
+      (st) => st.db,
+      () => undefined,
+    );
     const cfg = this.config;
     const health: Health = {
       success: () => (this.lastHealth = { ok: true, at: this.now() }),
@@ -70,6 +88,7 @@ export class Services {
     };
     let credentials: Credentials;
     if (cfg.app) {
+      if (!db) throw new BitrixError('transient', 'NO_DATABASE', 'the OAuth tokens are in the database, which cannot be opened', 0, 'oauth');
       const session = new OAuthSession(
         { clientId: cfg.app.clientId, clientSecret: cfg.app.clientSecret, oauthUrl: cfg.oauthUrl },
         new DbTokenStore(db, this.now),
@@ -81,7 +100,7 @@ export class Services {
     }
     return new BitrixClient({
       credentials,
-      gate: new DbRequestGate(db, cfg.rateLimitPerSecond, cfg.rateLimitBurst, this.now),
+      gate: db ? new DbRequestGate(db, cfg.rateLimitPerSecond, cfg.rateLimitBurst, this.priority, this.now) : undefined,
       health,
       now: this.now,
     });

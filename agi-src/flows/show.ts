@@ -16,10 +16,15 @@ export async function show(s: Services, channel: AgiChannel, env: AgiEnvironment
   }
   const answeredAt = s.now();
   const vars = await readCallVars(channel);
+  if (!vars.uniqueid) {
+    // Inherited from the inbound channel by every call incoming reported: not one of ours.
+    s.log.debug(`show: no BITRIX_UNIQUEID on ${env.agi_channel ?? 'this channel'}; not a reported call`);
+    return;
+  }
   const { calls, caches } = await s.stores();
-  const call = vars.uniqueid ? await calls.get(vars.uniqueid) : await calls.findByLinkedid(vars.linkedid || env.agi_uniqueid || '');
+  const call = await calls.get(vars.uniqueid);
   if (!call) {
-    s.log.info(`show: no reported call on this channel (BITRIX_UNIQUEID ${JSON.stringify(vars.uniqueid)}); nothing to do`);
+    s.log.info(`show: call ${vars.uniqueid} has no local record; answer not recorded`);
     return;
   }
   const cached = await caches.user(extension, answeredAt, cfg.userCacheSeconds * 1000);

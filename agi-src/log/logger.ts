@@ -8,6 +8,11 @@ const RANK: Record<LogLevel, number> = { error: 0, warn: 1, info: 2, debug: 3 };
 
 export const DEFAULT_LOG_PATH = '/var/log/asterisk/itd_bitrix.log';
 
+/** Where lines go before the config is read (or when it cannot be): ITD_BITRIX_LOG, else the default. */
+export function bootLogPath(env: NodeJS.ProcessEnv = process.env): string {
+  return env.ITD_BITRIX_LOG || DEFAULT_LOG_PATH;
+}
+
 /** Where warnings and errors are also shown while the channel is alive (Asterisk VERBOSE). */
 export interface ConsoleSink {
   verbose(message: string, level?: number): Promise<void>;
@@ -25,7 +30,7 @@ export class Logger {
 
   constructor(
     private readonly tag: string,
-    private path: string = DEFAULT_LOG_PATH,
+    private path: string = bootLogPath(),
     private level: LogLevel = 'info',
   ) {}
 

@@ -77,11 +77,6 @@ export class CallStore {
     return this.db.get<CallRow>('SELECT * FROM calls WHERE uniqueid = ?', [uniqueid]);
   }
 
-  /** The inbound call a member channel belongs to (same linkedid), newest first. */
-  findByLinkedid(linkedid: string): Promise<CallRow | undefined> {
-    return this.db.get<CallRow>('SELECT * FROM calls WHERE linkedid = ? ORDER BY started_at DESC LIMIT 1', [linkedid]);
-  }
-
   /** The first answer wins: a later transfer leg does not move the answer time. */
   async recordAnswer(
     uniqueid: string,
@@ -99,13 +94,13 @@ export class CallStore {
     );
   }
 
-  /** The operator's Bitrix24 user, once known, for the call this extension answered. */
+  /** The operator's Bitrix24 user, once known: the answered call is finished by them. */
   async setOperatorUser(uniqueid: string, extension: string, userId: number): Promise<void> {
-    await this.db.run('UPDATE calls SET operator_user_id = ? WHERE uniqueid = ? AND operator_ext = ? AND operator_user_id IS NULL', [
-      userId,
-      uniqueid,
-      extension,
-    ]);
+    await this.db.run(
+      `UPDATE calls SET operator_user_id = ?, finish_user_id = CASE WHEN finish_user_id IS NULL THEN NULL ELSE ? END
+       WHERE uniqueid = ? AND operator_ext = ? AND operator_user_id IS NULL`,
+      [userId, userId, uniqueid, extension],
+    );
   }
 
   async addShownUser(uniqueid: string, userId: number, now: number): Promise<void> {

@@ -13,9 +13,13 @@ export interface BucketState {
 export function admit(state: BucketState, now: number, ratePerSec: number, capacity: number): { state: BucketState; waitMs: number } {
   const elapsed = Math.max(0, now - state.updatedAt);
   const level = Math.max(0, state.level - (elapsed / 1000) * ratePerSec);
-  if (level + 1 <= capacity) return { state: { level: level + 1, updatedAt: now }, waitMs: 0 };
-  return { state: { level, updatedAt: now }, waitMs: Math.ceil(((level + 1 - capacity) / ratePerSec) * 1000) };
+  const at = Math.max(now, state.updatedAt);
+  if (level + 1 <= capacity) return { state: { level: level + 1, updatedAt: at }, waitMs: 0 };
+  return { state: { level, updatedAt: at }, waitMs: Math.ceil(((level + 1 - capacity) / ratePerSec) * 1000) };
 }
+
+/** Work the caller waits for (incoming, show) may use the whole burst; the rest leaves headroom. */
+export type Priority = 'call-path' | 'background';
 
 export class DbRequestGate implements RequestGate {
   private readonly capacity: number;
@@ -24,24 +28,28 @@ export class DbRequestGate implements RequestGate {
     private readonly db: Db,
     private readonly ratePerSec: number,
     burst: number,
+    priority: Priority = 'call-path',
     private readonly now: () => number = Date.now,
   ) {
     // One below the portal's threshold: our clock and the portal's are not the same clock.
-    this.capacity = Math.max(1, burst - 1);
+    const full = Math.max(1, burst - 1);
+    // Background work (hangup, retry) stops a fifth short of it, so a call that is ringing
+    // still finds room for its lookup and card during a back-fill or a burst of hangups.
+    this.capacity = priority === 'call-path' ? full : Math.max(1, Math.floor(full * 0.8));
   }
 
   async acquire(method: string, deadline: number): Promise<void> {
     for (;;) {
-      const now = this.now();
-      const paused = await this.db.get<{ until: number }>('SELECT until FROM method_pause WHERE method = ? AND until > ?', [method, now]);
+      const paused = await this.db.get<{ until: number }>('SELECT until FROM method_pause WHERE method = ? AND until > ?', [method, this.now()]);
       if (paused) throw new BitrixError('rate', 'OPERATION_TIME_LIMIT', `paused until ${new Date(paused.until).toISOString()}`, 429, method);
-      const waitMs = await this.db.transaction(async (tx) => {
+      // The clock is read inside the write lock: a time taken before waiting for the lock would
+      // move the bucket's clock backwards and drain the same interval twice.
+      const { waitMs, now } = await this.db.transaction(async (tx) => {
+        const at = this.now();
         const row = await tx.get<{ level: number; updated_at: number }>('SELECT level, updated_at FROM rate_bucket WHERE id = 1');
-        const res = admit({ level: row?.level ?? 0, updatedAt: row?.updated_at ?? 0 }, now, this.ratePerSec, this.capacity);
-        if (res.waitMs === 0) {
-          await tx.run('UPDATE rate_bucket SET level = ?, updated_at = ? WHERE id = 1', [res.state.level, res.state.updatedAt]);
-        }
-        return res.waitMs;
+        const res = admit({ level: row?.level ?? 0, updatedAt: row?.updated_at ?? 0 }, at, this.ratePerSec, this.capacity);
+        if (res.waitMs === 0) await tx.run('UPDATE rate_bucket SET level = ?, updated_at = ? WHERE id = 1', [res.state.level, res.state.updatedAt]);
+        return { waitMs: res.waitMs, now: at };
       });
       if (waitMs === 0) return;
       if (now + waitMs >= deadline) {

@@ -26,7 +26,6 @@ const MIGRATIONS: string[] = [
     state TEXT NOT NULL DEFAULT 'active',
     updated_at INTEGER NOT NULL
   );
-  CREATE INDEX calls_linkedid ON calls(linkedid);
   CREATE INDEX calls_state_started ON calls(state, started_at);
   CREATE TABLE outbox (
     uniqueid TEXT NOT NULL REFERENCES calls(uniqueid) ON DELETE CASCADE,

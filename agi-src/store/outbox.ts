@@ -31,14 +31,15 @@ export function backoffMs(attempts: number): number {
 export class Outbox {
   constructor(private readonly db: Db) {}
 
-  /** Leases the calls that have a due step; returns their uniqueids (oldest first). */
-  async leaseDueCalls(now: number, leaseMs: number, limit: number): Promise<string[]> {
+  /** Leases the calls that have a due step, except those in `skip`; returns their uniqueids (oldest first). */
+  async leaseDueCalls(now: number, leaseMs: number, limit: number, skip: readonly string[] = []): Promise<string[]> {
     return this.db.transaction(async (tx) => {
       const rows = await tx.all<{ uniqueid: string }>(
-        `SELECT DISTINCT uniqueid FROM outbox
+        `SELECT uniqueid FROM outbox
          WHERE state = 'pending' AND next_at <= ? AND (lease_until IS NULL OR lease_until < ?)
-         ORDER BY created_at LIMIT ?`,
-        [now, now, limit],
+           AND uniqueid NOT IN (SELECT value FROM json_each(?))
+         GROUP BY uniqueid ORDER BY MIN(created_at) LIMIT ?`,
+        [now, now, JSON.stringify(skip), limit],
       );
       for (const r of rows) {
         await tx.run('UPDATE outbox SET lease_until = ? WHERE uniqueid = ?', [now + leaseMs, r.uniqueid]);

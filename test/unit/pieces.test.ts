@@ -64,6 +64,10 @@ describe('leaky bucket', () => {
     expect(over.waitMs).to.equal(500);
     expect(admit(state, 1500, 2, 49).waitMs).to.equal(0);
   });
+  it('never moves its clock backwards (a request admitted late does not drain twice)', () => {
+    const later = admit({ level: 10, updatedAt: 5000 }, 4000, 2, 49);
+    expect(later.state).to.deep.equal({ level: 11, updatedAt: 5000 });
+  });
   it('drains at the configured rate and never below zero', () => {
     expect(admit({ level: 10, updatedAt: 0 }, 100_000, 2, 49).state.level).to.equal(1);
   });

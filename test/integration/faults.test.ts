@@ -1,0 +1,262 @@
+// Nothing lost, no call held: database and config faults, SIGKILL, outage and back-fill, rate limits.
+import { expect } from 'chai';
+import { spawn } from 'child_process';
+import { readFileSync, writeFileSync } from 'fs';
+import { join } from 'path';
+import { FakeBitrix } from '../fake-bitrix/server';
+import { openCallDb, waitFor } from '../helpers/calls';
+import { testSetup, TestSetup } from '../helpers/config';
+import { AGI_BIN, AgiRunResult, runAgiScript } from '../helpers/fake-asterisk';
+import { runCli } from '../helpers/cli';
+
+const DID = '74951234567';
+
+describe('faults: the call goes on, nothing is lost', function () {
+  this.timeout(60_000);
+  let fake: FakeBitrix;
+  let t: TestSetup;
+
+  beforeEach(async () => {
+    fake = await FakeBitrix.start();
+    fake.addUser({ ID: 1, NAME: 'Default', LAST_NAME: 'Owner', ACTIVE: true, UF_PHONE_INNER: null });
+    fake.addUser({ ID: 12, NAME: 'Ivan', ACTIVE: true, UF_PHONE_INNER: '101' });
+    t = testSetup({ webhookUrl: fake.webhookUrl, dids: [DID] });
+  });
+  afterEach(() => fake.stop());
+
+  const incoming = (uniqueid: string, callerid = '+79161234567', more: Partial<Parameters<typeof runAgiScript>[0]> = {}) =>
+    runAgiScript({ script: 'itd_bitrix_incoming.js', args: [DID], env: { agi_uniqueid: uniqueid, agi_callerid: callerid }, configPath: t.configPath, ...more });
+  const hangup = (uniqueid: string, r: AgiRunResult, extra: Record<string, string> = {}) =>
+    runAgiScript({
+      script: 'itd_bitrix_hangup.js',
+      env: { agi_uniqueid: uniqueid, agi_callerid: r.vars['CALLERID(num)'] ?? '' },
+      vars: { BITRIX_UNIQUEID: r.vars.__BITRIX_UNIQUEID ?? '', BITRIX_CALL_ID: r.vars.__BITRIX_CALL_ID ?? '', FROM_DID: DID, ...extra },
+      dead: true,
+      configPath: t.configPath,
+    });
+  const errorLines = (log: string) => log.split('\n').filter((l) => / ERROR /.test(l));
+  const dueNow = async () => {
+    const db = await openCallDb(t.dbPath);
+    await db.run('UPDATE outbox SET next_at = 0');
+    await db.close();
+  };
+
+  describe('config', () => {
+    for (const [what, content] of [
+      ['missing', null],
+      ['not JSON', '{"version": 1, "enabled": tru'],
+      ['invalid per the schema', JSON.stringify({ version: 1, enabled: true, dids: ['74951234567'], webhookUrl: 'ftp://x' })],
+    ] as const) {
+      it(`${what}: the call is untouched, one clear line in the log and on the console`, async () => {
+        const cfg = join(t.dir, 'other.json');
+        if (content !== null) writeFileSync(cfg, content);
+        const bootLog = join(t.dir, 'boot.log');
+        const r = await runAgiScript({ script: 'itd_bitrix_incoming.js', args: [DID], configPath: cfg, processEnv: { ITD_BITRIX_LOG: bootLog } });
+        expect(r.exitCode).to.equal(0);
+        expect(r.commands.filter((c) => !c.startsWith('VERBOSE'))).to.deep.equal([]);
+        expect(r.verbose).to.have.length(1);
+        expect(r.verbose[0]).to.contain(cfg);
+        const lines = errorLines(readFileSync(bootLog, 'utf8'));
+        expect(lines).to.have.length(1);
+        expect(fake.requests).to.have.length(0);
+      });
+    }
+  });
+
+  describe('database', () => {
+    it('corrupt file: moved aside, recreated, call registered, one error line', async () => {
+      writeFileSync(t.dbPath, Buffer.alloc(8192, 0x5a));
+      const r = await incoming('1700000100.1');
+      expect(r.exitCode).to.equal(0);
+      expect(r.vars.__BITRIX_CALL_ID).to.match(/^externalCall\./);
+      expect(errorLines(t.log()).join('\n')).to.match(/not a readable SQLite file .* recreated/);
+      const db = await openCallDb(t.dbPath);
+      expect(await db.get("SELECT bitrix_call_id FROM calls WHERE uniqueid = '1700000100.1'")).to.deep.equal({ bitrix_call_id: r.vars.__BITRIX_CALL_ID });
+      await db.close();
+    });
+
+    it('unusable path: the call is still registered and finished from the channel variables', async () => {
+      writeFileSync(join(t.dir, 'afile'), 'x');
+      t.write({ databasePath: join(t.dir, 'afile', 'db.sqlite') });
+      const r = await incoming('1700000101.1');
+      expect(r.exitCode).to.equal(0);
+      expect(r.vars.__BITRIX_CALL_ID).to.match(/^externalCall\./);
+      expect(errorLines(t.log())).to.have.length(1);
+      expect(errorLines(t.log())[0]).to.match(/database unavailable/);
+      // The database is back by hangup time: the handler rebuilds the row and finishes the call.
+      t.write({ databasePath: t.dbPath });
+      const h = await hangup('1700000101.1', r);
+      expect(h.exitCode).to.equal(0);
+      expect(fake.finishedCalls.get(r.vars.__BITRIX_CALL_ID)).to.include({ CALL_FAILED_CODE: '304' });
+    });
+
+    it('locked by another writer beyond the budget: the AGI leaves on time, the call goes on', async () => {
+      await incoming('1700000102.0'); // create the file
+      t.write({ incomingTimeoutMs: 1000 });
+      const holder = spawn(process.execPath, [
+        '-e',
+        `const s=require(${JSON.stringify(require.resolve('sqlite3'))});const d=new s.Database(${JSON.stringify(t.dbPath)});` +
+          `d.exec('BEGIN EXCLUSIVE',()=>{process.stdout.write('locked\\n');setTimeout(()=>d.exec('COMMIT',()=>process.exit(0)),4000)})`,
+      ]);
+      await new Promise<void>((res) => holder.stdout.once('data', () => res()));
+      const r = await incoming('1700000102.1');
+      expect(r.exitCode).to.equal(0);
+      expect(r.durationMs).to.be.below(1000 + 500);
+      expect(r.vars.__BITRIX_UNIQUEID).to.equal('1700000102.1');
+      await new Promise((res) => holder.on('exit', res));
+      // After the lock is gone the hangup handler rebuilds what incoming could not save.
+      const h = await hangup('1700000102.1', r);
+      expect(h.exitCode).to.equal(0);
+      await dueNow();
+      await runCli(t, ['retry']);
+      const finished = [...fake.finishedCalls.values()].filter((c) => c.EXTERNAL_CALL_ID === '1700000102.1');
+      expect(finished).to.have.length(1);
+    });
+  });
+
+  it('an incoming AGI killed with SIGKILL mid-register is finished by the retry, registered once', async () => {
+    fake.setLatency(1500);
+    const child = spawn(process.execPath, [join(AGI_BIN, 'itd_bitrix_incoming.js'), DID], { env: { ...process.env, ITD_BITRIX_CONFIG: t.configPath } });
+    child.stdout.on('data', (c: Buffer) => {
+      for (const line of String(c).split('\n').filter(Boolean)) {
+        child.stdin.write(line.startsWith('GET FULL VARIABLE') ? '200 result=1 (1700000103.1)\n' : '200 result=1\n');
+      }
+    });
+    child.stdin.write('agi_uniqueid: 1700000103.1\nagi_callerid: +79161234567\n\n');
+    await waitFor(() => fake.requests.length > 0 || fake.calls('telephony.externalcall.register').length > 0, 5000).catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 300));
+    child.kill('SIGKILL');
+    await new Promise((r) => child.on('exit', r));
+    fake.setLatency(0);
+    await new Promise((r) => setTimeout(r, 1500)); // the fake finished handling the in-flight register
+    // incoming's first command had put BITRIX_UNIQUEID on the channel before it was killed.
+    const h = await hangup('1700000103.1', { vars: { 'CALLERID(num)': '+79161234567', __BITRIX_UNIQUEID: '1700000103.1' } } as unknown as AgiRunResult);
+    expect(h.exitCode).to.equal(0);
+    await dueNow();
+    await runCli(t, ['retry']);
+    const regs = fake.calls('telephony.externalcall.register').filter((r) => r.params.EXTERNAL_CALL_ID === '1700000103.1');
+    expect(regs.length).to.be.at.least(1);
+    const finished = [...fake.finishedCalls.values()].filter((c) => c.EXTERNAL_CALL_ID === '1700000103.1');
+    expect(finished, 'one call in the CRM for one phone call').to.have.length(1);
+    expect(fake.activeCalls.size).to.equal(0);
+  });
+
+  it('Bitrix24 down for 100 calls, then back: after retry exactly 100 finished calls, right data, no duplicates', async function () {
+    this.timeout(120_000);
+    fake.setDown(true);
+    const N = Number(process.env.ITD_FAULTS_N ?? 100);
+    const results: Array<{ id: string; number: string; answered: boolean }> = [];
+    for (let batch = 0; batch < N; batch += 10) {
+      await Promise.all(
+        Array.from({ length: 10 }, async (_, k) => {
+          const i = batch + k;
+          const id = `1700001000.${i}`;
+          const number = `+7916200${String(i).padStart(4, '0')}`;
+          const r = await incoming(id, number);
+          expect(r.exitCode).to.equal(0);
+          const answered = i % 2 === 0;
+          if (answered) {
+            await runAgiScript({ script: 'itd_bitrix_show.js', args: ['101'], env: { agi_uniqueid: `${id}.m` }, vars: { BITRIX_UNIQUEID: id }, configPath: t.configPath });
+          }
+          await hangup(id, r);
+          results.push({ id, number, answered });
+        }),
+      );
+    }
+    expect(fake.httpRequestCount()).to.equal(0);
+    fake.setDown(false);
+    // A portal on a large plan: the back-fill (register, then finish, per call) is not throttled.
+    fake.setRateLimit(false);
+    t.write({ rateLimitPerSecond: 100, rateLimitBurst: 1000 });
+    await dueNow();
+    const out = await runCli(t, ['retry', '--json', '--max-seconds', '60']);
+    expect(out.code, out.stderr).to.equal(0);
+    expect(fake.finishedCalls.size).to.equal(N);
+    expect(fake.activeCalls.size).to.equal(0);
+    const byExternal = new Map([...fake.finishedCalls.values()].map((c) => [c.EXTERNAL_CALL_ID, c]));
+    const wrong = results
+      .map((r) => ({ r, c: byExternal.get(r.id) }))
+      .filter(({ r, c }) => !c || c.PHONE_NUMBER !== r.number || c.CALL_FAILED_CODE !== (r.answered ? '200' : '304') || c.PORTAL_USER_ID !== (r.answered ? 12 : 1))
+      .map(({ r, c }) => `${r.id} ${r.number} answered=${r.answered}: ${c ? `${c.PHONE_NUMBER} ${c.CALL_FAILED_CODE} user ${c.PORTAL_USER_ID}` : 'missing'}`);
+    expect(wrong).to.deep.equal([]);
+    const regs = fake.calls('telephony.externalcall.register');
+    expect(new Set(regs.map((r) => r.params.EXTERNAL_CALL_ID)).size).to.equal(N);
+    const status = JSON.parse((await runCli(t, ['status', '--json'])).stdout);
+    expect(status.outbox).to.include({ pending: 0, failed: 0 });
+  });
+
+  it('Bitrix24 at 5 s latency: every incoming AGI exits within its budget + 100 ms', async () => {
+    t.write({ incomingTimeoutMs: 1500 });
+    fake.setLatency(5000);
+    const rs = await Promise.all(Array.from({ length: 8 }, (_, i) => incoming(`1700002000.${i}`, `+7916300000${i}`)));
+    for (const r of rs) {
+      expect(r.exitCode).to.equal(0);
+      expect(r.durationMs, 'process spawn to exit').to.be.below(1500 + 100 + 150);
+    }
+  });
+
+  it('a 503 storm with 50 concurrent calls: every call registered exactly once', async () => {
+    t.write({ incomingTimeoutMs: 3000 });
+    fake.failNext(40, 'query_limit');
+    const ids = Array.from({ length: 50 }, (_, i) => `1700003000.${i}`);
+    const rs = await Promise.all(ids.map((id, i) => incoming(id, `+7916400${String(i).padStart(4, '0')}`)));
+    rs.forEach((r) => expect(r.exitCode).to.equal(0));
+    await Promise.all(ids.map((id, i) => hangup(id, rs[i])));
+    await dueNow();
+    await runCli(t, ['retry']);
+    const active = new Set([...fake.finishedCalls.values()].map((c) => c.EXTERNAL_CALL_ID));
+    expect(active.size).to.equal(50);
+    expect(fake.finishedCalls.size).to.equal(50);
+  });
+
+  it('the shared limiter keeps 50 concurrent calls under the portal bucket: zero 503s', async () => {
+    fake.setRateLimit({ burst: 20, drainPerSec: 10 });
+    // Configured a little under the portal's drain rate, as the settings page advises.
+    t.write({ rateLimitPerSecond: 8, rateLimitBurst: 20, incomingTimeoutMs: 9000 });
+    const ids = Array.from({ length: 50 }, (_, i) => `1700004000.${i}`);
+    const rs = await Promise.all(ids.map((id, i) => incoming(id, `+7916500${String(i).padStart(4, '0')}`)));
+    rs.forEach((r) => expect(r.vars.__BITRIX_CALL_ID).to.match(/^externalCall\./));
+    expect(fake.rateLimit503Count()).to.equal(0);
+  });
+
+  it('retry is safe to run twice at once: no step is sent twice', async () => {
+    fake.setDown(true);
+    const rs = [];
+    for (let i = 0; i < 10; i++) {
+      const r = await incoming(`1700005000.${i}`, `+7916600000${i}`);
+      await hangup(`1700005000.${i}`, r);
+      rs.push(r);
+    }
+    fake.setDown(false);
+    await dueNow();
+    await Promise.all([runCli(t, ['retry']), runCli(t, ['retry'])]);
+    expect(fake.calls('telephony.externalcall.register')).to.have.length(10);
+    expect(fake.calls('telephony.externalcall.finish')).to.have.length(10);
+  });
+
+  it('credentials refused: nothing is retried until the credentials change; then it all goes through', async () => {
+    fake.setWebhooksAllowedForTelephony(false);
+    const r = await incoming('1700006000.1');
+    await hangup('1700006000.1', r);
+    const before = fake.requests.length;
+    await dueNow();
+    await runCli(t, ['retry']);
+    await runCli(t, ['retry']);
+    expect(fake.requests.length, 'no request while the same credentials are configured').to.equal(before);
+    const status = JSON.parse((await runCli(t, ['status', '--json'])).stdout);
+    expect(status.outbox).to.include({ pending: 2, blocked: 1 });
+
+    // The admin switches to a local application and connects it (GUI → oauth-exchange).
+    t.write({ app: { portalUrl: fake.portalUrl, clientId: 'local.app1', clientSecret: 'app-s3cr3t-value' }, oauthUrl: fake.oauthUrl });
+    const code = fake.grantAuthorizationCode();
+    const ex = await runCli(t, ['oauth-exchange', '--json'], `${code}\n`);
+    expect(JSON.parse(ex.stdout)).to.deep.equal({ ok: true, message: 'connected' });
+    const rr = await runCli(t, ['retry', '--json']);
+    expect(rr.code, rr.stderr).to.equal(0);
+    expect(JSON.parse(rr.stdout), rr.stdout).to.include({ calls: 1, failed: 0 });
+    const finished = [...fake.finishedCalls.values()];
+    expect(finished).to.have.length(1);
+    expect(finished[0]).to.include({ EXTERNAL_CALL_ID: '1700006000.1', CALL_FAILED_CODE: '304' });
+    expect(t.log()).not.to.contain('app-s3cr3t-value');
+  });
+});

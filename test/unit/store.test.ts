@@ -1,0 +1,80 @@
+// The SQLite store on a real file: leases, first-answer-wins, the shared bucket's headroom.
+import { expect } from 'chai';
+import { mkdtempSync } from 'fs';
+import { tmpdir } from 'os';
+import { join } from 'path';
+import { BitrixError } from '../../agi-src/bitrix/errors';
+import { CallStore } from '../../agi-src/store/calls';
+import { Db } from '../../agi-src/store/db';
+import { DbRequestGate } from '../../agi-src/store/gate';
+import { SCHEMA_VERSION } from '../../agi-src/store/migrations';
+import { Outbox } from '../../agi-src/store/outbox';
+import { rejects } from '../helpers/assert';
+
+describe('SQLite store', () => {
+  let db: Db;
+  let path: string;
+  beforeEach(async () => {
+    path = join(mkdtempSync(join(tmpdir(), 'itd-store-')), 'calls.sqlite');
+    db = await Db.open(path, 1000);
+  });
+  afterEach(() => db.close());
+
+  it('creates the schema once, in WAL mode, and reopens without migrating again', async () => {
+    expect(await db.get('PRAGMA journal_mode')).to.deep.equal({ journal_mode: 'wal' });
+    expect(await db.get('PRAGMA user_version')).to.deep.equal({ user_version: SCHEMA_VERSION });
+    const again = await Db.open(path, 1000);
+    expect(await again.get('PRAGMA user_version')).to.deep.equal({ user_version: SCHEMA_VERSION });
+    await again.close();
+  });
+
+  it('keeps the first answer: a later leg does not move the answer time or the operator', async () => {
+    const calls = new CallStore(db);
+    await calls.insertIncoming({ uniqueid: 'u1', linkedid: 'l1', callerNumber: '+7916', did: '7495', startedAt: 1000 }, 5000);
+    await calls.recordAnswer('u1', { at: 2000, extension: '101', userId: 12, recordingPath: null });
+    await calls.recordAnswer('u1', { at: 3000, extension: '102', userId: 15, recordingPath: '/r.wav' });
+    expect(await calls.get('u1')).to.include({ answered_at: 2000, operator_ext: '101', operator_user_id: 12, recording_path: '/r.wav' });
+  });
+
+  it('leases a due call to one retry run at a time, and skips what this run has seen', async () => {
+    const calls = new CallStore(db);
+    const outbox = new Outbox(db);
+    for (const u of ['a', 'b']) await calls.insertIncoming({ uniqueid: u, linkedid: u, callerNumber: '1', did: '2', startedAt: 1 }, 10);
+    expect(await outbox.leaseDueCalls(100, 60_000, 10)).to.deep.equal(['a', 'b']);
+    expect(await outbox.leaseDueCalls(200, 60_000, 10), 'leased by the first run').to.deep.equal([]);
+    await outbox.release('a');
+    expect(await outbox.leaseDueCalls(300, 60_000, 10, ['a'])).to.deep.equal([]);
+    expect(await outbox.leaseDueCalls(300, 60_000, 10)).to.deep.equal(['a']);
+    expect(await outbox.leaseDueCalls(100_000, 60_000, 10), 'expired leases are taken over').to.deep.equal(['a', 'b']);
+  });
+
+  it('a refused step waits as blocked; new credentials make it due again', async () => {
+    const calls = new CallStore(db);
+    const outbox = new Outbox(db);
+    await calls.insertIncoming({ uniqueid: 'a', linkedid: 'a', callerNumber: '1', did: '2', startedAt: 1 }, 10);
+    await outbox.failed('a', 'register', 'WRONG_AUTH_TYPE', 100, true);
+    expect(await outbox.leaseDueCalls(10_000_000, 1000, 10)).to.deep.equal([]);
+    expect(await outbox.summary()).to.include({ blocked: 1, pending: 0 });
+    await outbox.unblock(200);
+    expect(await outbox.leaseDueCalls(300, 1000, 10)).to.deep.equal(['a']);
+  });
+
+  it('the shared bucket leaves background work a fifth short of the burst', async () => {
+    const now = () => 1_000_000;
+    const background = new DbRequestGate(db, 2, 51, 'background', now);
+    let admitted = 0;
+    for (;;) {
+      try {
+        await background.acquire('batch', 1_000_000);
+        admitted++;
+      } catch (err) {
+        expect(err).to.be.instanceOf(BitrixError);
+        break;
+      }
+    }
+    expect(admitted).to.equal(40);
+    const callPath = new DbRequestGate(db, 2, 51, 'call-path', now);
+    for (let i = 0; i < 10; i++) await callPath.acquire('batch', 1_000_000);
+    await rejects(callPath.acquire('batch', 1_000_000), BitrixError);
+  });
+});
