@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Builds agi-bin/: the three AGI executables and the operator CLI, each one self-contained
 // CommonJS file for Node 18, plus the sqlite3 N-API binding as one file beside them.
-import { build } from 'esbuild';
+import { build, transformSync } from 'esbuild';
 import { createRequire } from 'module';
 import { chmodSync, copyFileSync, mkdirSync, readFileSync, writeFileSync, existsSync } from 'fs';
 import { dirname, join } from 'path';
@@ -23,7 +23,8 @@ function generateConfigValidator() {
   const standalone = require('ajv/dist/standalone').default;
   const schema = JSON.parse(readFileSync(join(root, 'config.schema.json'), 'utf8'));
   const ajv = new Ajv({ code: { source: true, esm: false }, useDefaults: true, allErrors: false, strict: false });
-  const code = standalone(ajv, ajv.compile(schema));
+  // Generated code nobody reads: whitespace out, so the bundle the AGIs parse at start-up is smaller.
+  const code = transformSync(standalone(ajv, ajv.compile(schema)), { minifyWhitespace: true, minifySyntax: true }).code;
   const dir = join(root, 'agi-src/config/generated');
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'validate.js'), code);

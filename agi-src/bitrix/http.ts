@@ -1,6 +1,8 @@
-// The one place that opens HTTP connections (node's own http/https: no fetch/undici start-up cost
-// on the call path). Messages never include the URL path or query: those hold secrets.
-import type { IncomingMessage, RequestOptions } from 'http';
+// The one place that opens connections to Bitrix24: a small HTTP/1.1 client over node's `net`
+// and `tls`. One request per connection (`Connection: close`), which is all an AGI process ever
+// needs; node's `http` stack costs a new process several milliseconds more per request, and the
+// caller is waiting. Messages never include the URL path or query: those hold secrets.
+import type { Socket } from 'net';
 
 export interface HttpResponse {
   status: number;
@@ -23,59 +25,110 @@ export interface HttpRequest {
   timeoutMs: number;
 }
 
-const MAX_BODY = 8 * 1024 * 1024;
+const MAX_RESPONSE = 8 * 1024 * 1024;
 
 export function request(req: HttpRequest): Promise<HttpResponse> {
   const url = new URL(req.url);
   const host = url.host;
   if (req.timeoutMs <= 0) return Promise.reject(new HttpError(`no time left for ${host}`));
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const lib: typeof import('http') = url.protocol === 'https:' ? require('https') : require('http');
+  const secure = url.protocol === 'https:';
+  const port = Number(url.port) || (secure ? 443 : 80);
+  const hostname = url.hostname.replace(/^\[|\]$/g, '');
+  const body = req.body === undefined ? undefined : Buffer.isBuffer(req.body) ? req.body : Buffer.from(req.body);
+  const head = [
+    `${req.method} ${url.pathname}${url.search} HTTP/1.1`,
+    `Host: ${url.host}`,
+    'User-Agent: itd-bitrix',
+    'Accept: application/json',
+    'Connection: close',
+    ...Object.entries(req.headers ?? {}).map(([k, v]) => `${k}: ${v.replace(/[\r\n]/g, ' ')}`),
+    ...(body ? [`Content-Length: ${body.length}`] : []),
+  ].join('\r\n');
+
   return new Promise((resolve, reject) => {
+    let socket: Socket;
+    const chunks: Buffer[] = [];
+    let size = 0;
     let settled = false;
     const done = (err: Error | null, res?: HttpResponse) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      socket.destroy();
       if (err) reject(err);
       else resolve(res as HttpResponse);
     };
-    const options: RequestOptions = {
-      method: req.method,
-      headers: {
-        'user-agent': 'itd-bitrix',
-        accept: 'application/json',
-        ...(req.body !== undefined ? { 'content-length': String(Buffer.byteLength(req.body)) } : {}),
-        ...req.headers,
-      },
+    const onConnect = () => {
+      socket.write(`${head}\r\n\r\n`);
+      if (body) socket.write(body);
     };
-    const r = lib.request(url, options, (res: IncomingMessage) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      res.on('data', (c: Buffer) => {
-        size += c.length;
-        if (size > MAX_BODY) {
-          r.destroy();
-          done(new HttpError(`response from ${host} too large`));
-        } else chunks.push(c);
-      });
-      res.on('end', () =>
-        done(null, {
-          status: res.statusCode ?? 0,
-          contentType: String(res.headers['content-type'] ?? ''),
-          body: Buffer.concat(chunks).toString('utf8'),
-        }),
-      );
-      res.on('error', () => done(new HttpError(`connection to ${host} broke while reading`)));
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    if (secure) socket = (require('tls') as typeof import('tls')).connect({ host: hostname, port, servername: hostname }, onConnect);
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    else socket = (require('net') as typeof import('net')).connect({ host: hostname, port }, onConnect);
+    const timer = setTimeout(() => done(new HttpError(`${host} did not answer within ${req.timeoutMs} ms`)), req.timeoutMs);
+    const settle = (closed: boolean) => {
+      try {
+        const parsed = parseResponse(Buffer.concat(chunks), closed);
+        if (parsed) done(null, parsed);
+        else if (closed) done(new HttpError(`connection to ${host} closed before a complete answer`));
+      } catch (err) {
+        done(new HttpError(`${host} sent ${(err as Error).message}`));
+      }
+    };
+    socket.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_RESPONSE) return done(new HttpError(`response from ${host} too large`));
+      chunks.push(c);
+      settle(false); // a complete response may arrive before the server closes the connection
     });
-    const timer = setTimeout(() => {
-      r.destroy();
-      done(new HttpError(`${host} did not answer within ${req.timeoutMs} ms`));
-    }, req.timeoutMs);
-    r.on('error', (err: NodeJS.ErrnoException) => done(new HttpError(`cannot reach ${host} (${err.code ?? 'error'})`)));
-    if (req.body !== undefined) r.end(req.body);
-    else r.end();
+    socket.on('end', () => settle(true));
+    socket.on('error', (err: NodeJS.ErrnoException) => done(new HttpError(`cannot reach ${host} (${err.code ?? 'error'})`)));
   });
+}
+
+/**
+ * Parses an HTTP/1.1 response; null while it is incomplete. With `closed`, a body without a
+ * length runs to the end of the connection.
+ */
+export function parseResponse(data: Buffer, closed: boolean): HttpResponse | null {
+  const end = data.indexOf('\r\n\r\n');
+  if (end < 0) return null;
+  const lines = data.toString('latin1', 0, end).split('\r\n');
+  const status = /^HTTP\/1\.[01] (\d{3})/.exec(lines[0]);
+  if (!status) throw new HttpError('not an HTTP response');
+  const headers: Record<string, string> = {};
+  for (const line of lines.slice(1)) {
+    const colon = line.indexOf(':');
+    if (colon > 0) headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+  }
+  const rest = data.subarray(end + 4);
+  let body: Buffer | null;
+  if (/\bchunked\b/i.test(headers['transfer-encoding'] ?? '')) body = dechunk(rest);
+  else if (headers['content-length'] !== undefined) {
+    const length = Number(headers['content-length']);
+    body = rest.length >= length ? rest.subarray(0, length) : null;
+  } else body = closed ? rest : null;
+  if (!body) return null;
+  return { status: Number(status[1]), contentType: headers['content-type'] ?? '', body: body.toString('utf8') };
+}
+
+/** Chunked transfer coding; null until the terminating zero-size chunk has arrived. */
+function dechunk(data: Buffer): Buffer | null {
+  const parts: Buffer[] = [];
+  let at = 0;
+  for (;;) {
+    const lineEnd = data.indexOf('\r\n', at);
+    if (lineEnd < 0) return null;
+    const sizeText = data.toString('latin1', at, lineEnd).split(';')[0].trim();
+    const size = parseInt(sizeText, 16);
+    if (!Number.isFinite(size) || !/^[0-9a-f]+$/i.test(sizeText)) throw new HttpError('bad chunked encoding');
+    if (size === 0) return Buffer.concat(parts);
+    const start = lineEnd + 2;
+    if (data.length < start + size + 2) return null;
+    parts.push(data.subarray(start, start + size));
+    at = start + size + 2;
+  }
 }
 
 /** multipart/form-data with one file field, for attachRecord's upload URL. */

@@ -68,19 +68,30 @@ export async function incoming(s: Services, channel: AgiChannel, env: AgiEnviron
     failure = err instanceof BitrixError ? err : new BitrixError('transient', 'ERROR', (err as Error).message, 0, 'batch');
   }
 
-  if (name && cfg.lookupCallerName) await channel.setVariable('CALLERID(name)', name).catch(() => undefined);
-  if (callId) await channel.setVariable('__BITRIX_CALL_ID', callId).catch(() => undefined);
-  await uniqueVar.catch(() => undefined);
+  // The channel variables (Asterisk round trips) and the database write go on side by side.
+  const channelDone = (async () => {
+    if (name && cfg.lookupCallerName) await channel.setVariable('CALLERID(name)', name).catch(() => undefined);
+    if (callId) await channel.setVariable('__BITRIX_CALL_ID', callId).catch(() => undefined);
+    await uniqueVar.catch(() => undefined);
+  })();
+  await Promise.all([channelDone, record(s, stores, saved, { uniqueid, callId, name, failure, line: `${caller.forBitrix} on ${did}` })]);
+}
 
-  if ((await saved) === 'unsaved' || !stores) return;
-  if (callId) {
-    await stores.calls.markRegistered(uniqueid, callId, name || null, s.now());
-    s.log.info(`incoming ${uniqueid}: ${caller.forBitrix} on ${did} registered as ${callId}${name ? ` (${name})` : ''}`);
-  } else {
-    const err = failure ?? new BitrixError('rejected', '', 'register returned no CALL_ID', 200, 'register');
-    await s.recordFailure(uniqueid, 'register', err);
-    const line = `incoming ${uniqueid}: register not done (${err.message}); the call goes on`;
-    if (err.kind === 'auth') s.log.error(`${line}; fix the credentials in the module settings`);
-    else s.log.warn(`${line}; queued for retry`);
+async function record(
+  s: Services,
+  stores: Stores | undefined,
+  saved: Promise<unknown> | undefined,
+  r: { uniqueid: string; callId: string | null; name: string; failure?: BitrixError; line: string },
+): Promise<void> {
+  if (!stores || (await saved) === 'unsaved') return;
+  if (r.callId) {
+    await stores.calls.markRegistered(r.uniqueid, r.callId, r.name || null, s.now());
+    s.log.info(`incoming ${r.uniqueid}: ${r.line} registered as ${r.callId}${r.name ? ` (${r.name})` : ''}`);
+    return;
   }
+  const err = r.failure ?? new BitrixError('rejected', '', 'register returned no CALL_ID', 200, 'register');
+  await s.recordFailure(r.uniqueid, 'register', err);
+  const line = `incoming ${r.uniqueid}: register not done (${err.message}); the call goes on`;
+  if (err.kind === 'auth') s.log.error(`${line}; fix the credentials in the module settings`);
+  else s.log.warn(`${line}; queued for retry`);
 }
