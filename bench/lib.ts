@@ -42,17 +42,8 @@ export function percentile(xs: number[], p: number): number {
 export const r1 = (x: number) => Math.round(x * 10) / 10;
 export const r2 = (x: number) => Math.round(x * 100) / 100;
 
-/** mulberry32: small, fast, good enough for fault schedules; same seed → same schedule. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The seeded generator the fuzz suite uses: same seed, same schedule. */
+export { prng } from '../test/fuzz/prng';
 
 // ------------------------------------------------------------------ timed runs
 

@@ -21,7 +21,12 @@ export interface AgiRun {
 /** Process start, the moment Asterisk launched us: the budget counts from here. */
 const processStart = Date.now() - Math.round(process.uptime() * 1000);
 
-export function runAgi(tag: string, budgetMs: (config: Config) => number, flow: (run: AgiRun) => Promise<void>): void {
+/**
+ * `minRunMs`: time the flow gets after start-up even when start-up itself ate the budget (a
+ * PBX short of CPU). Only the hangup handler uses it: its caller is gone, and writing down how
+ * the call ended matters more than a few hundred milliseconds of the handler.
+ */
+export function runAgi(tag: string, budgetMs: (config: Config) => number, flow: (run: AgiRun) => Promise<void>, minRunMs = 0): void {
   const log = new Logger(tag);
   let channel: AgiChannel | undefined;
   process.on('SIGHUP', () => channel?.markHungUp());
@@ -52,7 +57,7 @@ export function runAgi(tag: string, budgetMs: (config: Config) => number, flow: 
     if (!config.enabled) return;
     log.configure({ path: config.logPath, level: config.logLevel, secrets: configSecrets(config) });
     log.attachConsole(ch);
-    const deadline = processStart + budgetMs(config);
+    const deadline = Math.max(processStart + budgetMs(config), Date.now() + minRunMs);
     const timer = setTimeout(() => {
       log.warn(`${tag}: time budget of ${budgetMs(config)} ms used up; leaving, what is left is queued`);
       leave(log, 10);

@@ -1,6 +1,9 @@
 import { detachedWorker, hangup } from '../flows/hangup';
 import { runAgi } from './agi-runner';
 
-runAgi('hangup', (c) => c.hangupTimeoutMs, (r) =>
-  hangup(r.services, r.channel, r.env, r.deadline, { spawnRecordingWorker: detachedWorker(r.configPath) }),
+runAgi(
+  'hangup',
+  (c) => c.hangupTimeoutMs,
+  (r) => hangup(r.services, r.channel, r.env, r.deadline, { spawnRecordingWorker: detachedWorker(r.configPath) }),
+  1000,
 );

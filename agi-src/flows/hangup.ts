@@ -7,6 +7,7 @@ import { decideFinish } from '../logic/finish';
 import { normaliseNumber } from '../logic/phone';
 import { readCallVars } from './channel-vars';
 import { completeCall } from './complete';
+import { appendHangup, HangupFacts } from '../store/journal';
 import type { Services } from './services';
 
 /** The retry leaves a hung-up call alone this long: the hangup step or its worker is on it. */
@@ -18,60 +19,89 @@ export interface HangupOptions {
 }
 
 export async function hangup(s: Services, channel: AgiChannel, env: AgiEnvironment, deadline: number, opts: HangupOptions = {}): Promise<void> {
-  const cfg = s.config;
   const hungupAt = s.now();
   const vars = await readCallVars(channel);
-  const uniqueid = vars.uniqueid;
-  if (!uniqueid) {
+  if (!vars.uniqueid) {
     // incoming sets BITRIX_UNIQUEID first thing for every call it reports (unlisted DIDs,
     // anonymous callers and a disabled module never get it): nothing to finish.
     s.log.debug(`hangup: no BITRIX_UNIQUEID on ${env.agi_channel ?? 'this channel'}; not a reported call`);
     return;
   }
+  const facts: HangupFacts = {
+    uniqueid: vars.uniqueid,
+    hungupAt,
+    callId: vars.callId,
+    recording: vars.recording,
+    linkedid: vars.linkedid,
+    did: vars.did,
+    callerid: env.agi_callerid ?? '',
+  };
+  try {
+    appendHangup(s.config.databasePath, facts);
+  } catch (err) {
+    s.log.error(`hangup ${facts.uniqueid}: cannot write the hangup journal (${(err as Error).message})`);
+  }
+  const attach = await applyHangup(s, facts);
+  if (attach === null) return;
+  if (attach && opts.spawnRecordingWorker) {
+    // MixMonitor closes the file only after this handler returns: finish and upload together later.
+    opts.spawnRecordingWorker(facts.uniqueid);
+  } else {
+    await completeCall(s, facts.uniqueid, deadline);
+  }
   const { calls, caches } = await s.stores();
+  const purged = await calls.purge(hungupAt - s.config.retentionHours * 3600_000);
+  await caches.purge(hungupAt - s.config.nameCacheSeconds * 1000);
+  if (purged) s.log.info(`purged ${purged} finished call(s) older than ${s.config.retentionHours} h`);
+}
+
+/**
+ * Writes what the PBX knew at hangup into the call's row, with the finish it owes Bitrix24.
+ * Used by the hangup handler and, from the journal, by the retry. Returns whether a recording
+ * follows, or null when there is no call to finish (or it was recorded already).
+ */
+export async function applyHangup(s: Services, facts: HangupFacts): Promise<boolean | null> {
+  const cfg = s.config;
+  const { calls } = await s.stores();
+  const uniqueid = facts.uniqueid;
   let call = await calls.get(uniqueid);
+  if (call?.hungup_at) return null;
   if (!call) {
     // incoming ran for this call (BITRIX_UNIQUEID is set) but could not save it (database down
     // or locked then): rebuild the row from the channel so the call still reaches Bitrix24.
-    const number = normaliseNumber(env.agi_callerid, cfg.countryCode)?.forBitrix;
-    if (number) {
-      const startedAt = startFromUniqueid(uniqueid) ?? hungupAt;
-      await calls.insertIncoming({ uniqueid, linkedid: vars.linkedid || uniqueid, callerNumber: number, did: vars.did, startedAt }, hungupAt);
-      if (vars.callId) await calls.markRegistered(uniqueid, vars.callId, null, hungupAt);
-      call = await calls.get(uniqueid);
-      s.log.warn(`hangup ${uniqueid}: the call had no local record; rebuilt from the channel${vars.callId ? ` (${vars.callId})` : ''}`);
+    const number = normaliseNumber(facts.callerid, cfg.countryCode)?.forBitrix;
+    if (!number) {
+      s.log.error(`hangup ${uniqueid}: no local record and no caller number on the channel; nothing to report`);
+      return null;
     }
+    const startedAt = startFromUniqueid(uniqueid) ?? facts.hungupAt;
+    await calls.insertIncoming(
+      { uniqueid, linkedid: facts.linkedid || uniqueid, callerNumber: number, did: facts.did, startedAt },
+      facts.hungupAt,
+      s.now(),
+    );
+    if (facts.callId) await calls.markRegistered(uniqueid, facts.callId, null, s.now());
+    call = await calls.get(uniqueid);
+    s.log.warn(`hangup ${uniqueid}: the call had no local record; rebuilt from the channel${facts.callId ? ` (${facts.callId})` : ''}`);
+    if (!call) return null;
   }
-  if (!call) {
-    s.log.error(`hangup ${uniqueid}: no local record and no caller number on the channel; nothing to report`);
-    return;
-  }
-  const decision = decideFinish({ answeredAt: call.answered_at, hungUpAt: hungupAt, operatorUserId: call.operator_user_id }, cfg.defaultUserId);
-  const recordingPath = vars.recording || call.recording_path;
+  const decision = decideFinish({ answeredAt: call.answered_at, hungUpAt: facts.hungupAt, operatorUserId: call.operator_user_id }, cfg.defaultUserId);
+  const recordingPath = facts.recording || call.recording_path;
   const attach = cfg.attachRecordings && decision.duration > 0 && !!recordingPath;
   await calls.recordHangup(
     uniqueid,
     {
-      hungupAt,
+      hungupAt: facts.hungupAt,
       recordingPath: recordingPath || null,
       finishUserId: decision.userId,
       finishDuration: decision.duration,
       finishStatus: decision.statusCode,
       attach,
     },
-    hungupAt + FINISH_GRACE_MS,
+    facts.hungupAt + FINISH_GRACE_MS,
   );
   s.log.info(`hangup ${uniqueid}: ${decision.statusCode}, ${decision.duration} s, user ${decision.userId}${attach ? ', recording follows' : ''}`);
-
-  if (attach && opts.spawnRecordingWorker) {
-    // MixMonitor closes the file only after this handler returns: finish and upload together later.
-    opts.spawnRecordingWorker(uniqueid);
-  } else {
-    await completeCall(s, uniqueid, deadline);
-  }
-  const purged = await calls.purge(hungupAt - cfg.retentionHours * 3600_000);
-  await caches.purge(hungupAt - cfg.nameCacheSeconds * 1000);
-  if (purged) s.log.info(`purged ${purged} finished call(s) older than ${cfg.retentionHours} h`);
+  return attach;
 }
 
 /** Asterisk uniqueids are "<epoch seconds>.<sequence>": the channel's creation time. */

@@ -28,12 +28,14 @@ export async function incoming(s: Services, channel: AgiChannel, env: AgiEnviron
   }
   const startedAt = s.now();
   const uniqueVar = channel.setVariable('__BITRIX_UNIQUEID', uniqueid);
+  const opening = s.stores(); // the file opens on libuv's thread pool while Asterisk answers
+  opening.catch(() => undefined); // handled below, after the linkedid
   const linkedid = (await channel.getFullVariable('${CHANNEL(linkedid)}').catch(() => '')) || uniqueid;
   const call = { uniqueid, linkedid, caller_number: caller.forBitrix, did: did as string, started_at: startedAt };
 
   let stores: Stores | undefined;
   try {
-    stores = await s.stores();
+    stores = await opening;
   } catch (err) {
     s.log.error(`incoming ${uniqueid}: database unavailable (${(err as Error).message}); registering without a local record`);
   }

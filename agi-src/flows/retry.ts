@@ -1,6 +1,8 @@
 // `itd_bitrix.js retry`: drains the outbox. Safe to run twice at once (leases), scheduled every minute.
 import { credentialsFingerprint } from '../config/config';
+import { journalDone, takeJournal } from '../store/journal';
 import { completeCall } from './complete';
+import { applyHangup } from './hangup';
 import type { Services } from './services';
 
 export interface RetryReport {
@@ -9,13 +11,15 @@ export interface RetryReport {
   failed: number;
   gaveUp: number;
   unblocked: number;
+  /** Hangups taken from the journal that the database did not have yet. */
+  replayed: number;
 }
 
 const LEASE_MS = 60_000;
 const PER_CALL_MS = 15_000;
 
 export async function retry(s: Services, untilMs: number): Promise<RetryReport> {
-  const report: RetryReport = { calls: 0, done: 0, failed: 0, gaveUp: 0, unblocked: 0 };
+  const report: RetryReport = { calls: 0, done: 0, failed: 0, gaveUp: 0, unblocked: 0, replayed: 0 };
   const { outbox, health } = await s.stores();
   const now = s.now();
   report.gaveUp = await outbox.giveUp(now - s.config.retryGiveUpHours * 3600_000);
@@ -27,6 +31,7 @@ export async function retry(s: Services, untilMs: number): Promise<RetryReport> 
     await health.setAuthBlocked(null);
     s.log.info(`retry: credentials changed; ${report.unblocked} waiting step(s) are due again`);
   }
+  report.replayed = await replayJournal(s);
   const seen = new Set<string>();
   while (s.now() < untilMs) {
     const due = await outbox.leaseDueCalls(s.now(), LEASE_MS, 20, [...seen]);
@@ -48,4 +53,17 @@ export async function retry(s: Services, untilMs: number): Promise<RetryReport> 
     }
   }
   return report;
+}
+
+/** Hangups whose handler could not write the database (locked, broken, out of time). */
+async function replayJournal(s: Services): Promise<number> {
+  let replayed = 0;
+  for (const { file, entries } of takeJournal(s.config.databasePath)) {
+    for (const facts of entries) {
+      if ((await applyHangup(s, facts)) !== null) replayed++;
+    }
+    journalDone(file);
+  }
+  if (replayed) s.log.warn(`retry: ${replayed} hangup(s) recorded from the journal`);
+  return replayed;
 }

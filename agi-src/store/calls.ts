@@ -34,7 +34,7 @@ export interface NewCall {
   startedAt: number;
 }
 
-export interface HangupFacts {
+export interface HangupRecord {
   hungupAt: number;
   recordingPath: string | null;
   finishUserId: number;
@@ -47,7 +47,7 @@ export class CallStore {
   constructor(private readonly db: Db) {}
 
   /** The call and its pending register step, in one transaction. */
-  async insertIncoming(call: NewCall, registerDueAt: number): Promise<void> {
+  async insertIncoming(call: NewCall, registerDueAt: number, now = call.startedAt): Promise<void> {
     await this.db.transaction(async (tx) => {
       await tx.run(
         `INSERT INTO calls (uniqueid, linkedid, caller_number, did, started_at, updated_at)
@@ -58,7 +58,7 @@ export class CallStore {
       await tx.run(
         `INSERT INTO outbox (uniqueid, step, next_at, created_at) VALUES (?, 'register', ?, ?)
          ON CONFLICT(uniqueid, step) DO NOTHING`,
-        [call.uniqueid, registerDueAt, call.startedAt],
+        [call.uniqueid, registerDueAt, now],
       );
     });
   }
@@ -113,7 +113,7 @@ export class CallStore {
   }
 
   /** Hangup facts and the steps still owed to Bitrix24, in one transaction. */
-  async recordHangup(uniqueid: string, facts: HangupFacts, finishDueAt: number): Promise<void> {
+  async recordHangup(uniqueid: string, facts: HangupRecord, finishDueAt: number): Promise<void> {
     await this.db.transaction(async (tx) => {
       await tx.run(
         `UPDATE calls SET hungup_at = COALESCE(hungup_at, ?), recording_path = COALESCE(?, recording_path),

@@ -114,6 +114,29 @@ describe('faults: the call goes on, nothing is lost', function () {
     });
   });
 
+  it('database locked through the whole hangup: the handler leaves on time, the journal keeps the end of the call', async () => {
+    const inc = await incoming('1700000104.1');
+    expect(inc.vars.__BITRIX_CALL_ID).to.match(/^externalCall\./);
+    t.write({ hangupTimeoutMs: 1000 });
+    const holder = spawn(process.execPath, [
+      '-e',
+      `const s=require(${JSON.stringify(require.resolve('sqlite3'))});const d=new s.Database(${JSON.stringify(t.dbPath)});` +
+        `d.exec('BEGIN EXCLUSIVE',()=>{process.stdout.write('locked\\n');setTimeout(()=>d.exec('COMMIT',()=>process.exit(0)),5000)})`,
+    ]);
+    await new Promise<void>((res) => holder.stdout.once('data', () => res()));
+    const h = await hangup('1700000104.1', inc);
+    expect(h.exitCode).to.equal(0);
+    expect(h.durationMs).to.be.below(1000 + 1000 + 500);
+    expect(fake.finishedCalls.size).to.equal(0);
+    expect(readFileSync(`${t.dbPath}.hangups`, 'utf8')).to.contain('"uniqueid":"1700000104.1"');
+    await new Promise((res) => holder.on('exit', res));
+    const out = await runCli(t, ['retry', '--json']);
+    expect(JSON.parse(out.stdout)).to.include({ replayed: 1 });
+    await dueNow();
+    await runCli(t, ['retry']);
+    expect(fake.finishedCalls.get(inc.vars.__BITRIX_CALL_ID)).to.include({ CALL_FAILED_CODE: '304', PORTAL_USER_ID: 1 });
+  });
+
   it('an incoming AGI killed with SIGKILL mid-register is finished by the retry, registered once', async () => {
     fake.setLatency(1500);
     const child = spawn(process.execPath, [join(AGI_BIN, 'itd_bitrix_incoming.js'), DID], { env: { ...process.env, ITD_BITRIX_CONFIG: t.configPath } });
@@ -195,18 +218,26 @@ describe('faults: the call goes on, nothing is lost', function () {
     }
   });
 
-  it('a 503 storm with 50 concurrent calls: every call registered exactly once', async () => {
-    t.write({ incomingTimeoutMs: 3000 });
+  it('a 503 storm with 50 concurrent calls: every call registered exactly once', async function () {
+    this.timeout(120_000);
+    // The storm is the fault here; the bucket itself is a large plan's, so draining the back-log
+    // is not 2 requests a second for a minute.
+    fake.setRateLimit(false);
+    t.write({ incomingTimeoutMs: 3000, rateLimitPerSecond: 5, rateLimitBurst: 250 });
     fake.failNext(40, 'query_limit');
     const ids = Array.from({ length: 50 }, (_, i) => `1700003000.${i}`);
     const rs = await Promise.all(ids.map((id, i) => incoming(id, `+7916400${String(i).padStart(4, '0')}`)));
     rs.forEach((r) => expect(r.exitCode).to.equal(0));
     await Promise.all(ids.map((id, i) => hangup(id, rs[i])));
-    await dueNow();
-    await runCli(t, ['retry']);
-    const active = new Set([...fake.finishedCalls.values()].map((c) => c.EXTERNAL_CALL_ID));
-    expect(active.size).to.equal(50);
-    expect(fake.finishedCalls.size).to.equal(50);
+    for (let run = 0; run < 3 && fake.finishedCalls.size < 50; run++) {
+      await dueNow();
+      const out = await runCli(t, ['retry']);
+      expect(out.code, out.stderr).to.equal(0);
+    }
+    const finished = [...fake.finishedCalls.values()];
+    expect(new Set(finished.map((c) => c.EXTERNAL_CALL_ID)).size).to.equal(50);
+    expect(finished, 'one CRM call per phone call').to.have.length(50);
+    expect(fake.activeCalls.size).to.equal(0);
   });
 
   it('the shared limiter keeps 50 concurrent calls under the portal bucket: zero 503s', async () => {
