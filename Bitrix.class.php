@@ -111,6 +111,12 @@ class Bitrix extends \FreePBX_Helpers implements \BMO
                     @unlink($db . $suffix);
                 }
             }
+            // The hangup journal (and files a retry had taken) and databases moved aside as corrupt.
+            foreach (array_merge(glob($db . '.hangups*') ?: [], glob($db . '.corrupt-*') ?: []) as $extra) {
+                if (is_file($extra)) {
+                    @unlink($extra);
+                }
+            }
         }
         return true;
     }

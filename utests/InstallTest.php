@@ -63,12 +63,18 @@ class InstallTest extends BitrixTestCase
         file_put_contents($agi . '/itd_bitrix/lib.js', 'x');
         file_put_contents($db, 'db');
         file_put_contents($db . '-wal', 'wal');
+        file_put_contents($db . '.hangups', '{}');
+        file_put_contents($db . '.hangups.000001764150000.42.1', '{}');
+        file_put_contents($db . '.corrupt-1764150000', 'x');
+        file_put_contents($this->tmp . '/unrelated.sqlite', 'keep');
 
         $this->assertTrue($b->uninstall());
         $this->assertSame(['contactmanager.agi', 'other.node'], array_values(array_diff(scandir($agi), ['.', '..'])));
         $this->assertFileDoesNotExist($b->getConfigPath());
         $this->assertFileDoesNotExist($db);
         $this->assertFileDoesNotExist($db . '-wal');
+        $this->assertSame([], glob($db . '.*'));
+        $this->assertFileExists($this->tmp . '/unrelated.sqlite');
         $this->assertSame([], $job->jobs);
     }
 
