@@ -11,6 +11,17 @@ import { runCli } from '../helpers/cli';
 
 const DID = '74951234567';
 
+/** Another process holds the database's write lock for `ms`; resolves once it holds it. */
+async function holdExclusiveLock(dbPath: string, ms: number): Promise<{ released: Promise<void> }> {
+  const holder = spawn(process.execPath, [
+    '-e',
+    `const s=require(${JSON.stringify(require.resolve('sqlite3'))});const d=new s.Database(${JSON.stringify(dbPath)});` +
+      `d.exec('BEGIN EXCLUSIVE',()=>{process.stdout.write('locked\\n');setTimeout(()=>d.exec('COMMIT',()=>process.exit(0)),${ms})})`,
+  ]);
+  await new Promise<void>((res) => holder.stdout.once('data', () => res()));
+  return { released: new Promise<void>((res) => holder.on('exit', () => res())) };
+}
+
 describe('faults: the call goes on, nothing is lost', function () {
   this.timeout(60_000);
   let fake: FakeBitrix;
@@ -93,17 +104,12 @@ describe('faults: the call goes on, nothing is lost', function () {
     it('locked by another writer beyond the budget: the AGI leaves on time, the call goes on', async () => {
       await incoming('1700000102.0'); // create the file
       t.write({ incomingTimeoutMs: 1000 });
-      const holder = spawn(process.execPath, [
-        '-e',
-        `const s=require(${JSON.stringify(require.resolve('sqlite3'))});const d=new s.Database(${JSON.stringify(t.dbPath)});` +
-          `d.exec('BEGIN EXCLUSIVE',()=>{process.stdout.write('locked\\n');setTimeout(()=>d.exec('COMMIT',()=>process.exit(0)),4000)})`,
-      ]);
-      await new Promise<void>((res) => holder.stdout.once('data', () => res()));
+      const { released } = await holdExclusiveLock(t.dbPath, 4000);
       const r = await incoming('1700000102.1');
       expect(r.exitCode).to.equal(0);
       expect(r.durationMs).to.be.below(1000 + 500);
       expect(r.vars.__BITRIX_UNIQUEID).to.equal('1700000102.1');
-      await new Promise((res) => holder.on('exit', res));
+      await released;
       // After the lock is gone the hangup handler rebuilds what incoming could not save.
       const h = await hangup('1700000102.1', r);
       expect(h.exitCode).to.equal(0);
@@ -118,18 +124,13 @@ describe('faults: the call goes on, nothing is lost', function () {
     const inc = await incoming('1700000104.1');
     expect(inc.vars.__BITRIX_CALL_ID).to.match(/^externalCall\./);
     t.write({ hangupTimeoutMs: 1000 });
-    const holder = spawn(process.execPath, [
-      '-e',
-      `const s=require(${JSON.stringify(require.resolve('sqlite3'))});const d=new s.Database(${JSON.stringify(t.dbPath)});` +
-        `d.exec('BEGIN EXCLUSIVE',()=>{process.stdout.write('locked\\n');setTimeout(()=>d.exec('COMMIT',()=>process.exit(0)),5000)})`,
-    ]);
-    await new Promise<void>((res) => holder.stdout.once('data', () => res()));
+    const { released } = await holdExclusiveLock(t.dbPath, 5000);
     const h = await hangup('1700000104.1', inc);
     expect(h.exitCode).to.equal(0);
     expect(h.durationMs).to.be.below(1000 + 1000 + 500);
     expect(fake.finishedCalls.size).to.equal(0);
     expect(readFileSync(`${t.dbPath}.hangups`, 'utf8')).to.contain('"uniqueid":"1700000104.1"');
-    await new Promise((res) => holder.on('exit', res));
+    await released;
     const out = await runCli(t, ['retry', '--json']);
     expect(JSON.parse(out.stdout)).to.include({ replayed: 1 });
     await dueNow();
