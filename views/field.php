@@ -10,16 +10,8 @@ $error = isset($errors[$key]) ? $errors[$key] : null;
 $group = isset($field['group']) ? $field['group'] : '';
 $hidden = $group !== '' && $group !== $authMode;
 $classes = 'element-container' . ($error !== null ? ' has-error' : '') . ($hidden ? ' hidden' : '');
+ob_start();
 ?>
-<div class="<?php echo $h($classes); ?>"<?php if ($group !== '') { ?> data-itd-group="<?php echo $h($group); ?>"<?php } ?>>
-    <div class="row">
-        <div class="col-md-12">
-            <div class="row">
-                <div class="form-group">
-                    <div class="col-md-3">
-                        <label class="control-label" for="<?php echo $h($field['type'] === 'radio' ? $id . '_first' : $id); ?>"><?php echo $h($field['label']); ?></label>
-                        <i class="fa fa-question-circle fpbx-help-icon" data-for="<?php echo $h($id); ?>"></i>
-                    </div>
 <?php if ($field['type'] === 'radio') {
     $options = isset($field['options']) ? $field['options'] : ['yes' => _('Yes'), 'no' => _('No')];
     $current = isset($field['options']) ? (string)$value : ($value ? 'yes' : 'no');
@@ -94,13 +86,14 @@ $classes = 'element-container' . ($error !== null ? ' has-error' : '') . ($hidde
                         <span class="help-block itd-bitrix-error"><?php echo $h($error); ?></span>
 <?php } ?>
                     </div>
-                </div>
-            </div>
-        </div>
-    </div>
-    <div class="row">
-        <div class="col-md-12">
-            <span id="<?php echo $h($id); ?>-help" class="help-block fpbx-help-block"><?php echo $h($field['help']); ?></span>
-        </div>
-    </div>
-</div>
+<?php
+$row = [
+    'id' => $id,
+    'labelFor' => $field['type'] === 'radio' ? $id . '_first' : $id,
+    'label' => $field['label'],
+    'help' => $field['help'],
+    'classes' => $classes,
+    'group' => $group,
+    'control' => ob_get_clean(),
+];
+include __DIR__ . '/row.php';

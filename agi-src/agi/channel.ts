@@ -54,10 +54,6 @@ export class AgiChannel {
     io.output.on('error', () => this.close('AGI output closed'));
   }
 
-  get isClosed(): boolean {
-    return this.closed;
-  }
-
   readEnvironment(): Promise<AgiEnvironment> {
     if (this.envDone) return Promise.resolve(this.env);
     if (this.closed) return Promise.reject(new AgiHangupError('AGI input closed before the environment'));

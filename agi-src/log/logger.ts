@@ -40,10 +40,6 @@ export class Logger {
     if (opts.secrets) this.secrets = opts.secrets.filter((s) => s && s.length >= 4);
   }
 
-  addSecret(secret: string | undefined | null): void {
-    if (secret && secret.length >= 4 && !this.secrets.includes(secret)) this.secrets.push(secret);
-  }
-
   attachConsole(sink: ConsoleSink | undefined): void {
     this.sink = sink;
   }
