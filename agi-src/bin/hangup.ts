@@ -1,3 +1,4 @@
+import './ignore-sighup';
 import { detachedWorker, hangup } from '../flows/hangup';
 import { runAgi } from './agi-runner';
 

@@ -1,3 +1,4 @@
+import './ignore-sighup';
 import { incoming } from '../flows/incoming';
 import { runAgi } from './agi-runner';
 

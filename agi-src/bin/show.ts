@@ -1,3 +1,4 @@
+import './ignore-sighup';
 import { show } from '../flows/show';
 import { runAgi } from './agi-runner';
 

@@ -15,6 +15,8 @@ export interface AgiRunOptions {
   dead?: boolean;
   /** The caller hangs up this many ms after the environment was sent: SIGHUP, then dead mode. */
   hangupAfterMs?: number;
+  /** The caller hangs up right after the AGI's Nth command was answered: SIGHUP, then dead mode. */
+  hangupAfterCommand?: number;
   configPath?: string;
   node?: string;
   agiBin?: string;
@@ -170,6 +172,10 @@ export function runAgiScript(opts: AgiRunOptions): Promise<AgiRunResult> {
       const r = answer(line);
       if (/^5(10|20)/.test(r)) result.rejected.push(line);
       reply(r);
+      if (opts.hangupAfterCommand === result.commands.length) {
+        dead = true;
+        child.kill('SIGHUP');
+      }
     }
   });
   child.stderr!.setEncoding('utf8');

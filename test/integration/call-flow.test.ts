@@ -201,7 +201,7 @@ describe('call flow (built AGIs, fake Bitrix24, real SQLite)', function () {
 
   it('caller hangs up during the lookup (SIGHUP): the AGI carries on, registers, exits 0', async () => {
     fake.setLatency(600);
-    const r = await incoming('1700000030.1', '+79161234567', { hangupAfterMs: 150 });
+    const r = await incoming('1700000030.1', '+79161234567', { hangupAfterCommand: 1 });
     expect(r.exitCode).to.equal(0);
     expect(r.signal).to.equal(null);
     expect(r.vars.__BITRIX_CALL_ID).to.match(/^externalCall\./);

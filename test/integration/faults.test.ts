@@ -251,6 +251,19 @@ describe('faults: the call goes on, nothing is lost', function () {
     expect(fake.rateLimit503Count()).to.equal(0);
   });
 
+  it('local application: an expired access token is refreshed once for 10 concurrent calls', async () => {
+    t.write({ webhookUrl: '', app: { portalUrl: fake.portalUrl, clientId: 'local.app1', clientSecret: 'app-s3cr3t-value' }, oauthUrl: fake.oauthUrl });
+    const ex = await runCli(t, ['oauth-exchange', '--json'], `${fake.grantAuthorizationCode()}\n`);
+    expect(JSON.parse(ex.stdout)).to.include({ ok: true });
+    fake.expireAccessTokens();
+    const rs = await Promise.all(Array.from({ length: 10 }, (_, i) => incoming(`1700007000.${i}`, `+791670000${String(i).padStart(2, '0')}`)));
+    rs.forEach((r) => expect(r.vars.__BITRIX_CALL_ID, r.stderr).to.match(/^externalCall\./));
+    // One refresh: the others waited for it and read the new token (refresh tokens rotate, so a
+    // second refresh with the old one would have been refused).
+    expect(fake.issuedTokens().refreshGrants).to.equal(1);
+    expect(t.log()).not.to.match(/invalid_grant|ERROR/);
+  });
+
   it('retry is safe to run twice at once: no step is sent twice', async () => {
     fake.setDown(true);
     const rs = [];
