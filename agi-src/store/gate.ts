@@ -21,6 +21,14 @@ export function admit(state: BucketState, now: number, ratePerSec: number, capac
 /** Work the caller waits for (incoming, show) may use the whole burst; the rest leaves headroom. */
 export type Priority = 'call-path' | 'background';
 
+/**
+ * Longest a call-path request waits for the limiter's own write to the database (many AGI
+ * processes at once, or a lock held elsewhere). Past it the request goes out anyway: the
+ * admission still counts it when it gets through, and the client backs off on a 503.
+ */
+const CALL_PATH_LOCK_WAIT_MS = 500;
+const TIMED_OUT = Symbol('timed out');
+
 export class DbRequestGate implements RequestGate {
   private readonly capacity: number;
 
@@ -36,7 +44,10 @@ export class DbRequestGate implements RequestGate {
     // Background work (hangup, retry) stops a fifth short of it, so a call that is ringing
     // still finds room for its lookup and card during a back-fill or a burst of hangups.
     this.capacity = priority === 'call-path' ? full : Math.max(1, Math.floor(full * 0.8));
+    this.lockWaitMs = priority === 'call-path' ? CALL_PATH_LOCK_WAIT_MS : undefined;
   }
+
+  private readonly lockWaitMs: number | undefined;
 
   async acquire(method: string, deadline: number): Promise<void> {
     for (;;) {
@@ -44,13 +55,26 @@ export class DbRequestGate implements RequestGate {
       if (paused) throw new BitrixError('rate', 'OPERATION_TIME_LIMIT', `paused until ${new Date(paused.until).toISOString()}`, 429, method);
       // The clock is read inside the write lock: a time taken before waiting for the lock would
       // move the bucket's clock backwards and drain the same interval twice.
-      const { waitMs, now } = await this.db.transaction(async (tx) => {
+      const admission = this.db.transaction(async (tx) => {
         const at = this.now();
         const row = await tx.get<{ level: number; updated_at: number }>('SELECT level, updated_at FROM rate_bucket WHERE id = 1');
         const res = admit({ level: row?.level ?? 0, updatedAt: row?.updated_at ?? 0 }, at, this.ratePerSec, this.capacity);
         if (res.waitMs === 0) await tx.run('UPDATE rate_bucket SET level = ?, updated_at = ? WHERE id = 1', [res.state.level, res.state.updatedAt]);
         return { waitMs: res.waitMs, now: at };
       });
+      admission.catch(() => undefined); // a late failure after the timeout below is not an error
+      let outcome: Awaited<typeof admission> | typeof TIMED_OUT;
+      try {
+        outcome =
+          this.lockWaitMs === undefined
+            ? await admission
+            : await Promise.race([admission, new Promise<typeof TIMED_OUT>((r) => setTimeout(() => r(TIMED_OUT), this.lockWaitMs).unref())]);
+      } catch (err) {
+        if (isBusy(err)) return; // the limiter's database is too busy to ask: the request goes out
+        throw err;
+      }
+      if (outcome === TIMED_OUT) return;
+      const { waitMs, now } = outcome;
       if (waitMs === 0) return;
       if (now + waitMs >= deadline) {
         throw new BitrixError('rate', 'LOCAL_RATE_LIMIT', `portal budget of ${this.ratePerSec}/s in use, next slot in ${waitMs} ms`, 0, method);
@@ -65,4 +89,9 @@ export class DbRequestGate implements RequestGate {
       [method, untilMs],
     );
   }
+}
+
+function isBusy(err: unknown): boolean {
+  const code = (err as { code?: string })?.code;
+  return code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED';
 }

@@ -79,6 +79,30 @@ describe('SQLite store', () => {
   });
 });
 
+describe('shared bucket under a locked database', () => {
+  it('the call path waits at most half a second for the limiter, then sends anyway; background work waits', async () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'itd-gate-')), 'calls.sqlite');
+    const db = await Db.open(path, 3000);
+    const { spawn } = await import('child_process');
+    const holder = spawn(process.execPath, [
+      '-e',
+      `const s=require(${JSON.stringify(require.resolve('sqlite3'))});const d=new s.Database(${JSON.stringify(path)});` +
+        `d.exec('BEGIN EXCLUSIVE',()=>{process.stdout.write('locked\\n');setTimeout(()=>d.exec('COMMIT',()=>process.exit(0)),1500)})`,
+    ]);
+    const released = new Promise((res) => holder.on('exit', res));
+    await new Promise<void>((res) => holder.stdout.once('data', () => res()));
+    const started = Date.now();
+    await new DbRequestGate(db, 2, 50, 'call-path').acquire('batch', Date.now() + 5000);
+    const callPath = Date.now() - started;
+    await new DbRequestGate(db, 2, 50, 'background').acquire('batch', Date.now() + 5000);
+    const background = Date.now() - started;
+    expect(callPath).to.be.within(400, 1000);
+    expect(background, 'background work waits for the lock').to.be.at.least(1200);
+    await released;
+    await db.close();
+  });
+});
+
 describe('hangup journal', () => {
   it('hands every line to one retry run, survives a line cut short, and files taken by a dead run', () => {
     const { appendHangup, journalDone, journalPath, takeJournal } = require('../../agi-src/store/journal') as typeof import('../../agi-src/store/journal');
