@@ -19,6 +19,8 @@ export interface AgiRunOptions {
   hangupAfterCommand?: number;
   configPath?: string;
   node?: string;
+  /** Execute the script file itself (its shebang and mode), as Asterisk does. */
+  viaShebang?: boolean;
   agiBin?: string;
   processEnv?: NodeJS.ProcessEnv;
   /** Kill the AGI if it runs longer than this (the test fails on it). */
@@ -124,7 +126,9 @@ export function runAgiScript(opts: AgiRunOptions): Promise<AgiRunResult> {
   const result: AgiRunResult = { commands: [], vars, verbose: [], exitCode: null, signal: null, durationMs: 0, stderr: '', rejected: [] };
   let dead = !!opts.dead;
   const started = Date.now();
-  const child: ChildProcess = spawn(opts.node ?? process.execPath, [join(opts.agiBin ?? AGI_BIN, opts.script), ...(opts.args ?? [])], {
+  const scriptPath = join(opts.agiBin ?? AGI_BIN, opts.script);
+  const [command, argv] = opts.viaShebang ? [scriptPath, opts.args ?? []] : [opts.node ?? process.execPath, [scriptPath, ...(opts.args ?? [])]];
+  const child: ChildProcess = spawn(command, argv, {
     env: { ...process.env, ...(opts.configPath ? { ITD_BITRIX_CONFIG: opts.configPath } : {}), ...opts.processEnv },
     stdio: ['pipe', 'pipe', 'pipe'],
   });

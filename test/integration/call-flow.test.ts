@@ -1,11 +1,12 @@
 // The call flow end to end: the built AGI executables, spoken to as Asterisk does, against the
 // strict fake Bitrix24 on loopback, with the real SQLite file.
 import { expect } from 'chai';
-import { existsSync, writeFileSync } from 'fs';
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, readdirSync, writeFileSync } from 'fs';
+import { tmpdir } from 'os';
 import { join } from 'path';
 import { FakeBitrix } from '../fake-bitrix/server';
 import { testSetup, TestSetup } from '../helpers/config';
-import { AgiRunResult, runAgiScript } from '../helpers/fake-asterisk';
+import { AGI_BIN, AgiRunResult, runAgiScript } from '../helpers/fake-asterisk';
 import { openCallDb, waitFor, wavFile } from '../helpers/calls';
 import { runCli } from '../helpers/cli';
 
@@ -337,6 +338,26 @@ describe('call flow (built AGIs, fake Bitrix24, real SQLite)', function () {
     await hangup('1700000041.1', { ...inherited(inc), MIXMONITOR_FILENAME: wav });
     await waitFor(() => fake.attachedFiles.length > 0, 10_000);
     expect(fake.attachedFiles[0]).to.include({ mode: 'upload', callId: inc.vars.__BITRIX_CALL_ID });
+    expect(fake.attachedFiles[0].data.equals(bytes)).to.equal(true);
+  });
+
+  it('agi-bin/ alone, copied into an empty folder, runs a whole recorded call (nothing from node_modules)', async () => {
+    const alone = mkdtempSync(join(tmpdir(), 'agi-bin-alone-'));
+    for (const f of readdirSync(AGI_BIN)) copyFileSync(join(AGI_BIN, f), join(alone, f));
+    for (const f of readdirSync(alone).filter((n) => n.endsWith('.js'))) chmodSync(join(alone, f), 0o755);
+    const wav = join(t.dir, 'alone-1700000045.1.wav');
+    const bytes = wavFile(8000);
+    writeFileSync(wav, bytes);
+    const inc = await incoming('1700000045.1', '+79161234567', { agiBin: alone });
+    expectCleanSession(inc);
+    expect(inc.vars['CALLERID(name)']).to.equal('Иван Петров');
+    await show('101', inherited(inc), { agiBin: alone });
+    await new Promise((r) => setTimeout(r, 1100));
+    // Executed through its shebang, as Asterisk runs it.
+    const hup = await hangup('1700000045.1', { ...inherited(inc), MIXMONITOR_FILENAME: wav }, { agiBin: alone, viaShebang: true });
+    expectCleanSession(hup);
+    await waitFor(() => fake.attachedFiles.length > 0, 10_000);
+    expect(fake.finishedCalls.get(inc.vars.__BITRIX_CALL_ID)).to.include({ CALL_FAILED_CODE: '200', PORTAL_USER_ID: 12 });
     expect(fake.attachedFiles[0].data.equals(bytes)).to.equal(true);
   });
 
