@@ -54,7 +54,14 @@ export class OAuthSession {
       if (current.accessToken !== staleAccessToken && current.expiresAt - EARLY_REFRESH_MS > this.now()) return current;
       if (await this.store.tryLease(LEASE_MS)) {
         try {
-          const fresh = await this.grant({ grant_type: 'refresh_token', refresh_token: current.refreshToken }, deadline);
+          // Read again under the lease: another process may have refreshed between our read and
+          // the lease, and its refresh token replaced the one we read (they rotate).
+          const latest = await this.store.read();
+          if (latest && latest.accessToken !== staleAccessToken && latest.expiresAt - EARLY_REFRESH_MS > this.now()) {
+            await this.store.releaseLease();
+            return latest;
+          }
+          const fresh = await this.grant({ grant_type: 'refresh_token', refresh_token: (latest ?? current).refreshToken }, deadline);
           await this.store.save(fresh);
           return fresh;
         } catch (err) {
