@@ -64,6 +64,12 @@ export function errorFromEnvelope(method: string, httpStatus: number, body: Reco
   return new BitrixError(classify(code, httpStatus), code, description, httpStatus, method);
 }
 
+/** Anything a request can throw, as a BitrixError (unexpected ones count as transient). */
+export function asBitrixError(err: unknown, method: string): BitrixError {
+  if (err instanceof BitrixError) return err;
+  return new BitrixError('transient', 'ERROR', err instanceof Error ? err.message : String(err), 0, method);
+}
+
 export function transientError(method: string, description: string, httpStatus = 0): BitrixError {
   return new BitrixError('transient', 'TRANSPORT', description, httpStatus, method);
 }

@@ -29,12 +29,7 @@ export async function completeCall(s: Services, uniqueid: string, deadline: numb
   const pending = new Set(items.filter((i) => i.state === 'pending').map((i) => i.step));
   if (!pending.size) return outcome;
   const fail = async (step: Step, err: unknown) => {
-    const error = err instanceof BitrixError ? err : new BitrixError('transient', 'ERROR', String(err), 0, step);
-    outcome.failed.push({ step, error });
-    await s.recordFailure(uniqueid, step, error);
-    const line = `call ${uniqueid}: ${step} not done: ${error.message}`;
-    if (error.kind === 'auth') s.log.error(`${line}; waiting for new credentials in the module settings`);
-    else s.log.warn(`${line}; will retry`);
+    outcome.failed.push({ step, error: await s.recordFailure(uniqueid, step, err, 'call') });
   };
   const client = await s.client();
 
@@ -145,8 +140,7 @@ async function resolveOperator(s: Services, row: CallRow): Promise<'resolved' | 
       userId = userIdFrom(await (await s.client()).call(req.method, req.params, s.now() + 5000));
       await caches.putUser(ext, userId, s.now());
     } catch (err) {
-      const error = err instanceof BitrixError ? err : new BitrixError('transient', 'ERROR', String(err), 0, 'user.get');
-      await s.recordFailure(row.uniqueid, 'finish', error);
+      await s.recordFailure(row.uniqueid, 'finish', err, 'call');
       return 'unknown';
     }
   }

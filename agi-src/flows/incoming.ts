@@ -1,7 +1,7 @@
 // incoming: the caller is waiting. Name from the CRM, register the call, save it, go on.
 import type { AgiChannel } from '../agi/channel';
 import type { AgiEnvironment } from '../agi/protocol';
-import { BitrixError } from '../bitrix/errors';
+import { asBitrixError, BitrixError } from '../bitrix/errors';
 import { pickCrmName } from '../logic/name';
 import { isListedDid, normaliseNumber } from '../logic/phone';
 import { callIdFrom, registerRequest, Request, searchRequest } from './requests';
@@ -67,7 +67,7 @@ export async function incoming(s: Services, channel: AgiChannel, env: AgiEnviron
       if (stores) await stores.caches.putName(caller.digits, name, s.now()).catch(() => undefined);
     }
   } catch (err) {
-    failure = err instanceof BitrixError ? err : new BitrixError('transient', 'ERROR', (err as Error).message, 0, 'batch');
+    failure = asBitrixError(err, 'batch');
   }
 
   // The channel variables (Asterisk round trips) and the database write go on side by side.
@@ -91,9 +91,5 @@ async function record(
     s.log.info(`incoming ${r.uniqueid}: ${r.line} registered as ${r.callId}${r.name ? ` (${r.name})` : ''}`);
     return;
   }
-  const err = r.failure ?? new BitrixError('rejected', '', 'register returned no CALL_ID', 200, 'register');
-  await s.recordFailure(r.uniqueid, 'register', err);
-  const line = `incoming ${r.uniqueid}: register not done (${err.message}); the call goes on`;
-  if (err.kind === 'auth') s.log.error(`${line}; fix the credentials in the module settings`);
-  else s.log.warn(`${line}; queued for retry`);
+  await s.recordFailure(r.uniqueid, 'register', r.failure ?? new BitrixError('rejected', '', 'register returned no CALL_ID', 200, 'register'), 'incoming');
 }

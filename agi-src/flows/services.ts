@@ -1,7 +1,7 @@
 // What a flow needs from the outside world, opened lazily and at most once per process:
 // nothing here is touched before the flow knows the call is one of ours.
 import { BitrixClient, Credentials, Health } from '../bitrix/client';
-import { BitrixError } from '../bitrix/errors';
+import { asBitrixError, BitrixError } from '../bitrix/errors';
 import { OAuthSession } from '../bitrix/oauth';
 import { Config, credentialsFingerprint } from '../config/config';
 import { Logger } from '../log/logger';
@@ -58,12 +58,18 @@ export class Services {
   /**
    * A Bitrix24 step did not complete: back off and retry later, or, when the credentials were
    * refused, wait until the admin changes them (the fingerprint of the refused ones is kept).
+   * Writes the one log line that says so; `context` starts it (e.g. "incoming", "call").
    */
-  async recordFailure(uniqueid: string, step: Step, err: BitrixError): Promise<void> {
-    const { outbox, health } = await this.stores();
+  async recordFailure(uniqueid: string, step: Step, failure: unknown, context: string): Promise<BitrixError> {
+    const err = asBitrixError(failure, step);
     const blocked = err.kind === 'auth';
+    const line = `${context} ${uniqueid}: ${step} not done (${err.message}); the call goes on`;
+    if (blocked) this.log.error(`${line}; fix the credentials in the module settings`);
+    else this.log.warn(`${line}; queued for retry`);
+    const { outbox, health } = await this.stores();
     await outbox.failed(uniqueid, step, err.message, this.now(), blocked);
     if (blocked) await health.setAuthBlocked(credentialsFingerprint(this.config));
+    return err;
   }
 
   /** Writes the last exchange's outcome for the status panel, then closes the database. */
