@@ -33,8 +33,9 @@ die() { say "ERROR: $*"; exit 1; }
 [ -f "$SQLITE_DIR/binding.gyp" ] || die "node_modules/sqlite3 not found: run npm ci first"
 [ -f "$ADDON_DIR/package.json" ] || die "node_modules/node-addon-api not found: run npm ci first"
 
-key="$(cat "$0" "$PINS" "$SQLITE_DIR/package.json" "$ADDON_DIR/package.json" "$SQLITE_DIR/binding.gyp" \
-  "$SQLITE_DIR"/deps/*.gyp* | sha256sum | cut -c1-16)"
+# package-lock.json: the versions of sqlite3, node-addon-api, node-gyp and the tar that unpacks
+# SQLite's sources; any change there builds again (once per machine).
+key="$(cat "$0" "$PINS" "$root/package-lock.json" "$SQLITE_DIR/binding.gyp" "$SQLITE_DIR"/deps/*.gyp* | sha256sum | cut -c1-16)"
 OUT="$CACHE/sqlite3-$key"
 names=("itd_bitrix_sqlite3-linux-x64-glibc$GLIBC_FLOOR.node" "itd_bitrix_sqlite3-linux-arm64-glibc$GLIBC_FLOOR.node")
 
@@ -75,6 +76,8 @@ for arch in x64 arm64; do
   dir="$CHROOT$work/$arch/node_modules"
   mkdir -p "$dir/sqlite3"
   cp -a "$SQLITE_DIR"/{binding.gyp,deps,src,package.json} "$dir/sqlite3/"
+  # its own dependencies (the tar@6 that deps/extract.js needs runs on Debian 11's Node 12)
+  if [ -d "$SQLITE_DIR/node_modules" ]; then cp -a "$SQLITE_DIR/node_modules" "$dir/sqlite3/"; fi
   # node-addon-api gets its own copy: gyp writes the makefiles of its targets into its folder
   cp -a "$ADDON_DIR" "$dir/node-addon-api"
   rm -f "$dir/node-addon-api"/*.mk "$dir/node-addon-api"/*.Makefile
