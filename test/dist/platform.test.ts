@@ -125,7 +125,7 @@ describe('dist: platforms (support matrix, shipped bindings)', function () {
     expect(report).to.include({ ok: true, arch: 'arm64', glibc: '2.36', binding: 'itd_bitrix_sqlite3-linux-arm64-glibc2.28.node' });
   });
 
-  it('Debian 12 arm64 under qemu: a whole call through the unpacked agi-bin/ is recorded, registered and finished', async function () {
+  it('Debian 12 arm64 under qemu: a whole call through the unpacked agi-bin/ (and the retry) is recorded, registered and finished once', async function () {
     const node = debianRuntime(this, 'bookworm-arm64');
     const fake = await FakeBitrix.start();
     try {
@@ -136,14 +136,23 @@ describe('dist: platforms (support matrix, shipped bindings)', function () {
       const t = testSetup({ webhookUrl: fake.webhookUrl, dids: ['74951234567'], incomingTimeoutMs: 10_000, showTimeoutMs: 10_000, hangupTimeoutMs: 10_000 });
       const run = (o: Parameters<typeof runAgiScript>[0]) => runAgiScript({ node, agiBin: path.join(moduleDir, 'agi-bin'), configPath: t.configPath, ...o });
       const ok = (r: AgiRunResult) => expect([r.exitCode, r.stderr, r.rejected], t.log()).to.deep.equal([0, '', []]);
+      const cli = (...args: string[]) => spawnSync(node, [path.join(moduleDir, 'agi-bin', 'itd_bitrix.js'), ...args, '--json', '--config', t.configPath], { encoding: 'utf8', timeout: 150_000 });
       const inc = await run({ script: 'itd_bitrix_incoming.js', args: ['74951234567'], env: { agi_uniqueid: '1700000900.1', agi_callerid: '+79161234567' } });
       ok(inc);
-      expect(inc.vars['CALLERID(name)'], `${t.log()}\n${inc.commands.join('\n')}`).to.equal('Иван Петров');
-      const vars = { BITRIX_UNIQUEID: inc.vars.__BITRIX_UNIQUEID, BITRIX_CALL_ID: inc.vars.__BITRIX_CALL_ID };
+      // On a busy machine emulated Node may use up the incoming budget before Bitrix24 answers:
+      // the call is then recorded locally and the retry registers it. Either way the outcome holds.
+      const vars = { BITRIX_UNIQUEID: inc.vars.__BITRIX_UNIQUEID, BITRIX_CALL_ID: inc.vars.__BITRIX_CALL_ID ?? '' };
+      expect(vars.BITRIX_UNIQUEID, t.log()).to.equal('1700000900.1');
       ok(await run({ script: 'itd_bitrix_show.js', args: ['101'], env: { agi_uniqueid: '1700000900.2', agi_channel: 'PJSIP/101-00000002' }, vars }));
       ok(await run({ script: 'itd_bitrix_hangup.js', env: { agi_uniqueid: '1700000900.1', agi_context: 'itd-bitrix-hangup', agi_extension: 's' }, vars, dead: true }));
-      expect(fake.finishedCalls.get(vars.BITRIX_CALL_ID), t.log()).to.include({ CALL_FAILED_CODE: '200', PORTAL_USER_ID: 12 });
-      const calls = spawnSync(node, [path.join(moduleDir, 'agi-bin', 'itd_bitrix.js'), 'calls', '--json', '--config', t.configPath], { encoding: 'utf8', timeout: 120_000 });
+      const retry = cli('retry');
+      expect(retry.status, `${retry.stderr}\n${t.log()}`).to.equal(0);
+      const registers = fake.calls('telephony.externalcall.register');
+      expect(registers.length, t.log()).to.be.at.least(1);
+      expect(new Set(registers.map((r) => r.params.EXTERNAL_CALL_ID)).size, 'one call for Bitrix24').to.equal(1);
+      expect([...fake.finishedCalls.values()], t.log()).to.have.length(1);
+      expect([...fake.finishedCalls.values()][0], t.log()).to.include({ CALL_FAILED_CODE: '200', PORTAL_USER_ID: 12 });
+      const calls = cli('calls');
       const row = (JSON.parse(calls.stdout) as { calls: { uniqueid: string; state: string; operatorExtension: string }[] }).calls[0];
       expect(row, calls.stderr).to.include({ uniqueid: '1700000900.1', operatorExtension: '101' });
     } finally {
