@@ -84,6 +84,46 @@ abstract class BitrixTestCase extends TestCase
         }
     }
 
+    /** What core (pri 480) and queues (pri 100) generate for these routes, in their order. */
+    protected static function frameworkDialplan(array $routes, $fpbx = 17, $queues = true)
+    {
+        $ext = new extensions();
+        if ($queues) {
+            $fq = $fpbx >= 17 ? '_X.' : '_.';
+            $ext->add('from-queue', $fq, '', new ext_setvar('QAGENT', '${EXTEN}'));
+            $ext->add('from-queue', $fq, '', new ext_setvar('__FROMQ', 'true'));
+            $ext->add('from-queue', $fq, '', new ext_goto('1', '${QAGENT}', 'ext-local'));
+            $ext->splice('macro-auto-blkvm', 's', 1, new ext_execif('$["${FROMQ}"="true" & "${CALLFILENAME}"!=""]', 'Set', 'CDR(recordingfile)=${CALLFILENAME}.${MON_FMT}'));
+        }
+        foreach ($routes as $r) {
+            $did = $r['extension'];
+            $cid = $r['cidnum'];
+            $ctx = (($cid !== '' && $did !== '') || ($cid === '' && $did === '')) ? 'ext-did-0001' : 'ext-did-0002';
+            $exten = ($did === '' ? 's' : $did) . ($cid === '' ? '' : '/' . $cid);
+            $ext->add($ctx, $exten, '', new ext_setvar('__DIRECTION', 'INBOUND'));
+            $ext->add($ctx, $exten, '', new ext_setvar('__FROM_DID', '${EXTEN}'));
+            $ext->add($ctx, $exten, 'did', new ext_setvar('CDR(did)', '${FROM_DID}'));
+            $ext->add($ctx, $exten, 'callerid', new ext_execif('$[ "${CALLERID(name)}" = "" ] ', 'Set', 'CALLERID(name)=${CALLERID(num)}'));
+            $ext->add($ctx, $exten, '', new ext_setvar('__MOHCLASS', ''));
+            $ext->add($ctx, $exten, 'did-cid-hook', new ext_noop('CallerID Entry Point'));
+            $ext->add($ctx, $exten, '', new ext_macro('prepend-cid', ''));
+            $ext->add($ctx, $exten, 'dest-ext', new ext_goto('1', '400', 'ext-queues'));
+        }
+        $c = 'macro-auto-blkvm';
+        if ($fpbx >= 17) {
+            $ext->add($c, 's', '', new ext_gosub('1', 's', 'deprecated-macro', $c));
+        }
+        $ext->add($c, 's', '', new ext_setvar('__MACRO_RESULT', ''));
+        $ext->add($c, 's', '', new ext_set('CFIGNORE', ''));
+        $ext->add($c, 's', '', new ext_set('MASTER_CHANNEL(CFIGNORE)', ''));
+        $ext->add($c, 's', '', new ext_macro('blkvm-clr'));
+        $ext->add($c, 's', '', new ext_execif('$[!${REGEX("[^0-9]" ${DIALEDPEERNUMBER})}]', 'Set', 'MASTER_CHANNEL(CONNECTEDLINE(num))=${DIALEDPEERNUMBER}'));
+        if ($fpbx >= 17) {
+            $ext->add($c, 's', '', new ext_macroexit());
+        }
+        return $ext;
+    }
+
     /** The exten's lines from generated dialplan text. */
     protected static function extenLines($conf, $context, $exten)
     {

@@ -12,50 +12,10 @@ class DialplanTest extends BitrixTestCase
         ['extension' => '', 'cidnum' => '', 'pricid' => '', 'description' => 'Any DID', 'destination' => 'ext-local,201,1'],
     ];
 
-    /** What core (pri 480) and queues (pri 100) generate for these routes, in their order. */
-    private function frameworkDialplan(array $routes, $fpbx = 17, $queues = true)
-    {
-        $ext = new extensions();
-        if ($queues) {
-            $fq = $fpbx >= 17 ? '_X.' : '_.';
-            $ext->add('from-queue', $fq, '', new ext_setvar('QAGENT', '${EXTEN}'));
-            $ext->add('from-queue', $fq, '', new ext_setvar('__FROMQ', 'true'));
-            $ext->add('from-queue', $fq, '', new ext_goto('1', '${QAGENT}', 'ext-local'));
-            $ext->splice('macro-auto-blkvm', 's', 1, new ext_execif('$["${FROMQ}"="true" & "${CALLFILENAME}"!=""]', 'Set', 'CDR(recordingfile)=${CALLFILENAME}.${MON_FMT}'));
-        }
-        foreach ($routes as $r) {
-            $did = $r['extension'];
-            $cid = $r['cidnum'];
-            $ctx = (($cid !== '' && $did !== '') || ($cid === '' && $did === '')) ? 'ext-did-0001' : 'ext-did-0002';
-            $exten = ($did === '' ? 's' : $did) . ($cid === '' ? '' : '/' . $cid);
-            $ext->add($ctx, $exten, '', new ext_setvar('__DIRECTION', 'INBOUND'));
-            $ext->add($ctx, $exten, '', new ext_setvar('__FROM_DID', '${EXTEN}'));
-            $ext->add($ctx, $exten, 'did', new ext_setvar('CDR(did)', '${FROM_DID}'));
-            $ext->add($ctx, $exten, 'callerid', new ext_execif('$[ "${CALLERID(name)}" = "" ] ', 'Set', 'CALLERID(name)=${CALLERID(num)}'));
-            $ext->add($ctx, $exten, '', new ext_setvar('__MOHCLASS', ''));
-            $ext->add($ctx, $exten, 'did-cid-hook', new ext_noop('CallerID Entry Point'));
-            $ext->add($ctx, $exten, '', new ext_macro('prepend-cid', ''));
-            $ext->add($ctx, $exten, 'dest-ext', new ext_goto('1', '400', 'ext-queues'));
-        }
-        $c = 'macro-auto-blkvm';
-        if ($fpbx >= 17) {
-            $ext->add($c, 's', '', new ext_gosub('1', 's', 'deprecated-macro', $c));
-        }
-        $ext->add($c, 's', '', new ext_setvar('__MACRO_RESULT', ''));
-        $ext->add($c, 's', '', new ext_set('CFIGNORE', ''));
-        $ext->add($c, 's', '', new ext_set('MASTER_CHANNEL(CFIGNORE)', ''));
-        $ext->add($c, 's', '', new ext_macro('blkvm-clr'));
-        $ext->add($c, 's', '', new ext_execif('$[!${REGEX("[^0-9]" ${DIALEDPEERNUMBER})}]', 'Set', 'MASTER_CHANNEL(CONNECTEDLINE(num))=${DIALEDPEERNUMBER}'));
-        if ($fpbx >= 17) {
-            $ext->add($c, 's', '', new ext_macroexit());
-        }
-        return $ext;
-    }
-
     private function generate(Bitrix $b, $fpbx = 17, $queues = true, array $routes = self::ROUTES)
     {
         $this->core->dids = $routes;
-        $ext = $this->frameworkDialplan($routes, $fpbx, $queues);
+        $ext = self::frameworkDialplan($routes, $fpbx, $queues);
         $before = $ext->generateConf();
         $b->doDialplanHook($ext, 'asterisk', Bitrix::myDialplanHooks());
         return [$before, $ext->generateConf()];
@@ -159,7 +119,7 @@ class DialplanTest extends BitrixTestCase
     /** The stand-in reproduces the verified FreePBX 17 + queues pitfall for a naive splice. */
     public function testNaiveSpliceIntoQueuesFirstMacroIsBroken()
     {
-        $ext = $this->frameworkDialplan(self::ROUTES, 17, true);
+        $ext = self::frameworkDialplan(self::ROUTES, 17, true);
         $ext->splice('macro-auto-blkvm', 's', 1, new ext_noop('naive'));
         $lines = self::extenLines($ext->generateConf(), 'macro-auto-blkvm', 's');
         $this->assertSame('n,Noop(naive)', $lines[0]);
