@@ -6,6 +6,40 @@ use PHPUnit\Framework\TestCase;
 /** A fresh FreePBX double, a temp dir for the config file and agi-bin, and the fake operator CLI. */
 abstract class BitrixTestCase extends TestCase
 {
+    /** Inbound routes as core's getAllDIDs() returns them. */
+    const ROUTES = [
+        ['extension' => '74951234567', 'cidnum' => '', 'pricid' => '', 'description' => 'Main line', 'destination' => 'ext-queues,400,1'],
+        ['extension' => '84957654321', 'cidnum' => '79161112233', 'pricid' => '', 'description' => 'VIP caller', 'destination' => 'from-did-direct,201,1'],
+        ['extension' => '74990000000', 'cidnum' => '', 'pricid' => '', 'description' => 'Not listed', 'destination' => 'app-blackhole,hangup,1'],
+        ['extension' => '', 'cidnum' => '', 'pricid' => '', 'description' => 'Any DID', 'destination' => 'ext-local,201,1'],
+    ];
+
+    /** A complete, valid save of the settings form. */
+    const VALID_POST = [
+        'action' => 'save',
+        'enabled' => 'yes',
+        'authMode' => 'webhook',
+        'webhookUrl' => 'https://example.bitrix24.ru/rest/1/abcd1234efgh/',
+        'appPortalUrl' => '',
+        'appClientId' => '',
+        'appClientSecret' => '',
+        'dids' => ['74951234567'],
+        'didsExtra' => "+7 (495) 765-43-21\n8 800 100 00 00",
+        'defaultUserId' => '12',
+        'countryCode' => '7',
+        'lookupCallerName' => 'yes',
+        'createCrmEntity' => 'no',
+        'showCard' => 'yes',
+        'attachRecordings' => 'no',
+        'incomingTimeoutMs' => '2500',
+        'showTimeoutMs' => '1500',
+        'hangupTimeoutMs' => '4000',
+        'retentionHours' => '72',
+        'retryGiveUpHours' => '24',
+        'rateLimitPerSecond' => '5',
+        'logLevel' => 'debug',
+    ];
+
     /** @var \FreePBX */
     protected $freepbx;
     /** @var TestCore */
@@ -57,7 +91,7 @@ abstract class BitrixTestCase extends TestCase
     /** Store settings as a save through the GUI would. */
     protected function configure(Bitrix $b, array $settings)
     {
-        $b->setConfig('settings', array_merge($b->getSettings(), $settings));
+        $b->setConfig('settings', array_merge($b->settings()->get(), $settings));
     }
 
     protected function cliCalls()

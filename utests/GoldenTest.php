@@ -57,20 +57,20 @@ class GoldenTest extends BitrixTestCase
         $pattern = [['extension' => '_7495XXXXXXX', 'cidnum' => '', 'pricid' => '', 'description' => 'Moscow', 'destination' => '']];
         $withCid = [['extension' => '74951234567', 'cidnum' => '79161112233', 'pricid' => '', 'description' => 'VIP', 'destination' => '']];
         return [
-            'fpbx17-queues' => [$on, 17, true, DialplanTest::ROUTES],
-            'fpbx16-queues' => [$on, 16, true, DialplanTest::ROUTES],
-            'fpbx17-no-queues' => [$on, 17, false, DialplanTest::ROUTES],
-            'fpbx16-no-queues' => [$on, 16, false, DialplanTest::ROUTES],
+            'fpbx17-queues' => [$on, 17, true, self::ROUTES],
+            'fpbx16-queues' => [$on, 16, true, self::ROUTES],
+            'fpbx17-no-queues' => [$on, 17, false, self::ROUTES],
+            'fpbx16-no-queues' => [$on, 16, false, self::ROUTES],
             'app-credentials' => [['authMode' => 'app', 'appPortalUrl' => 'https://example.bitrix24.ru', 'appClientId' => 'local.x',
-                'appClientSecret' => 'AppS3cret'] + $on, 17, true, DialplanTest::ROUTES],
+                'appClientSecret' => 'AppS3cret'] + $on, 17, true, self::ROUTES],
             'pattern-route' => [['dids' => ['84951234567']] + $on, 17, true, $pattern],
             'did-and-cid-route' => [['dids' => ['74951234567'], 'countryCode' => ''] + $on, 17, true, $withCid],
-            'country-code-empty' => [['countryCode' => ''] + $on, 17, true, DialplanTest::ROUTES],
-            'disabled' => [['enabled' => false] + $on, 17, true, DialplanTest::ROUTES],
-            'no-dids' => [['dids' => []] + $on, 17, true, DialplanTest::ROUTES],
-            'no-route-matches' => [['dids' => ['+15550001111']] + $on, 17, true, DialplanTest::ROUTES],
-            'route-without-label' => [['dids' => ['74951234567']] + $on, 17, true, [DialplanTest::ROUTES[0]], 'noLabel'],
-            'no-macro-auto-blkvm' => [['dids' => ['74951234567']] + $on, 17, true, [DialplanTest::ROUTES[0]], 'noMacro'],
+            'country-code-empty' => [['countryCode' => ''] + $on, 17, true, self::ROUTES],
+            'disabled' => [['enabled' => false] + $on, 17, true, self::ROUTES],
+            'no-dids' => [['dids' => []] + $on, 17, true, self::ROUTES],
+            'no-route-matches' => [['dids' => ['+15550001111']] + $on, 17, true, self::ROUTES],
+            'route-without-label' => [['dids' => ['74951234567']] + $on, 17, true, [self::ROUTES[0]], 'noLabel'],
+            'no-macro-auto-blkvm' => [['dids' => ['74951234567']] + $on, 17, true, [self::ROUTES[0]], 'noMacro'],
         ];
     }
 
@@ -143,12 +143,12 @@ class GoldenTest extends BitrixTestCase
         $this->assertGolden('page/failed-save.html', $this->untmp($b->showPage()));
 
         $b = $this->pageModule();
-        $_POST = ConfigFileTest::VALID_POST;
+        $_POST = self::VALID_POST;
         $b->doConfigPageInit('itdbitrix');
         $this->assertGolden('page/saved-now.html', $this->untmp($b->showPage()));
 
         $b = $this->pageModule([], ['configPath' => $this->tmp . '/missing-dir/itd_bitrix.json']);
-        $_POST = ConfigFileTest::VALID_POST;
+        $_POST = self::VALID_POST;
         $b->doConfigPageInit('itdbitrix');
         $this->assertGolden('page/config-not-written.html', $this->untmp($b->showPage()));
 
@@ -174,14 +174,14 @@ class GoldenTest extends BitrixTestCase
     public function testConfigFile()
     {
         $b = $this->bitrix();
-        $this->assertTrue($b->writeConfigFile());
-        $this->assertGolden('config/defaults.json', file_get_contents($b->getConfigPath()));
-        $this->assertTrue($b->saveFromPost(ConfigFileTest::VALID_POST));
-        $this->assertGolden('config/webhook.json', file_get_contents($b->getConfigPath()));
-        $this->assertTrue($b->saveFromPost(['authMode' => 'app', 'appPortalUrl' => 'https://example.bitrix24.ru/',
-            'appClientId' => 'local.65a1b2c3d4e5f6.12345678', 'appClientSecret' => 'Xy7secretKEY', 'rateLimitPerSecond' => '2.5'] + ConfigFileTest::VALID_POST));
-        $this->assertGolden('config/app.json', file_get_contents($b->getConfigPath()));
-        $this->assertSame($b->genConfig(), ['itd_bitrix.json' => json_decode(file_get_contents($b->getConfigPath()), true)]);
+        $this->assertTrue($b->configFile()->write());
+        $this->assertGolden('config/defaults.json', file_get_contents($b->configFile()->path()));
+        $this->assertTrue($b->page()->save(self::VALID_POST));
+        $this->assertGolden('config/webhook.json', file_get_contents($b->configFile()->path()));
+        $this->assertTrue($b->page()->save(['authMode' => 'app', 'appPortalUrl' => 'https://example.bitrix24.ru/',
+            'appClientId' => 'local.65a1b2c3d4e5f6.12345678', 'appClientSecret' => 'Xy7secretKEY', 'rateLimitPerSecond' => '2.5'] + self::VALID_POST));
+        $this->assertGolden('config/app.json', file_get_contents($b->configFile()->path()));
+        $this->assertSame($b->genConfig(), ['itd_bitrix.json' => json_decode(file_get_contents($b->configFile()->path()), true)]);
     }
 
     public function testAjaxAnswers()
@@ -192,7 +192,7 @@ class GoldenTest extends BitrixTestCase
         $answers['oauthstart-unsaved'] = $b->ajaxHandler();
         $this->configure($b, ['enabled' => true, 'webhookUrl' => self::HOOK, 'appPortalUrl' => 'https://example.bitrix24.ru',
             'appClientId' => 'local.5f1', 'appClientSecret' => 'AppS3cret']);
-        $b->writeConfigFile();
+        $b->configFile()->write();
         foreach (['ok', 'badauth', 'leak', 'garbage'] as $mode) {
             putenv('ITD_FAKE_CLI_MODE=' . $mode);
             $_REQUEST = ['command' => 'check'];
