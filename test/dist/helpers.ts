@@ -84,6 +84,7 @@ export function makeFixtureRoot(version = packageVersion(REPO_ROOT)): string {
 </module>
 `);
   w('Bitrix.class.php', '<?php\nnamespace FreePBX\\modules;\nclass Bitrix extends \\FreePBX_Helpers implements \\BMO { public function install() {} public function uninstall() {} }\n');
+  w('Dialplan/InboundSubroutine.php', '<?php\nnamespace FreePBX\\modules\\Bitrix\\Dialplan;\nclass InboundSubroutine {}\n');
   w('page.itdbitrix.php', "<?php if (!defined('FREEPBX_IS_AUTH')) { die('No direct script access allowed'); }\n");
   w('install.php', '<?php\n');
   w('uninstall.php', '<?php\n');
