@@ -3,17 +3,6 @@
 /** ajax.php?module=bitrix: the whitelist, and each command answered by its room. */
 class AjaxTest extends BitrixTestCase
 {
-    const HOOK = 'https://example.bitrix24.ru/rest/1/w3bh00kC0DE/';
-
-    private function module()
-    {
-        $b = $this->bitrix();
-        $this->configure($b, ['enabled' => true, 'webhookUrl' => self::HOOK, 'appPortalUrl' => 'https://example.bitrix24.ru',
-            'appClientId' => 'local.5f1', 'appClientSecret' => 'cl1entS3cret']);
-        $b->configFile()->write();
-        return $b;
-    }
-
     public function testOnlyKnownCommandsAndAuthenticationStaysOn()
     {
         $b = $this->bitrix();
@@ -33,7 +22,7 @@ class AjaxTest extends BitrixTestCase
 
     public function testCheckRunsTheCliWithoutSecretsOnItsCommandLine()
     {
-        $b = $this->module();
+        $b = $this->connectedModule();
         $_REQUEST = ['command' => 'check'];
         $res = $b->ajaxHandler();
         $this->assertTrue($res['ok']);
@@ -47,7 +36,7 @@ class AjaxTest extends BitrixTestCase
 
     public function testStatusAndCalls()
     {
-        $b = $this->module();
+        $b = $this->connectedModule();
         $_REQUEST = ['command' => 'calls', 'limit' => '9999'];
         $rows = $b->ajaxHandler();
         $this->assertSame('201', $rows[0]['operatorExtension']);
@@ -60,7 +49,7 @@ class AjaxTest extends BitrixTestCase
     {
         $_REQUEST = ['command' => 'oauthstart'];
         $this->assertFalse($this->bitrix()->ajaxHandler()['ok'], 'nothing saved yet');
-        $res = $this->module()->ajaxHandler();
+        $res = $this->connectedModule()->ajaxHandler();
         $this->assertTrue($res['ok']);
         $this->assertStringStartsWith('https://example.bitrix24.ru/oauth/authorize/?client_id=local.5f1&state=', $res['url']);
     }

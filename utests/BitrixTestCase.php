@@ -88,6 +88,16 @@ abstract class BitrixTestCase extends TestCase
         return $b;
     }
 
+    /** Enabled, a webhook and a local application saved (secrets w3bh00kC0DE, cl1entS3cret), the config file written. */
+    protected function connectedModule()
+    {
+        $b = $this->bitrix();
+        $this->configure($b, ['enabled' => true, 'webhookUrl' => 'https://example.bitrix24.ru/rest/1/w3bh00kC0DE/',
+            'appPortalUrl' => 'https://example.bitrix24.ru', 'appClientId' => 'local.5f1', 'appClientSecret' => 'cl1entS3cret']);
+        $b->configFile()->write();
+        return $b;
+    }
+
     /** Store settings as a save through the GUI would. */
     protected function configure(Bitrix $b, array $settings)
     {

@@ -3,15 +3,6 @@
 /** Connect with a local application: state, code on the CLI's stdin, plain-words outcome. */
 class OauthConnectTest extends BitrixTestCase
 {
-    private function module()
-    {
-        $b = $this->bitrix();
-        $this->configure($b, ['enabled' => true, 'webhookUrl' => AjaxTest::HOOK, 'appPortalUrl' => 'https://example.bitrix24.ru',
-            'appClientId' => 'local.5f1', 'appClientSecret' => 'cl1entS3cret']);
-        $b->configFile()->write();
-        return $b;
-    }
-
     public function testStartNeedsSavedApplication()
     {
         $res = $this->bitrix()->oauth()->start();
@@ -22,7 +13,7 @@ class OauthConnectTest extends BitrixTestCase
 
     public function testRoundTrip()
     {
-        $b = $this->module();
+        $b = $this->connectedModule();
         $res = $b->oauth()->start();
         $this->assertTrue($res['ok']);
         $state = $_SESSION['itd_bitrix_oauth']['state'];
@@ -42,7 +33,7 @@ class OauthConnectTest extends BitrixTestCase
 
     public function testWrongStateIsRefusedWithoutRunningTheCli()
     {
-        $b = $this->module();
+        $b = $this->connectedModule();
         $b->oauth()->start();
         $_GET = ['code' => 'good-code', 'state' => 'forged'];
         $b->doConfigPageInit('itdbitrix');
@@ -56,7 +47,7 @@ class OauthConnectTest extends BitrixTestCase
 
     public function testExpiredStateAndDeniedAccess()
     {
-        $oauth = $this->module()->oauth();
+        $oauth = $this->connectedModule()->oauth();
         $oauth->start();
         $_SESSION['itd_bitrix_oauth']['at'] -= 901;
         $this->assertSame('danger', $oauth->finish(['code' => 'good-code', 'state' => $_SESSION['itd_bitrix_oauth']['state']])['type']);
@@ -68,7 +59,7 @@ class OauthConnectTest extends BitrixTestCase
 
     public function testRefusedCode()
     {
-        $oauth = $this->module()->oauth();
+        $oauth = $this->connectedModule()->oauth();
         $res = $oauth->start();
         parse_str(parse_url($res['url'], PHP_URL_QUERY), $q);
         $this->assertSame(['type' => 'danger', 'text' => 'Bitrix24 refused the authorization code: invalid_grant: the code has expired'],

@@ -3,18 +3,9 @@
 /** The operator CLI as the page runs it: JSON in plain words, secrets masked, cut off when slow. */
 class OperatorCliTest extends BitrixTestCase
 {
-    private function module()
-    {
-        $b = $this->bitrix();
-        $this->configure($b, ['enabled' => true, 'webhookUrl' => AjaxTest::HOOK, 'appPortalUrl' => 'https://example.bitrix24.ru',
-            'appClientId' => 'local.5f1', 'appClientSecret' => 'cl1entS3cret']);
-        $b->configFile()->write();
-        return $b;
-    }
-
     public function testFailedCheckIsReportedInPlainWords()
     {
-        $b = $this->module();
+        $b = $this->connectedModule();
         putenv('ITD_FAKE_CLI_MODE=badauth');
         $res = $b->cli()->check();
         $this->assertFalse($res['ok']);
@@ -23,7 +14,7 @@ class OperatorCliTest extends BitrixTestCase
 
     public function testSecretsInCliOutputAreMasked()
     {
-        $b = $this->module();
+        $b = $this->connectedModule();
         $this->configure($b, ['authMode' => 'app']);
         $b->configFile()->write();
         putenv('ITD_FAKE_CLI_MODE=leak');
@@ -40,7 +31,7 @@ class OperatorCliTest extends BitrixTestCase
 
     public function testBrokenCliGivesAMessageNotATrace()
     {
-        $b = $this->module();
+        $b = $this->connectedModule();
         putenv('ITD_FAKE_CLI_MODE=garbage');
         $res = $b->cli()->check();
         $this->assertFalse($res['ok']);
@@ -49,7 +40,7 @@ class OperatorCliTest extends BitrixTestCase
 
     public function testSlowCliIsCutOff()
     {
-        $b = $this->module();
+        $b = $this->connectedModule();
         putenv('ITD_FAKE_CLI_MODE=slow');
         $t = microtime(true);
         $res = $b->cli()->runJson(['status'], null, 1);
