@@ -1,4 +1,3 @@
-import { distance } from 'fastest-levenshtein';
 import { readFileSync } from 'fs';
 import { Config, DEFAULT_CONFIG_PATH } from './config';
 // Generated at build time from config.schema.json by ajv's standalone code generator
@@ -90,6 +89,9 @@ export function parseConfig(data: unknown, origin = 'config'): Config {
  * the schema to it), so an older reader never takes a newer key for a typo.
  */
 export function nearMiss(key: string, known: readonly string[]): string | null {
+  // Required here: only a file with an unknown key pays for loading it (it allocates a table).
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const { distance } = require('fastest-levenshtein') as typeof import('fastest-levenshtein');
   const norm = (k: string) => k.toLowerCase().replace(/[-_\s]/g, '');
   const n = norm(key);
   const allowed = n.length >= 8 ? 2 : n.length >= 5 ? 1 : 0;
