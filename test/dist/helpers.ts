@@ -4,9 +4,9 @@ import { execFileSync, spawnSync } from 'child_process';
 import { createHash } from 'crypto';
 import fs from 'fs';
 import http from 'http';
-import os from 'os';
 import path from 'path';
 import zlib from 'zlib';
+import { tempDir } from '../helpers/tmp';
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
 export const PACKAGE_SCRIPT = path.join(REPO_ROOT, 'scripts', 'package.mjs');
@@ -15,7 +15,7 @@ export const FIXTURES = path.join(__dirname, 'fixtures');
 export const AGI_SCRIPTS = ['itd_bitrix_incoming.js', 'itd_bitrix_show.js', 'itd_bitrix_hangup.js', 'itd_bitrix.js'];
 
 export function tmpDir(tag: string): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), `itd-bitrix-${tag}-`));
+  return tempDir(`itd-bitrix-${tag}-`);
 }
 
 export function md5(buf: Buffer): string {
