@@ -251,6 +251,8 @@ export interface AgiProcess {
   child: ChildProcess;
   /** The caller hung up: dead mode from now on, SIGHUP unless Asterisk was told not to send it. */
   hangup(sendSighup: boolean): void;
+  /** The script still has its stdout open (Asterisk still reads it). */
+  talking(): boolean;
   done: Promise<AgiProcessResult>;
 }
 
@@ -265,8 +267,10 @@ export function startAgiProcess(opts: AgiProcessOptions): AgiProcess {
   const session = new AgiSession(opts.side, write, !!opts.dead, (n) => opts.afterCommand?.(n, proc));
   let stderr = '';
   let spawnError: string | undefined;
+  let stdoutEnded = false;
   child.stdout!.setEncoding('utf8');
   child.stdout!.on('data', (c: string) => session.feed(c));
+  child.stdout!.on('end', () => (stdoutEnded = true));
   child.stderr!.setEncoding('utf8');
   child.stderr!.on('data', (c: string) => (stderr += c));
   child.stdin!.on('error', () => undefined);
@@ -278,8 +282,10 @@ export function startAgiProcess(opts: AgiProcessOptions): AgiProcess {
     child,
     hangup(sendSighup: boolean) {
       session.dead = true;
-      if (sendSighup && child.exitCode === null && child.signalCode === null) child.kill('SIGHUP');
+      // Once the script closed its stdout Asterisk only waits for it to exit: no signal (lab §5).
+      if (sendSighup && !stdoutEnded && child.exitCode === null && child.signalCode === null) child.kill('SIGHUP');
     },
+    talking: () => !stdoutEnded,
     done: new Promise((resolve) => {
       child.on('close', (code, signal) => {
         clearTimeout(killer);

@@ -2,7 +2,7 @@
 // with file and line, what Asterisk would refuse or what the test PBX does not support.
 import { expect } from 'chai';
 import { DialplanSyntaxError, parseDialplan } from '../helpers/pbx';
-import { freepbxDialplan, freepbxPbx } from '../helpers/pbx/freepbx';
+import { freepbxFixtures, freepbxPbx } from '../helpers/pbx/freepbx';
 
 const parse = (text: string) => parseDialplan({ file: 'test.conf', text });
 
@@ -115,13 +115,13 @@ describe('test PBX: dialplan parser', () => {
     expect(plan.find('x', 's', 1)?.ext.steps.get(1)?.file).to.equal('extra.conf');
   });
 
-  it('parses the FreePBX-shaped fixture, and every application in it is one the test PBX runs', () => {
-    const plan = freepbxDialplan();
-    const pbx = freepbxPbx({ agiDir: '/nonexistent', spoolDir: '/nonexistent' });
-    const unknown = [...plan.applications().values()].filter((s) => !pbx.hasApp(s.app)).map((s) => `${s.app} (${s.file}:${s.line})`);
-    expect(unknown).to.deep.equal([]);
-    expect(plan.contexts.size).to.be.greaterThan(30);
-    expect(plan.find('ext-did-0002', '74951234567', 1)).to.exist;
-    expect(plan.findLabel('ext-did-0002', '74951234567', 'did-cid-hook')).to.equal(7);
-  });
+  for (const fx of freepbxFixtures())
+    it(`parses the ${fx.name}, and every application in it is one the test PBX runs`, () => {
+      const plan = fx.dialplan;
+      const pbx = freepbxPbx({ fixture: fx, agiDir: '/nonexistent', spoolDir: '/nonexistent' });
+      const unknown = [...plan.applications().values()].filter((s) => !pbx.hasApp(s.app)).map((s) => `${s.app} (${s.file}:${s.line})`);
+      expect(unknown).to.deep.equal([]);
+      expect(plan.contexts.size).to.be.greaterThan(30);
+      for (const did of Object.values(fx.dids)) expect(plan.findLabel('ext-did-0002', did!, 'did-cid-hook'), did).to.be.a('number');
+    });
 });

@@ -116,11 +116,12 @@ async function runLocal(pbx: Pbx, chan: Channel, script: string, args: string[],
     side: channelSide(pbx, chan, verbose),
     dead: startedDead,
     killAfterMs: 30_000,
+    afterCommand: (count, p) => pbx.onAgiCommand?.(chan, p.session.transcript.commands[count - 1], count),
   });
   let hungUpDuring = false;
   if (!startedDead) {
     chan.onHangupHook = () => {
-      hungUpDuring = true;
+      if (proc.talking()) hungUpDuring = true;
       proc.hangup(!falsy(chan.getVar('AGISIGHUP')));
     };
     if (chan.hungUp) chan.onHangupHook();
@@ -131,7 +132,8 @@ async function runLocal(pbx: Pbx, chan: Channel, script: string, args: string[],
   pbx.agiRuns.push({ channel: chan.name, script, args, env, dead: startedDead, status, lines: proc.session.transcript.lines, exitCode: result.exitCode, stderr: result.stderr });
   if (proc.session.errors.length) throw new PbxError(`AGI ${script} on ${chan.name}: ${proc.session.errors[0].message}`);
   chan.setVar('AGISTATUS', status);
-  return hungUpDuring ? -1 : 0;
+  // A live channel that hung up leaves the dialplan (the rest of the extension is skipped).
+  return !startedDead && (hungUpDuring || chan.hungUp) ? -1 : 0;
 }
 
 function isExecutable(path: string): boolean {
@@ -153,7 +155,9 @@ async function runFast(pbx: Pbx, chan: Channel, url: string, args: string[]): Pr
   const startedDead = chan.dead;
   const socket = connect({ host, port });
   socket.setEncoding('utf8');
-  const session = new AgiSession(channelSide(pbx, chan, verbose), (t) => socket.writable && socket.write(t), startedDead);
+  const session: AgiSession = new AgiSession(channelSide(pbx, chan, verbose), (t) => socket.writable && socket.write(t), startedDead, (count) =>
+    pbx.onAgiCommand?.(chan, session.transcript.commands[count - 1], count),
+  );
   const connected = await pbx.clock.real(
     new Promise<boolean>((resolve) => {
       socket.once('connect', () => resolve(true));

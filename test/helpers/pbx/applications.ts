@@ -51,6 +51,12 @@ function findMatching(pbx: Pbx, ctx: AppContext, forward: boolean): number {
 
 const noop: App = () => 0;
 
+async function nextDigit(pbx: Pbx, chan: AppContext['chan'], ms: number): Promise<string | 'timeout' | 'hangup'> {
+  const f = await chan.next(pbx.clock.timer.bind(pbx.clock), ms, (fr) => fr.type === 'dtmf' && fr.from === chan);
+  if (f === 'timeout') return 'timeout';
+  return f.type === 'dtmf' ? f.digit ?? '' : 'hangup';
+}
+
 /** Media applications: no audio here; they return at once, or -1 on a hung-up channel. */
 const media: App = ({ chan }) => (chan.hungUp && !chan.dead ? -1 : 0);
 
@@ -224,6 +230,35 @@ const APPLICATIONS: Record<string, App> = {
     const path = isAbsolute(file) ? file : join(pbx.options.spoolDir, 'monitor', file);
     pbx.openMixMonitor(chan, path, options ?? '', command ?? '');
     return 0;
+  },
+
+  /** Waits for the caller's keys, then goes to the extension they name (t on timeout, i if none). */
+  async WaitExten({ pbx, chan, data }) {
+    const [secs] = standardArgs(data, 2);
+    const response = parseFloat(secs || '') || parseFloat(chan.props.get('TIMEOUT(response)') ?? '') || 10;
+    const digitTimeout = (parseFloat(chan.props.get('TIMEOUT(digit)') ?? '') || 5) * 1000;
+    let digits = '';
+    for (;;) {
+      const f = await nextDigit(pbx, chan, digits ? digitTimeout : response * 1000);
+      if (f === 'hangup') return -1;
+      if (f !== 'timeout') digits += f;
+      const done = f === 'timeout' || !pbx.dialplan.canMatchMore(chan.context, digits, chan.caller.num);
+      if (!done) continue;
+      if (!digits) {
+        if (!pbx.dialplan.exists(chan.context, 't', 1, chan.caller.num)) {
+          pbx.warn(`WaitExten: timeout on ${chan.name} and no t extension in ${chan.context}`);
+          return -1;
+        }
+        chan.goto(chan.context, 't', 1);
+        return 0;
+      }
+      if (pbx.dialplan.exists(chan.context, digits, 1, chan.caller.num)) chan.goto(chan.context, digits, 1);
+      else {
+        chan.setVar('INVALID_EXTEN', digits);
+        chan.goto(chan.context, 'i', 1);
+      }
+      return 0;
+    }
   },
 
   While(ctx) {

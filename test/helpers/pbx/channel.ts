@@ -5,11 +5,13 @@
 
 export type ChannelState = 'Down' | 'Ring' | 'Ringing' | 'Up';
 
-export type ControlType = 'ringing' | 'progress' | 'answer' | 'busy' | 'congestion' | 'hangup';
+export type ControlType = 'ringing' | 'progress' | 'answer' | 'busy' | 'congestion' | 'hangup' | 'dtmf';
 
 export interface ControlFrame {
   type: ControlType;
   from: Channel;
+  /** For dtmf: the key pressed. */
+  digit?: string;
 }
 
 export interface Frame {
@@ -57,6 +59,8 @@ export class Channel {
   stack: Frame[] = [];
   hangupHandlers: string[] = [];
   shared = new Map<string, string>();
+  /** Channel properties that are not variables: CDR fields, CHANNEL() items, GROUP(), presentation. */
+  props = new Map<string, string>();
   /** A hangup was requested (the far end left, Hangup(), the bridge ended). */
   hungUp = false;
   /** Running the h extension or hangup handlers. */
@@ -71,6 +75,8 @@ export class Channel {
   other?: Channel;
   half?: 1 | 2;
   mixmonitor?: MixMonitorState;
+  /** Called when the channel is answered (a caller's key presses start). */
+  onAnswer?: () => void;
   /** Called when the channel joins a bridge (a caller's talk timer starts). */
   onBridge?: () => void;
   /** Hook for a running AGI: the channel hung up under it. */

@@ -2,7 +2,7 @@
 // per channel that has a dialplan to run, on a virtual clock (clock.ts). Applications live in
 // applications.ts, dial.ts, queue.ts, agi.ts; functions in functions.ts; phones and callers in
 // phones.ts. Anything it does not support fails the run with a message naming it.
-import { mkdirSync, writeFileSync } from 'fs';
+import { mkdirSync, utimesSync, writeFileSync } from 'fs';
 import { dirname } from 'path';
 import { separateArgs } from './args';
 import { Channel, ControlFrame, ControlType, Frame } from './channel';
@@ -28,6 +28,7 @@ export interface QueueConfig {
   retry?: number;
   /** Interfaces as in queues.conf `member =>`, e.g. Local/101@from-queue/n. */
   members: Array<string | { interface: string; name?: string; penalty?: number }>;
+  /** MEMBER* / QUEUE* / QE* variables on caller and member: off unless set (Asterisk's default, FreePBX's too). */
   setinterfacevar?: boolean;
   setqueuevar?: boolean;
   setqueueentryvar?: boolean;
@@ -124,6 +125,8 @@ export class Pbx implements FunctionHost {
   private localSeq = 0;
   private threads = new Set<Promise<void>>();
   private failed?: (err: Error) => void;
+  /** Called after each AGI command was answered: lets a test hang up at an exact point of a script. */
+  onAgiCommand?: (chan: Channel, command: string, count: number) => void;
 
   constructor(readonly options: PbxOptions) {
     const dp = options.dialplan;
@@ -192,6 +195,13 @@ export class Pbx implements FunctionHost {
 
   dialplanExists(context: string, exten: string, priority: number, callerNum?: string): boolean {
     return this.dialplan.exists(context, exten, priority, callerNum);
+  }
+
+  absoluteTimeout(chan: Channel, ms: number): void {
+    this.clock.timer(ms, () => {
+      if (!chan.hungUp) chan.setVar('TIMEOUTCAUSE', 'absolute');
+      this.hangup(chan, 16);
+    });
   }
 
   channelsWhere(test: (c: Channel) => boolean): Channel[] {
@@ -435,6 +445,7 @@ export class Pbx implements FunctionHost {
     chan.answeredAt = this.clock.now();
     this.event('answer', chan);
     this.forward(chan, 'answer');
+    chan.onAnswer?.();
   }
 
   /** A control frame from this channel to whoever waits on it (Local ;2 → ;1 → its dialler). */
@@ -527,10 +538,17 @@ export class Pbx implements FunctionHost {
 
   openMixMonitor(chan: Channel, path: string, options: string, command: string): void {
     mkdirSync(dirname(path), { recursive: true });
-    writeFileSync(path, wavHeader(0));
+    this.writeRecording(path, wavHeader(0));
     chan.mixmonitor = { path, options, command, startedAt: this.clock.now() };
     chan.setVar('MIXMONITOR_FILENAME', path);
     this.event('mixmonitor-start', chan, { path });
+  }
+
+  /** Written with a virtual-time mtime, so an AGI judging "has it stopped changing" sees PBX time. */
+  private writeRecording(path: string, data: Buffer): void {
+    writeFileSync(path, data);
+    const at = this.clock.now() / 1000;
+    utimesSync(path, at, at);
   }
 
   private closeMixMonitor(chan: Channel): void {
@@ -539,7 +557,7 @@ export class Pbx implements FunctionHost {
     const bytes = Math.min(160_000, Math.max(0, Math.round(((this.clock.now() - from) / 1000) * 16_000)));
     const data = Buffer.alloc(bytes);
     for (let i = 0; i < bytes; i++) data[i] = (i * 7) & 0xff;
-    writeFileSync(mm.path, Buffer.concat([wavHeader(bytes), data]));
+    this.writeRecording(mm.path, Buffer.concat([wavHeader(bytes), data]));
     const command = mm.command ? this.substitute(chan, mm.command.replace(/\^\{/g, '${')) : '';
     this.event('mixmonitor-closed', chan, { path: mm.path, bytes, command });
     chan.mixmonitor = undefined;

@@ -16,6 +16,8 @@ export interface FunctionHost {
   deviceState(exten: string, context: string): string;
   dialplanExists(context: string, exten: string, priority: number, callerNum?: string): boolean;
   channelsWhere(test: (c: Channel) => boolean): Channel[];
+  /** TIMEOUT(absolute): the channel is hung up after this long. */
+  absoluteTimeout(chan: Channel, ms: number): void;
   /** PJSIP_DIAL_CONTACTS for an endpoint: empty when nothing is registered. */
   dialContacts(endpoint: string): string;
   warn(message: string): void;
@@ -75,6 +77,8 @@ function setParty(p: { num: string; name: string }, field: string, value: string
   }
 }
 
+const PRES_FIELDS = new Set(['pres', 'name-pres', 'num-pres']);
+
 const HASH_PREFIX = (name: string) => `~HASH~${name}~`;
 
 function cut(host: FunctionHost, chan: Channel | undefined, data: string): string | undefined {
@@ -110,9 +114,14 @@ function cut(host: FunctionHost, chan: Channel | undefined, data: string): strin
 }
 
 function strftime(epoch: number, format: string): string {
-  const d = new Date(epoch * 1000);
+  const d = new Date(Math.floor(epoch * 1000));
   const p = (n: number, w = 2) => String(n).padStart(w, '0');
-  return format.replace(/%([a-zA-Z%])/g, (_m, c: string) => {
+  return format.replace(/%(\d?)([a-zA-Z%])/g, (_m, width: string, c: string) => {
+    if (c === 'q') {
+      // Asterisk's extension: fractional seconds, %3q milliseconds (default 3 digits).
+      const n = Number(width || 3);
+      return String(Math.floor((epoch % 1) * 10 ** n + 1e-6)).padStart(n, '0');
+    }
     switch (c) {
       case 'Y': return String(d.getFullYear());
       case 'm': return p(d.getMonth() + 1);
@@ -120,7 +129,7 @@ function strftime(epoch: number, format: string): string {
       case 'H': return p(d.getHours());
       case 'M': return p(d.getMinutes());
       case 'S': return p(d.getSeconds());
-      case 's': return String(epoch);
+      case 's': return String(Math.floor(epoch));
       case '%': return '%';
       default: throw new UnsupportedError(`STRFTIME format %${c} is not supported by the test PBX`);
     }
@@ -157,6 +166,13 @@ export const FUNCTIONS: Record<string, DialplanFunction> = {
         case 'accountcode': return c.accountcode;
         case 'channeltype': return c.tech;
         case 'musicclass': return c.getVar('__MOH_CLASS') ?? '';
+        case 'tonezone':
+        case 'amaflags':
+        case 'peeraccount':
+        case 'hangupsource':
+        case 'callgroup':
+        case 'pickupgroup':
+          return c.props.get(`CHANNEL(${args.trim()})`) ?? '';
         case 'endpoint':
           if (c.tech !== 'PJSIP') {
             host.warn(`Unknown or unavailable item requested: 'endpoint' on ${c.name}`);
@@ -188,6 +204,15 @@ export const FUNCTIONS: Record<string, DialplanFunction> = {
         case 'musicclass':
           chan.setVar('__MOH_CLASS', value);
           return;
+        case 'tonezone':
+        case 'amaflags':
+        case 'peeraccount':
+        case 'hangupsource':
+        case 'callgroup':
+        case 'pickupgroup':
+          // Nothing here plays tones or bills: keep the value so it reads back.
+          chan.props.set(`CHANNEL(${args.trim()})`, value);
+          return;
         default:
           throw new UnsupportedError(`Set(CHANNEL(${args})) is not supported by the test PBX`);
       }
@@ -198,11 +223,13 @@ export const FUNCTIONS: Record<string, DialplanFunction> = {
       const c = need(chan, 'CALLERID');
       const field = args.split(',')[0].trim().toLowerCase();
       if (field === 'dnid') return c.dnid;
+      if (PRES_FIELDS.has(field)) return c.props.get(`CALLERID(${field})`) ?? (c.caller.num ? 'allowed_not_screened' : 'unavailable');
       return party(c.caller, field, 'CALLERID');
     },
     write(_h, chan, args, value) {
       const field = args.split(',')[0].trim().toLowerCase();
       if (field === 'dnid') chan.dnid = value;
+      else if (PRES_FIELDS.has(field)) chan.props.set(`CALLERID(${field})`, value);
       else setParty(chan.caller, field, value, 'CALLERID');
     },
   },
@@ -302,7 +329,8 @@ export const FUNCTIONS: Record<string, DialplanFunction> = {
     read(host, _c, args) {
       const [epoch, tz, format] = standardArgs(args, 3);
       if (tz) throw new UnsupportedError('STRFTIME with a timezone is not supported by the test PBX');
-      const e = epoch ? Number(epoch) : Math.floor(host.now() / 1000);
+      // An empty epoch is "now", to the microsecond (lab §7); ${EPOCH} is whole seconds.
+      const e = epoch ? Number(epoch) : host.now() / 1000;
       return strftime(e, format ?? '%c');
     },
   },
@@ -415,15 +443,24 @@ export const FUNCTIONS: Record<string, DialplanFunction> = {
     },
   },
   GROUP: {
-    read: (_h, chan, args) => need(chan, 'GROUP').getVar(`~GROUP~${args.split('@')[1] ?? ''}`) ?? '',
+    read: (_h, chan, args) => need(chan, 'GROUP').props.get(`GROUP(${args.split('@')[1] ?? ''})`) ?? '',
     write(_h, chan, args, value) {
-      chan.setVar(`~GROUP~${args}`, value);
+      chan.props.set(`GROUP(${args})`, value);
     },
   },
   GROUP_COUNT: {
     read(host, _c, args) {
       const [group, category = ''] = args.split('@');
-      return String(host.channelsWhere((c) => c.getVar(`~GROUP~${category}`) === group).length);
+      return String(host.channelsWhere((c) => c.props.get(`GROUP(${category})`) === group).length);
+    },
+  },
+  TIMEOUT: {
+    read: (_h, chan, args) => need(chan, 'TIMEOUT').props.get(`TIMEOUT(${args.trim()})`) ?? '',
+    write(host, chan, args, value) {
+      const which = args.trim();
+      if (!['digit', 'response', 'absolute'].includes(which)) throw new UnsupportedError(`TIMEOUT(${args}) is not an Asterisk timeout`);
+      chan.props.set(`TIMEOUT(${which})`, value);
+      if (which === 'absolute' && Number(value) > 0) host.absoluteTimeout(chan, Number(value) * 1000);
     },
   },
   PJSIP_DIAL_CONTACTS: { read: (host, _c, args) => host.dialContacts(standardArgs(args, 1)[0] ?? '') },
@@ -434,15 +471,20 @@ export const FUNCTIONS: Record<string, DialplanFunction> = {
     },
   },
   CDR: {
-    read(_h, chan, args) {
+    read(host, chan, args) {
       const c = need(chan, 'CDR');
-      const field = args.split(',')[0];
+      const [field, opt] = args.split(',');
+      const stamp = (ms: number | undefined) => (ms === undefined ? (opt === 'u' ? '0.000000' : '') : opt === 'u' ? (ms / 1000).toFixed(6) : strftime(ms / 1000, '%Y-%m-%d %H:%M:%S'));
       if (field === 'disposition') return c.answeredAt !== undefined ? 'ANSWERED' : 'NO ANSWER';
       if (field === 'uniqueid') return c.uniqueid;
-      return c.getVar(`~CDR~${field}`) ?? '';
+      if (field === 'start') return stamp(c.createdAt);
+      if (field === 'answer') return stamp(c.answeredAt);
+      if (field === 'billsec') return String(c.answeredAt === undefined ? 0 : Math.floor((host.now() - c.answeredAt) / 1000));
+      if (field === 'duration') return String(Math.floor((host.now() - c.createdAt) / 1000));
+      return c.props.get(`CDR(${field})`) ?? '';
     },
     write(_h, chan, args, value) {
-      chan.setVar(`~CDR~${args.split(',')[0]}`, value);
+      chan.props.set(`CDR(${args.split(',')[0]})`, value);
     },
   },
 };

@@ -74,6 +74,21 @@ export class Dialplan {
     return this.find(context, exten, priority, callerNum) !== undefined;
   }
 
+  /** ast_matchmore_extension: could a longer string still match an extension here? */
+  canMatchMore(context: string, prefix: string, callerNum?: string, seen = new Set<string>()): boolean {
+    if (seen.has(context)) return false;
+    seen.add(context);
+    const ctx = this.contexts.get(context);
+    if (!ctx) return false;
+    for (const e of ctx.extensions) {
+      if (e.cidMatcher && !e.cidMatcher.matches(callerNum ?? '')) continue;
+      if (!e.matcher.isPattern) {
+        if (e.name.length > prefix.length && e.name.startsWith(prefix)) return true;
+      } else if (matchesLonger(e.matcher.tokens, prefix)) return true;
+    }
+    return ctx.includes.some((inc) => this.canMatchMore(inc, prefix, callerNum, seen));
+  }
+
   hint(exten: string, context: string): string | undefined {
     const hit = this.search(context, exten, undefined, (e) => e.hint !== undefined, new Set());
     return hit?.ext.hint;
@@ -152,6 +167,18 @@ function compilePattern(p: string): Token[] {
     } else out.push({ kind: 'set', chars: (x) => x === c, size: 1 });
   }
   return out;
+}
+
+/** A pattern that would match `prefix` followed by at least one more character. */
+function matchesLonger(tokens: Token[], prefix: string): boolean {
+  let ti = 0;
+  for (let i = 0; i < prefix.length; i++, ti++) {
+    const t = tokens[ti];
+    if (!t) return false;
+    if (t.kind !== 'set') return true;
+    if (!t.chars(prefix[i])) return false;
+  }
+  return ti < tokens.length;
 }
 
 function matchTokens(tokens: Token[], ti: number, s: string, si: number): boolean {

@@ -30,6 +30,8 @@ export interface InboundOptions {
   hangupAfterMs?: number;
   /** The caller hangs up this long after being connected to someone. */
   hangupAfterTalkMs?: number;
+  /** Keys the caller presses, each this long after the inbound channel was answered (an IVR). */
+  dtmf?: Array<{ afterAnswerMs: number; digits: string }>;
 }
 
 export interface InboundCall {
@@ -76,6 +78,15 @@ export function placeInbound(pbx: Pbx, opts: InboundOptions): InboundCall {
       if (armed) return;
       armed = true;
       pbx.clock.timer(talk, () => pbx.hangup(chan, 16));
+    };
+  }
+  if (opts.dtmf?.length) {
+    const presses = opts.dtmf;
+    chan.onAnswer = () => {
+      for (const p of presses)
+        pbx.clock.timer(p.afterAnswerMs, () => {
+          for (const digit of p.digits) chan.post({ type: 'dtmf', from: chan, digit });
+        });
     };
   }
   pbx.startPbx(chan, opts.context ?? 'from-pstn', opts.did, 1);
