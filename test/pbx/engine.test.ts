@@ -239,6 +239,31 @@ describe('test PBX: engine', function () {
     expect(order).to.deep.equal(['gosub', 'gosub', 'mixmonitor-closed', 'destroyed']);
   });
 
+  it('MASTER_CHANNEL is the linkedid owner: the trunk channel on a PBX, the caller ;1 in the lab’s Local topology', async () => {
+    const lines = [
+      '[from-pstn]',
+      'exten => _X.,1,Set(__INBOUND=${CHANNEL(name)})',
+      ' same => n,Dial(PJSIP/201,,U(ans))',
+      'exten => h,1,Set(H=${FROM_MASTER}|${SHARED(FROM_SHARED)})',
+      '[ans]',
+      'exten => s,1,Set(MASTER_CHANNEL(FROM_MASTER)=yes)',
+      ' same => n,Set(SHARED(FROM_SHARED,${INBOUND})=yes)',
+      ' same => n,Return()',
+    ];
+    for (const viaLocal of [false, true]) {
+      const pbx = pbxOf(lines);
+      pbx.phone('PJSIP/201', { answerAfterMs: 100, hangupAfterMs: 100 });
+      const call = pbx.inbound({ did: '74951234567', viaLocal });
+      await pbx.run();
+      expect(call.record()!.vars.H, viaLocal ? 'lab topology' : 'PBX topology').to.equal(viaLocal ? '|yes' : 'yes|yes');
+      if (viaLocal) {
+        expect(call.channel.name).to.match(/^Local\/74951234567@from-pstn-[0-9a-f]{8};2$/);
+        expect(pbx.ended.find((r) => r.name.endsWith(';1'))!.vars.FROM_MASTER).to.equal('yes');
+      }
+      expect(pbx.problems()).to.deep.equal([]);
+    }
+  });
+
   it('SHARED: another channel reads and writes a channel’s shared variables by name', async () => {
     const pbx = pbxOf([
       '[in]',

@@ -77,6 +77,8 @@ export class Channel {
   mixmonitor?: MixMonitorState;
   /** Called when the channel is answered (a caller's key presses start). */
   onAnswer?: () => void;
+  /** Called when the channel is gone (after its hangup handlers and MixMonitor). */
+  onDestroyed?: () => void;
   /** Called when the channel joins a bridge (a caller's talk timer starts). */
   onBridge?: () => void;
   /** Hook for a running AGI: the channel hung up under it. */

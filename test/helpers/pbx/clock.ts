@@ -69,6 +69,12 @@ export class Clock {
     }
   }
 
+  /** Drops every timer (what is left when all calls are over: stale ring and hangup timers). */
+  clear(): void {
+    this.timers = [];
+    this.schedule();
+  }
+
   stop(): void {
     this.stopped = true;
     this.timers = [];

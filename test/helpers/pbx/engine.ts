@@ -499,6 +499,7 @@ export class Pbx implements FunctionHost {
     const at = this.clock.now();
     this.ended.push({ name: chan.name, uniqueid: chan.uniqueid, linkedid: chan.linkedid, answeredAt: chan.answeredAt, hungupAt: at, cause: chan.hangupCause, vars: chan.snapshot() });
     this.event('destroyed', chan, { cause: chan.hangupCause });
+    chan.onDestroyed?.();
   }
 
   /** Two channels talk until one of them hangs up; `a` is the channel whose thread waits here. */
@@ -593,7 +594,10 @@ export class Pbx implements FunctionHost {
         clearInterval(poll);
         this.clock.onStall = undefined;
         this.failed = undefined;
-        if (!err) return resolve();
+        if (!err) {
+          this.clock.clear();
+          return resolve();
+        }
         this.clock.stop();
         err.message = `${err.message}\n--- last dialplan steps ---\n${this.traceText(25)}`;
         reject(err);

@@ -32,6 +32,12 @@ export interface InboundOptions {
   hangupAfterTalkMs?: number;
   /** Keys the caller presses, each this long after the inbound channel was answered (an IVR). */
   dtmf?: Array<{ afterAnswerMs: number; digits: string }>;
+  /**
+   * The lab's topology (`channel originate Local/<DID>@<context>`): the inbound channel is the ;2
+   * half of a Local pair and the caller ;1 owns the linkedid, so MASTER_CHANNEL() is the caller
+   * half, not the inbound channel (lab FINDINGS §2). Default: a PJSIP trunk channel, as on a PBX.
+   */
+  viaLocal?: boolean;
 }
 
 export interface InboundCall {
@@ -66,18 +72,33 @@ export function callPhone(pbx: Pbx, chan: Channel, script: PhoneScript): boolean
 /** A call arriving from the PSTN on a PJSIP trunk. */
 export function placeInbound(pbx: Pbx, opts: InboundOptions): InboundCall {
   const trunk = opts.trunk ?? 'trunk';
-  const chan = pbx.newChannel(`PJSIP/${trunk}-${pbx.channelSuffix()}`, 'PJSIP', trunk);
+  const context = opts.context ?? 'from-pstn';
+  let chan: Channel;
+  let caller: Channel;
+  if (opts.viaLocal) {
+    const base = `Local/${opts.did}@${context}-${pbx.localSuffix()}`;
+    caller = pbx.newChannel(`${base};1`, 'Local');
+    chan = pbx.newChannel(`${base};2`, 'Local', '', caller.linkedid);
+    caller.other = chan;
+    chan.other = caller;
+    caller.half = 1;
+    chan.half = 2;
+    caller.caller = { num: opts.callerNum ?? '', name: opts.callerName ?? '' };
+    caller.connected = { ...caller.caller };
+  } else {
+    chan = caller = pbx.newChannel(`PJSIP/${trunk}-${pbx.channelSuffix()}`, 'PJSIP', trunk);
+  }
   chan.state = 'Ring';
   chan.caller = { num: opts.callerNum ?? '', name: opts.callerName ?? '' };
   chan.dnid = opts.did;
-  if (opts.hangupAfterMs !== undefined) pbx.clock.timer(opts.hangupAfterMs, () => pbx.hangup(chan, 16));
+  if (opts.hangupAfterMs !== undefined) pbx.clock.timer(opts.hangupAfterMs, () => pbx.hangup(caller, 16));
   if (opts.hangupAfterTalkMs !== undefined) {
     const talk = opts.hangupAfterTalkMs;
     let armed = false;
     chan.onBridge = () => {
       if (armed) return;
       armed = true;
-      pbx.clock.timer(talk, () => pbx.hangup(chan, 16));
+      pbx.clock.timer(talk, () => pbx.hangup(caller, 16));
     };
   }
   if (opts.dtmf?.length) {
@@ -89,6 +110,8 @@ export function placeInbound(pbx: Pbx, opts: InboundOptions): InboundCall {
         });
     };
   }
-  pbx.startPbx(chan, opts.context ?? 'from-pstn', opts.did, 1);
+  pbx.startPbx(chan, context, opts.did, 1);
+  // The originating half has no dialplan: it is gone with the call.
+  if (caller !== chan) chan.onDestroyed = () => pbx.track(pbx.destroy(caller));
   return { channel: chan, record: () => pbx.ended.find((r) => r.uniqueid === chan.uniqueid) };
 }
