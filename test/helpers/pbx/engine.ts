@@ -2,8 +2,6 @@
 // per channel that has a dialplan to run, on a virtual clock (clock.ts). Applications live in
 // applications.ts, dial.ts, queue.ts, agi.ts; functions in functions.ts; phones and callers in
 // phones.ts. Anything it does not support fails the run with a message naming it.
-import { mkdirSync, utimesSync, writeFileSync } from 'fs';
-import { dirname } from 'path';
 import { separateArgs } from './args';
 import { Channel, ControlFrame, ControlType, Frame } from './channel';
 import { Clock } from './clock';
@@ -19,6 +17,7 @@ import './applications';
 import './dial';
 import './queue';
 import './agi';
+import { closeMixMonitor } from './mixmonitor';
 
 export interface QueueConfig {
   strategy?: 'ringall' | 'linear' | 'rrmemory';
@@ -450,7 +449,6 @@ export class Pbx implements FunctionHost {
 
   /** A control frame from this channel to whoever waits on it (Local ;2 → ;1 → its dialler). */
   indicate(chan: Channel, type: ControlType): void {
-    if (type === 'ringing' && chan.state !== 'Up' && chan.tech !== 'Local') chan.state = chan.owner ? 'Ringing' : chan.state;
     this.forward(chan, type);
   }
 
@@ -494,7 +492,7 @@ export class Pbx implements FunctionHost {
       const handler = chan.hangupHandlers.pop()!;
       await this.runSub(chan, handler, { dead: true });
     }
-    if (chan.mixmonitor) this.closeMixMonitor(chan);
+    if (chan.mixmonitor) closeMixMonitor(this, chan);
     this.live.delete(chan);
     const at = this.clock.now();
     this.ended.push({ name: chan.name, uniqueid: chan.uniqueid, linkedid: chan.linkedid, answeredAt: chan.answeredAt, hungupAt: at, cause: chan.hangupCause, vars: chan.snapshot() });
@@ -533,35 +531,6 @@ export class Pbx implements FunctionHost {
     }
     const f = await chan.next(this.clock.timer.bind(this.clock), ms, () => false);
     return f === 'timeout';
-  }
-
-  // ------------------------------------------------------------ MixMonitor files
-
-  openMixMonitor(chan: Channel, path: string, options: string, command: string): void {
-    mkdirSync(dirname(path), { recursive: true });
-    this.writeRecording(path, wavHeader(0));
-    chan.mixmonitor = { path, options, command, startedAt: this.clock.now() };
-    chan.setVar('MIXMONITOR_FILENAME', path);
-    this.event('mixmonitor-start', chan, { path });
-  }
-
-  /** Written with a virtual-time mtime, so an AGI judging "has it stopped changing" sees PBX time. */
-  private writeRecording(path: string, data: Buffer): void {
-    writeFileSync(path, data);
-    const at = this.clock.now() / 1000;
-    utimesSync(path, at, at);
-  }
-
-  private closeMixMonitor(chan: Channel): void {
-    const mm = chan.mixmonitor!;
-    const from = mm.options.includes('b') ? mm.bridgedAt ?? this.clock.now() : mm.startedAt;
-    const bytes = Math.min(160_000, Math.max(0, Math.round(((this.clock.now() - from) / 1000) * 16_000)));
-    const data = Buffer.alloc(bytes);
-    for (let i = 0; i < bytes; i++) data[i] = (i * 7) & 0xff;
-    this.writeRecording(mm.path, Buffer.concat([wavHeader(bytes), data]));
-    const command = mm.command ? this.substitute(chan, mm.command.replace(/\^\{/g, '${')) : '';
-    this.event('mixmonitor-closed', chan, { path: mm.path, bytes, command });
-    chan.mixmonitor = undefined;
   }
 
   // ------------------------------------------------------------ running a scenario
@@ -630,23 +599,4 @@ export class Pbx implements FunctionHost {
     const lines = this.trace.slice(-last).map((t) => `[+${t.at}ms] ${t.channel} ${t.exten}@${t.context}:${t.priority} ${t.app}(${t.data})`);
     return lines.join('\n');
   }
-}
-
-/** 8 kHz 16-bit mono WAV header; sizes 0 while MixMonitor still writes, as a real file looks. */
-function wavHeader(dataBytes: number): Buffer {
-  const h = Buffer.alloc(44);
-  h.write('RIFF', 0, 'latin1');
-  h.writeUInt32LE(dataBytes ? 36 + dataBytes : 0, 4);
-  h.write('WAVE', 8, 'latin1');
-  h.write('fmt ', 12, 'latin1');
-  h.writeUInt32LE(16, 16);
-  h.writeUInt16LE(1, 20);
-  h.writeUInt16LE(1, 22);
-  h.writeUInt32LE(8000, 24);
-  h.writeUInt32LE(16000, 28);
-  h.writeUInt16LE(2, 32);
-  h.writeUInt16LE(16, 34);
-  h.write('data', 36, 'latin1');
-  h.writeUInt32LE(dataBytes, 40);
-  return h;
 }
