@@ -2,8 +2,7 @@
 // the order of hangup work, SHARED/MASTER_CHANNEL, and its refusal to guess. Small dialplans,
 // virtual time, no processes (AGIs here are built-in stand-ins).
 import { expect } from 'chai';
-import { statSync } from 'fs';
-import { mkdtempSync } from 'fs';
+import { mkdtempSync, statSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { Pbx, PbxOptions } from '../helpers/pbx';
