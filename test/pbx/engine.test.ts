@@ -263,6 +263,33 @@ describe('test PBX: engine', function () {
     }
   });
 
+  it('WaitExten: the caller’s keys pick the extension (waiting TIMEOUT(digit) while a longer one could match), t on silence, i on a wrong key', async () => {
+    const lines = [
+      '[ivr]',
+      'exten => s,1,Answer()',
+      ' same => n,Set(TIMEOUT(digit)=2)',
+      ' same => n(wait),WaitExten(5)',
+      'exten => 2,1,Set(MASTER_CHANNEL(CHOSE)=2@${EPOCH})',
+      ' same => n,Hangup()',
+      'exten => 2#,1,Goto(2,1)',
+      'exten => 31,1,Set(MASTER_CHANNEL(CHOSE)=31)',
+      ' same => n,Hangup()',
+      'exten => t,1,Set(MASTER_CHANNEL(CHOSE)=timeout)',
+      ' same => n,Hangup()',
+      'exten => i,1,Set(MASTER_CHANNEL(CHOSE)=invalid:${INVALID_EXTEN})',
+      ' same => n,Hangup()',
+    ];
+    const cases: Array<[string | undefined, string]> = [['2', '2@+3'], ['31', '31'], ['9', 'invalid:9'], [undefined, 'timeout']];
+    for (const [digits, want] of cases) {
+      const pbx = pbxOf(lines);
+      const call = pbx.inbound({ did: 's', context: 'ivr', dtmf: digits ? [{ afterAnswerMs: 1000, digits }] : [] });
+      const epoch0 = Math.floor(pbx.clock.now() / 1000);
+      await pbx.run();
+      const chose = call.record()!.vars.CHOSE.replace(/@(\d+)$/, (_m, e) => `@+${Number(e) - epoch0}`);
+      expect(chose, digits).to.equal(want);
+    }
+  });
+
   it('SHARED: another channel reads and writes a channel’s shared variables by name', async () => {
     const pbx = pbxOf([
       '[in]',

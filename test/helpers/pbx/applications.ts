@@ -223,6 +223,35 @@ const APPLICATIONS: Record<string, App> = {
     return 0;
   },
 
+  /** Waits for the caller's keys, then goes to the extension they name (t on timeout, i if none). */
+  async WaitExten({ pbx, chan, data }) {
+    const [secs] = standardArgs(data, 2);
+    const response = parseFloat(secs || '') || parseFloat(chan.props.get('TIMEOUT(response)') ?? '') || 10;
+    const digitTimeout = (parseFloat(chan.props.get('TIMEOUT(digit)') ?? '') || 5) * 1000;
+    let digits = '';
+    for (;;) {
+      const f = await nextDigit(pbx, chan, digits ? digitTimeout : response * 1000);
+      if (f === 'hangup') return -1;
+      if (f !== 'timeout') digits += f;
+      const done = f === 'timeout' || !pbx.dialplan.canMatchMore(chan.context, digits, chan.caller.num);
+      if (!done) continue;
+      if (!digits) {
+        if (!pbx.dialplan.exists(chan.context, 't', 1, chan.caller.num)) {
+          pbx.warn(`WaitExten: timeout on ${chan.name} and no t extension in ${chan.context}`);
+          return -1;
+        }
+        chan.goto(chan.context, 't', 1);
+        return 0;
+      }
+      if (pbx.dialplan.exists(chan.context, digits, 1, chan.caller.num)) chan.goto(chan.context, digits, 1);
+      else {
+        chan.setVar('INVALID_EXTEN', digits);
+        chan.goto(chan.context, 'i', 1);
+      }
+      return 0;
+    }
+  },
+
   While(ctx) {
     const { chan } = ctx;
     if (checkCondition(ctx.data)) return 0;
