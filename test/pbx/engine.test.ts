@@ -186,6 +186,28 @@ describe('test PBX: engine', function () {
     expect(pbx.problems()).to.deep.equal([]);
   });
 
+  it('Queue: linear rings one member at a time from the first; rrmemory starts after the last one who answered', async () => {
+    const connected = async (strategy: 'linear' | 'rrmemory', calls: number) => {
+      const pbx = pbxOf(['[in]', 'exten => s,1,Queue(q1,t,,,120)', '[agents]', 'exten => _X.,1,Dial(PJSIP/${EXTEN},,)'], {
+        queues: { q1: { strategy, timeout: 10, retry: 2, members: ['Local/201@agents/n', 'Local/202@agents/n', 'Local/203@agents/n'] } },
+      });
+      pbx.phone('PJSIP/201', {});
+      pbx.phone('PJSIP/202', { answerAfterMs: 1000, hangupAfterMs: 1000 });
+      pbx.phone('PJSIP/203', { answerAfterMs: 1000, hangupAfterMs: 1000 });
+      const out: string[] = [];
+      for (let i = 0; i < calls; i++) {
+        pbx.inbound({ did: 's', context: 'in' });
+        await pbx.run();
+        const c = pbx.events.filter((e) => e.type === 'queue-connect').pop()!;
+        out.push(`${String(c.member).slice(6, 9)}@${c.at - pbx.events.filter((e) => e.type === 'queue-join').pop()!.at}`);
+      }
+      return out;
+    };
+    // 201 rings 10 s, 2 s pause, then 202 answers after 1 s.
+    expect(await connected('linear', 2)).to.deep.equal(['202@13000', '202@13000']);
+    expect(await connected('rrmemory', 2)).to.deep.equal(['202@13000', '203@1000']);
+  });
+
   it('Queue: MEMBER*/QUEUE* variables only with setinterfacevar/setqueuevar (FreePBX sets neither)', async () => {
     const pbx = pbxOf(['[in]', 'exten => s,1,Queue(q1,t,,,60)', 'exten => h,1,Set(H=${MEMBERINTERFACE}|${QUEUENAME}|${ANSWEREDTIME})', '[agents]', 'exten => _X.,1,Dial(PJSIP/${EXTEN},,)'], {
       queues: { q1: { members: ['Local/201@agents/n'] } },

@@ -104,7 +104,7 @@ export class Pbx implements FunctionHost {
   readonly dialplan: Dialplan;
   readonly astdb = new Map<string, string>();
   readonly globals = new Map<string, string>();
-  readonly queues = new Map<string, QueueConfig & { lastIndex: number; round: number }>();
+  readonly queues = new Map<string, QueueConfig & { lastIndex: number }>();
   readonly phones = new Map<string, PhoneScript>();
   readonly live = new Set<Channel>();
   readonly ended: ChannelRecord[] = [];
@@ -132,7 +132,7 @@ export class Pbx implements FunctionHost {
     this.dialplan = dp instanceof Dialplan ? dp : parseDialplan(dp);
     for (const [k, v] of this.dialplan.globals) this.globals.set(k, substitute(v, this.resolver(undefined)));
     for (const [k, v] of Object.entries(options.astdb ?? {})) this.astdb.set(k, v);
-    for (const [name, q] of Object.entries(options.queues ?? {})) this.queues.set(name, { ...q, lastIndex: -1, round: 0 });
+    for (const [name, q] of Object.entries(options.queues ?? {})) this.queues.set(name, { ...q, lastIndex: -1 });
     this.startedAt = this.clock.now();
   }
 

@@ -47,16 +47,13 @@ const queue: App = async ({ pbx, chan: caller, data }) => {
   if (opts.has('r')) pbx.indicate(caller, 'ringing');
   pbx.event('queue-join', caller, { queue: name });
 
-  for (;;) {
+  for (let round = 0; ; round++) {
     if (overall !== undefined && pbx.clock.now() >= overall) {
       caller.setVar('QUEUESTATUS', 'TIMEOUT');
       return 0;
     }
-    const pick =
-      strategy === 'ringall'
-        ? members
-        : [members[(strategy === 'rrmemory' ? q.lastIndex + 1 + q.round : q.round) % members.length]];
-    q.round++;
+    // linear starts at the first member on every call; rrmemory after the last member who took one.
+    const pick = strategy === 'ringall' ? members : [members[((strategy === 'rrmemory' ? q.lastIndex + 1 : 0) + round) % members.length]];
     const outgoing: Array<{ chan: Channel; member: (typeof members)[number] }> = [];
     for (const member of pick) {
       const slash = member.interface.indexOf('/');
@@ -75,7 +72,6 @@ const queue: App = async ({ pbx, chan: caller, data }) => {
       const peer = result.answered;
       const member = outgoing.find((o) => o.chan === peer)!.member;
       q.lastIndex = members.indexOf(member);
-      q.round = 0;
       if (q.setinterfacevar)
         for (const c of [caller, peer]) {
           c.setVar('MEMBERINTERFACE', member.interface);
