@@ -180,14 +180,14 @@ const APPLICATIONS: Record<string, App> = {
   async MusicOnHold({ pbx, chan, data }) {
     const [, duration] = standardArgs(data, 2);
     if (!duration) {
-      await pbx.sleep(chan, Number.MAX_SAFE_INTEGER / 4);
+      await pbx.sleep(chan, undefined);
       return -1;
     }
     return (await pbx.sleep(chan, Number(duration) * 1000)) ? 0 : -1;
   },
 
   async Echo({ pbx, chan }) {
-    await pbx.sleep(chan, Number.MAX_SAFE_INTEGER / 4);
+    await pbx.sleep(chan, undefined);
     return -1;
   },
 
@@ -201,14 +201,14 @@ const APPLICATIONS: Record<string, App> = {
   async Busy({ pbx, chan, data }) {
     pbx.indicate(chan, 'busy');
     if (chan.state !== 'Up') chan.hangupCause = 17;
-    await pbx.sleep(chan, data ? Number(data) * 1000 : Number.MAX_SAFE_INTEGER / 4);
+    await pbx.sleep(chan, data ? Number(data) * 1000 : undefined);
     return -1;
   },
 
   async Congestion({ pbx, chan, data }) {
     pbx.indicate(chan, 'congestion');
     if (chan.state !== 'Up') chan.hangupCause = 34;
-    await pbx.sleep(chan, data ? Number(data) * 1000 : Number.MAX_SAFE_INTEGER / 4);
+    await pbx.sleep(chan, data ? Number(data) * 1000 : undefined);
     return -1;
   },
 

@@ -522,10 +522,14 @@ export class Pbx implements FunctionHost {
     return leaver;
   }
 
-  /** Waits virtual time on a channel; false when it hung up meanwhile. */
-  async sleep(chan: Channel, ms: number): Promise<boolean> {
+  /**
+   * Waits virtual time on a channel (undefined: until it hangs up — nothing else ends the wait,
+   * so a call nobody ends is reported as a deadlock); false when it hung up meanwhile.
+   */
+  async sleep(chan: Channel, ms: number | undefined): Promise<boolean> {
     if (chan.hungUp && !chan.dead) return false;
     if (chan.dead) {
+      if (ms === undefined) throw new PbxError(`${chan.name}: waiting for a hangup on a channel that is already gone`);
       await this.clock.sleep(ms);
       return true;
     }
