@@ -74,6 +74,18 @@ const APPLICATIONS: Record<string, App> = {
   Background: media,
   SayDigits: media,
   SayNumber: media,
+  SayAlpha: media,
+
+  DBDel({ pbx, data }) {
+    // DBDel(family/key): the family is everything before the first '/', as in app_db.
+    const slash = data.indexOf('/');
+    if (slash <= 0) {
+      pbx.warn(`DBDel requires an argument (family/key): ${data}`);
+      return 0;
+    }
+    pbx.astdb.delete(`${data.slice(0, slash)}/${data.slice(slash + 1)}`);
+    return 0;
+  },
 
   Set({ pbx, chan, data }) {
     const eq = data.indexOf('=');
