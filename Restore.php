@@ -11,7 +11,7 @@ class Restore extends Base\RestoreBase
         $configs = $this->getConfigs();
         if (isset($configs['kvstore']) && is_array($configs['kvstore'])) {
             $this->importKVStore($configs['kvstore']);
-            $this->FreePBX->Bitrix->writeConfigFile();
+            $this->FreePBX->Bitrix->configFile()->write();
         }
     }
 }

@@ -33,9 +33,12 @@ die() { say "ERROR: $*"; exit 1; }
 [ -f "$SQLITE_DIR/binding.gyp" ] || die "node_modules/sqlite3 not found: run npm ci first"
 [ -f "$ADDON_DIR/package.json" ] || die "node_modules/node-addon-api not found: run npm ci first"
 
-# package-lock.json: the versions of sqlite3, node-addon-api, node-gyp and the tar that unpacks
-# SQLite's sources; any change there builds again (once per machine).
-key="$(cat "$0" "$PINS" "$root/package-lock.json" "$SQLITE_DIR/binding.gyp" "$SQLITE_DIR"/deps/*.gyp* | sha256sum | cut -c1-16)"
+# The key: this script, the pins, and the packages the build uses as installed: sqlite3 (its
+# sources and gyp files), node-addon-api, node-gyp and the tar that unpacks SQLite's sources.
+tar_pkg="$SQLITE_DIR/node_modules/tar/package.json"
+[ -f "$tar_pkg" ] || tar_pkg="$root/node_modules/tar/package.json"
+key="$(cat "$0" "$PINS" "$SQLITE_DIR/package.json" "$SQLITE_DIR/binding.gyp" "$SQLITE_DIR"/deps/*.gyp* \
+  "$ADDON_DIR/package.json" "$root/node_modules/node-gyp/package.json" "$tar_pkg" | sha256sum | cut -c1-16)"
 OUT="$CACHE/sqlite3-$key"
 names=("itd_bitrix_sqlite3-linux-x64-glibc$GLIBC_FLOOR.node" "itd_bitrix_sqlite3-linux-arm64-glibc$GLIBC_FLOOR.node")
 

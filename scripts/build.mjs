@@ -33,6 +33,22 @@ function generateConfigValidator() {
   const dir = join(root, 'agi-src/config/generated');
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'validate.js'), code);
+  // The keys the schema knows, per object ('' = top level): the loader names near-misses of them.
+  writeFileSync(join(dir, 'keys.js'), `module.exports = ${JSON.stringify(knownKeys(schema))};\n`);
+}
+
+function knownKeys(schema) {
+  const out = {};
+  const walk = (node, path) => {
+    if (!node || typeof node !== 'object') return;
+    if (node.properties) {
+      out[path] = [...new Set([...(out[path] ?? []), ...Object.keys(node.properties)])];
+      for (const [k, v] of Object.entries(node.properties)) walk(v, path ? `${path}.${k}` : k);
+    }
+    for (const alt of [...(node.oneOf ?? []), ...(node.anyOf ?? [])]) walk(alt, path);
+  };
+  walk(schema, '');
+  return out;
 }
 
 // sqlite3 finds its binding through the `bindings` package, which searches build folders

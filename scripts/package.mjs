@@ -131,6 +131,7 @@ function collectFiles(root) {
   }
   walk('views', () => true);
   walk('assets', () => true);
+  walk('Dialplan', (r) => r.endsWith('.php')); // generated dialplan, one class per hook
   walk('Console', (r) => r.endsWith('.php')); // fwconsole commands, if module.xml declares any
   walk('i18n', (r) => /\.(po|mo|pot)$/.test(r));
 

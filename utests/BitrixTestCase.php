@@ -6,6 +6,40 @@ use PHPUnit\Framework\TestCase;
 /** A fresh FreePBX double, a temp dir for the config file and agi-bin, and the fake operator CLI. */
 abstract class BitrixTestCase extends TestCase
 {
+    /** Inbound routes as core's getAllDIDs() returns them. */
+    const ROUTES = [
+        ['extension' => '74951234567', 'cidnum' => '', 'pricid' => '', 'description' => 'Main line', 'destination' => 'ext-queues,400,1'],
+        ['extension' => '84957654321', 'cidnum' => '79161112233', 'pricid' => '', 'description' => 'VIP caller', 'destination' => 'from-did-direct,201,1'],
+        ['extension' => '74990000000', 'cidnum' => '', 'pricid' => '', 'description' => 'Not listed', 'destination' => 'app-blackhole,hangup,1'],
+        ['extension' => '', 'cidnum' => '', 'pricid' => '', 'description' => 'Any DID', 'destination' => 'ext-local,201,1'],
+    ];
+
+    /** A complete, valid save of the settings form. */
+    const VALID_POST = [
+        'action' => 'save',
+        'enabled' => 'yes',
+        'authMode' => 'webhook',
+        'webhookUrl' => 'https://example.bitrix24.ru/rest/1/abcd1234efgh/',
+        'appPortalUrl' => '',
+        'appClientId' => '',
+        'appClientSecret' => '',
+        'dids' => ['74951234567'],
+        'didsExtra' => "+7 (495) 765-43-21\n8 800 100 00 00",
+        'defaultUserId' => '12',
+        'countryCode' => '7',
+        'lookupCallerName' => 'yes',
+        'createCrmEntity' => 'no',
+        'showCard' => 'yes',
+        'attachRecordings' => 'no',
+        'incomingTimeoutMs' => '2500',
+        'showTimeoutMs' => '1500',
+        'hangupTimeoutMs' => '4000',
+        'retentionHours' => '72',
+        'retryGiveUpHours' => '24',
+        'rateLimitPerSecond' => '5',
+        'logLevel' => 'debug',
+    ];
+
     /** @var \FreePBX */
     protected $freepbx;
     /** @var TestCore */
@@ -54,10 +88,20 @@ abstract class BitrixTestCase extends TestCase
         return $b;
     }
 
+    /** Enabled, a webhook and a local application saved (secrets w3bh00kC0DE, cl1entS3cret), the config file written. */
+    protected function connectedModule()
+    {
+        $b = $this->bitrix();
+        $this->configure($b, ['enabled' => true, 'webhookUrl' => 'https://example.bitrix24.ru/rest/1/w3bh00kC0DE/',
+            'appPortalUrl' => 'https://example.bitrix24.ru', 'appClientId' => 'local.5f1', 'appClientSecret' => 'cl1entS3cret']);
+        $b->configFile()->write();
+        return $b;
+    }
+
     /** Store settings as a save through the GUI would. */
     protected function configure(Bitrix $b, array $settings)
     {
-        $b->setConfig('settings', array_merge($b->getSettings(), $settings));
+        $b->setConfig('settings', array_merge($b->settings()->get(), $settings));
     }
 
     protected function cliCalls()
@@ -82,6 +126,46 @@ abstract class BitrixTestCase extends TestCase
         } elseif (file_exists($path) || is_link($path)) {
             unlink($path);
         }
+    }
+
+    /** What core (pri 480) and queues (pri 100) generate for these routes, in their order. */
+    protected static function frameworkDialplan(array $routes, $fpbx = 17, $queues = true)
+    {
+        $ext = new extensions();
+        if ($queues) {
+            $fq = $fpbx >= 17 ? '_X.' : '_.';
+            $ext->add('from-queue', $fq, '', new ext_setvar('QAGENT', '${EXTEN}'));
+            $ext->add('from-queue', $fq, '', new ext_setvar('__FROMQ', 'true'));
+            $ext->add('from-queue', $fq, '', new ext_goto('1', '${QAGENT}', 'ext-local'));
+            $ext->splice('macro-auto-blkvm', 's', 1, new ext_execif('$["${FROMQ}"="true" & "${CALLFILENAME}"!=""]', 'Set', 'CDR(recordingfile)=${CALLFILENAME}.${MON_FMT}'));
+        }
+        foreach ($routes as $r) {
+            $did = $r['extension'];
+            $cid = $r['cidnum'];
+            $ctx = (($cid !== '' && $did !== '') || ($cid === '' && $did === '')) ? 'ext-did-0001' : 'ext-did-0002';
+            $exten = ($did === '' ? 's' : $did) . ($cid === '' ? '' : '/' . $cid);
+            $ext->add($ctx, $exten, '', new ext_setvar('__DIRECTION', 'INBOUND'));
+            $ext->add($ctx, $exten, '', new ext_setvar('__FROM_DID', '${EXTEN}'));
+            $ext->add($ctx, $exten, 'did', new ext_setvar('CDR(did)', '${FROM_DID}'));
+            $ext->add($ctx, $exten, 'callerid', new ext_execif('$[ "${CALLERID(name)}" = "" ] ', 'Set', 'CALLERID(name)=${CALLERID(num)}'));
+            $ext->add($ctx, $exten, '', new ext_setvar('__MOHCLASS', ''));
+            $ext->add($ctx, $exten, 'did-cid-hook', new ext_noop('CallerID Entry Point'));
+            $ext->add($ctx, $exten, '', new ext_macro('prepend-cid', ''));
+            $ext->add($ctx, $exten, 'dest-ext', new ext_goto('1', '400', 'ext-queues'));
+        }
+        $c = 'macro-auto-blkvm';
+        if ($fpbx >= 17) {
+            $ext->add($c, 's', '', new ext_gosub('1', 's', 'deprecated-macro', $c));
+        }
+        $ext->add($c, 's', '', new ext_setvar('__MACRO_RESULT', ''));
+        $ext->add($c, 's', '', new ext_set('CFIGNORE', ''));
+        $ext->add($c, 's', '', new ext_set('MASTER_CHANNEL(CFIGNORE)', ''));
+        $ext->add($c, 's', '', new ext_macro('blkvm-clr'));
+        $ext->add($c, 's', '', new ext_execif('$[!${REGEX("[^0-9]" ${DIALEDPEERNUMBER})}]', 'Set', 'MASTER_CHANNEL(CONNECTEDLINE(num))=${DIALEDPEERNUMBER}'));
+        if ($fpbx >= 17) {
+            $ext->add($c, 's', '', new ext_macroexit());
+        }
+        return $ext;
     }
 
     /** The exten's lines from generated dialplan text. */

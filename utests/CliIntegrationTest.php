@@ -21,23 +21,23 @@ class CliIntegrationTest extends BitrixTestCase
             'databasePath' => $this->tmp . '/itd_bitrix.sqlite',
             'logPath' => $this->tmp . '/itd_bitrix.log',
         ]);
-        $this->assertTrue($b->writeConfigFile());
+        $this->assertTrue($b->configFile()->write());
         return $b;
     }
 
     public function testStatusAndCallsFollowTheContract()
     {
         $b = $this->module();
-        $status = $b->runCliJson(['status']);
+        $status = $b->cli()->runJson(['status']);
         $this->assertArrayHasKey('lastSuccessAt', $status, json_encode($status));
         $this->assertSame(0, $status['outbox']['pending']);
-        $this->assertSame(['calls' => []], $b->runCliJson(['calls', '--limit', '5']));
+        $this->assertSame(['calls' => []], $b->cli()->runJson(['calls', '--limit', '5']));
         $this->assertStringContainsString('Last successful exchange', $b->showPage());
     }
 
     public function testCheckReportsAnUnreachablePortalInPlainWords()
     {
-        $res = $this->module()->connectionCheck();
+        $res = $this->module()->cli()->check();
         $this->assertFalse($res['ok']);
         $ids = array_column($res['checks'], 'ok', 'id');
         $this->assertTrue($ids['config']);

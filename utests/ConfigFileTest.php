@@ -5,40 +5,15 @@ use FreePBX\modules\Bitrix;
 /** /etc/asterisk/itd_bitrix.json: schema keys only, valid per config.schema.json, mode 0640, atomic. */
 class ConfigFileTest extends BitrixTestCase
 {
-    const VALID_POST = [
-        'action' => 'save',
-        'enabled' => 'yes',
-        'authMode' => 'webhook',
-        'webhookUrl' => 'https://example.bitrix24.ru/rest/1/abcd1234efgh/',
-        'appPortalUrl' => '',
-        'appClientId' => '',
-        'appClientSecret' => '',
-        'dids' => ['74951234567'],
-        'didsExtra' => "+7 (495) 765-43-21\n8 800 100 00 00",
-        'defaultUserId' => '12',
-        'countryCode' => '7',
-        'lookupCallerName' => 'yes',
-        'createCrmEntity' => 'no',
-        'showCard' => 'yes',
-        'attachRecordings' => 'no',
-        'incomingTimeoutMs' => '2500',
-        'showTimeoutMs' => '1500',
-        'hangupTimeoutMs' => '4000',
-        'retentionHours' => '72',
-        'retryGiveUpHours' => '24',
-        'rateLimitPerSecond' => '5',
-        'logLevel' => 'debug',
-    ];
-
-    private function schema()
+    private static function schema()
     {
         return json_decode(file_get_contents(__DIR__ . '/../config.schema.json'), true);
     }
 
     private function written(Bitrix $b)
     {
-        $this->assertFileExists($b->getConfigPath());
-        $cfg = json_decode(file_get_contents($b->getConfigPath()), true);
+        $this->assertFileExists($b->configFile()->path());
+        $cfg = json_decode(file_get_contents($b->configFile()->path()), true);
         $this->assertIsArray($cfg);
         return $cfg;
     }
@@ -55,26 +30,14 @@ class ConfigFileTest extends BitrixTestCase
         $this->assertSame(0, $code, 'schema validation: ' . implode("\n", $out));
     }
 
-    public function testDefaultsComeFromTheSchema()
-    {
-        $b = $this->bitrix();
-        $d = $b->defaults();
-        foreach ($this->schema()['properties'] as $k => $p) {
-            if (array_key_exists('default', $p)) {
-                $this->assertSame($p['default'], $d[$k], $k);
-            }
-        }
-        $this->assertSame(1, $d['version']);
-        $this->assertSame([], $d['dids']);
-    }
 
     public function testSaveWritesSchemaValidFileWithMode0640()
     {
         $b = $this->bitrix();
-        $this->assertTrue($b->saveFromPost(self::VALID_POST), json_encode($b->getErrors()));
+        $this->assertTrue($b->page()->save(self::VALID_POST), json_encode($b->page()->errors()));
         $cfg = $this->written($b);
-        $this->assertSame(0640, fileperms($b->getConfigPath()) & 0777);
-        $this->assertSame([], array_diff(array_keys($cfg), array_keys($this->schema()['properties'])), 'schema keys only');
+        $this->assertSame(0640, fileperms($b->configFile()->path()) & 0777);
+        $this->assertSame([], array_diff(array_keys($cfg), array_keys(self::schema()['properties'])), 'schema keys only');
         $this->assertSame(1, $cfg['version']);
         $this->assertTrue($cfg['enabled']);
         $this->assertSame('https://example.bitrix24.ru/rest/1/abcd1234efgh/', $cfg['webhookUrl']);
@@ -88,18 +51,18 @@ class ConfigFileTest extends BitrixTestCase
         $this->assertSame('/var/lib/asterisk/itd_bitrix.sqlite', $cfg['databasePath']);
         $this->assertArrayNotHasKey('authMode', $cfg);
         $this->assertArrayNotHasKey('appClientSecret', $cfg);
-        $this->assertValidPerSchema($b->getConfigPath());
-        $this->assertSame(['itd_bitrix.json'], array_values(array_diff(scandir(dirname($b->getConfigPath())), ['.', '..'])), 'no temp file left behind');
+        $this->assertValidPerSchema($b->configFile()->path());
+        $this->assertSame(['itd_bitrix.json'], array_values(array_diff(scandir(dirname($b->configFile()->path())), ['.', '..'])), 'no temp file left behind');
     }
 
     public function testDefaultConfigIsValidToo()
     {
         $b = $this->bitrix();
-        $this->assertTrue($b->writeConfigFile());
+        $this->assertTrue($b->configFile()->write());
         $cfg = $this->written($b);
         $this->assertFalse($cfg['enabled']);
         $this->assertSame([], $cfg['dids']);
-        $this->assertValidPerSchema($b->getConfigPath());
+        $this->assertValidPerSchema($b->configFile()->path());
     }
 
     public function testLocalApplicationCredentials()
@@ -107,59 +70,60 @@ class ConfigFileTest extends BitrixTestCase
         $b = $this->bitrix();
         $post = ['authMode' => 'app', 'webhookUrl' => '', 'appPortalUrl' => 'https://example.bitrix24.ru/',
             'appClientId' => 'local.65a1b2c3d4e5f6.12345678', 'appClientSecret' => 'Xy7secretKEY'] + self::VALID_POST;
-        $this->assertTrue($b->saveFromPost($post), json_encode($b->getErrors()));
+        $this->assertTrue($b->page()->save($post), json_encode($b->page()->errors()));
         $cfg = $this->written($b);
         $this->assertSame('', $cfg['webhookUrl']);
         $this->assertSame(['portalUrl' => 'https://example.bitrix24.ru', 'clientId' => 'local.65a1b2c3d4e5f6.12345678', 'clientSecret' => 'Xy7secretKEY'], $cfg['app']);
-        $this->assertValidPerSchema($b->getConfigPath());
+        $this->assertValidPerSchema($b->configFile()->path());
+    }
+
+    public function testBuildKeepsOnlyTheChosenCredentials()
+    {
+        $b = $this->bitrix();
+        $s = ['authMode' => 'app', 'webhookUrl' => 'https://e.bitrix24.ru/rest/1/old/', 'appPortalUrl' => 'https://e.bitrix24.ru',
+            'appClientId' => 'local.1', 'appClientSecret' => 'k'] + $b->settings()->defaults();
+        $cfg = $b->configFile()->build($s);
+        $this->assertSame('', $cfg['webhookUrl']);
+        $this->assertSame(['portalUrl' => 'https://e.bitrix24.ru', 'clientId' => 'local.1', 'clientSecret' => 'k'], $cfg['app']);
+        $this->assertSame([], array_diff(array_keys($cfg), array_keys(self::schema()['properties'])), 'schema keys only');
+        $this->assertArrayNotHasKey('appClientSecret', $cfg);
+
+        $cfg = $b->configFile()->build(['authMode' => 'webhook'] + $s);
+        $this->assertSame('https://e.bitrix24.ru/rest/1/old/', $cfg['webhookUrl']);
+        $this->assertNull($cfg['app']);
+        $this->assertNull($b->configFile()->build(['appClientSecret' => ''] + $s)['app'], 'an incomplete application is none');
     }
 
     public function testReloadWritesTheFileAgain()
     {
         $b = $this->bitrix();
         $this->configure($b, ['enabled' => true, 'webhookUrl' => 'https://e.bitrix24.ru/rest/3/zz/', 'dids' => ['74951234567']]);
-        $this->assertFileDoesNotExist($b->getConfigPath());
+        $this->assertFileDoesNotExist($b->configFile()->path());
         $b->writeConfig($b->genConfig());
         $cfg = $this->written($b);
         $this->assertSame('https://e.bitrix24.ru/rest/3/zz/', $cfg['webhookUrl']);
-        $this->assertSame(0640, fileperms($b->getConfigPath()) & 0777);
-        $this->assertValidPerSchema($b->getConfigPath());
+        $this->assertSame(0640, fileperms($b->configFile()->path()) & 0777);
+        $this->assertValidPerSchema($b->configFile()->path());
     }
 
     public function testEmptySecretFieldsKeepTheSavedOnes()
     {
         $b = $this->bitrix();
-        $this->assertTrue($b->saveFromPost(self::VALID_POST));
+        $this->assertTrue($b->page()->save(self::VALID_POST));
         $again = ['webhookUrl' => '', 'retentionHours' => '10'] + self::VALID_POST;
-        $this->assertTrue($b->saveFromPost($again));
+        $this->assertTrue($b->page()->save($again));
         $cfg = $this->written($b);
         $this->assertSame('https://example.bitrix24.ru/rest/1/abcd1234efgh/', $cfg['webhookUrl']);
         $this->assertSame(10, $cfg['retentionHours']);
     }
 
-    public function testNeedReloadOnlyWhenDialplanChanges()
-    {
-        $b = $this->bitrix();
-        $b->saveFromPost(self::VALID_POST);
-        $this->assertSame(1, $GLOBALS['__needreload'], 'switching on');
-        $b->saveFromPost(['incomingTimeoutMs' => '3000', 'logLevel' => 'info'] + self::VALID_POST);
-        $this->assertSame(1, $GLOBALS['__needreload'], 'runtime-only settings');
-        $b->saveFromPost(['dids' => ['84951234567']] + self::VALID_POST);
-        $this->assertSame(1, $GLOBALS['__needreload'], 'same DID written differently');
-        $b->saveFromPost(['didsExtra' => ''] + self::VALID_POST);
-        $this->assertSame(2, $GLOBALS['__needreload'], 'DID list changed');
-        $b->saveFromPost(['enabled' => 'no'] + self::VALID_POST);
-        $this->assertSame(3, $GLOBALS['__needreload'], 'switching off');
-        $b->saveFromPost(['enabled' => 'no', 'didsExtra' => '111'] + self::VALID_POST);
-        $this->assertSame(3, $GLOBALS['__needreload'], 'DIDs of a disabled module do not reach the dialplan');
-    }
 
     public function testUnwritableLocationIsReportedNotFatal()
     {
         $b = $this->bitrix(['configPath' => $this->tmp . '/missing-dir/itd_bitrix.json']);
-        $this->assertTrue($b->saveFromPost(self::VALID_POST));
-        $this->assertSame('warning', $b->getMessages()[0]['type']);
-        $this->assertStringNotContainsString('abcd1234efgh', $b->getMessages()[0]['text']);
+        $this->assertTrue($b->page()->save(self::VALID_POST));
+        $this->assertSame('warning', $b->page()->messages()[0]['type']);
+        $this->assertStringNotContainsString('abcd1234efgh', $b->page()->messages()[0]['text']);
     }
 
     /** Cross-language: the AGI loader (operator CLI) reads the file PHP wrote. */
@@ -170,12 +134,12 @@ class ConfigFileTest extends BitrixTestCase
             $this->markTestSkipped('agi-bin/itd_bitrix.js is not built yet (npm run build builds it before phpunit in CI).');
         }
         $b = $this->bitrix();
-        $this->assertTrue($b->saveFromPost(self::VALID_POST));
-        exec('node ' . escapeshellarg($cli) . ' validate-config --config ' . escapeshellarg($b->getConfigPath()) . ' 2>&1', $out, $code);
+        $this->assertTrue($b->page()->save(self::VALID_POST));
+        exec('node ' . escapeshellarg($cli) . ' validate-config --config ' . escapeshellarg($b->configFile()->path()) . ' 2>&1', $out, $code);
         $this->assertSame(0, $code, implode("\n", $out));
 
         // …and rejects what the schema rejects.
-        $bad = json_decode(file_get_contents($b->getConfigPath()), true);
+        $bad = json_decode(file_get_contents($b->configFile()->path()), true);
         $bad['incomingTimeoutMs'] = 5;
         file_put_contents($this->tmp . '/bad.json', json_encode($bad));
         exec('node ' . escapeshellarg($cli) . ' validate-config --config ' . escapeshellarg($this->tmp . '/bad.json') . ' 2>&1', $out2, $code2);

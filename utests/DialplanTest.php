@@ -2,60 +2,16 @@
 
 use FreePBX\modules\Bitrix;
 
-/** Generated dialplan for sample inbound routes, with core's and queues' dialplan built first. */
+/**
+ * The dialplan hook as FreePBX runs it (settings → listed routes → every hook), on core's and
+ * queues' dialplan built first. Each hook's own lines: utests/Dialplan/.
+ */
 class DialplanTest extends BitrixTestCase
 {
-    const ROUTES = [
-        ['extension' => '74951234567', 'cidnum' => '', 'pricid' => '', 'description' => 'Main line', 'destination' => 'ext-queues,400,1'],
-        ['extension' => '84957654321', 'cidnum' => '79161112233', 'pricid' => '', 'description' => 'VIP caller', 'destination' => 'from-did-direct,201,1'],
-        ['extension' => '74990000000', 'cidnum' => '', 'pricid' => '', 'description' => 'Not listed', 'destination' => 'app-blackhole,hangup,1'],
-        ['extension' => '', 'cidnum' => '', 'pricid' => '', 'description' => 'Any DID', 'destination' => 'ext-local,201,1'],
-    ];
-
-    /** What core (pri 480) and queues (pri 100) generate for these routes, in their order. */
-    private function frameworkDialplan(array $routes, $fpbx = 17, $queues = true)
-    {
-        $ext = new extensions();
-        if ($queues) {
-            $fq = $fpbx >= 17 ? '_X.' : '_.';
-            $ext->add('from-queue', $fq, '', new ext_setvar('QAGENT', '${EXTEN}'));
-            $ext->add('from-queue', $fq, '', new ext_setvar('__FROMQ', 'true'));
-            $ext->add('from-queue', $fq, '', new ext_goto('1', '${QAGENT}', 'ext-local'));
-            $ext->splice('macro-auto-blkvm', 's', 1, new ext_execif('$["${FROMQ}"="true" & "${CALLFILENAME}"!=""]', 'Set', 'CDR(recordingfile)=${CALLFILENAME}.${MON_FMT}'));
-        }
-        foreach ($routes as $r) {
-            $did = $r['extension'];
-            $cid = $r['cidnum'];
-            $ctx = (($cid !== '' && $did !== '') || ($cid === '' && $did === '')) ? 'ext-did-0001' : 'ext-did-0002';
-            $exten = ($did === '' ? 's' : $did) . ($cid === '' ? '' : '/' . $cid);
-            $ext->add($ctx, $exten, '', new ext_setvar('__DIRECTION', 'INBOUND'));
-            $ext->add($ctx, $exten, '', new ext_setvar('__FROM_DID', '${EXTEN}'));
-            $ext->add($ctx, $exten, 'did', new ext_setvar('CDR(did)', '${FROM_DID}'));
-            $ext->add($ctx, $exten, 'callerid', new ext_execif('$[ "${CALLERID(name)}" = "" ] ', 'Set', 'CALLERID(name)=${CALLERID(num)}'));
-            $ext->add($ctx, $exten, '', new ext_setvar('__MOHCLASS', ''));
-            $ext->add($ctx, $exten, 'did-cid-hook', new ext_noop('CallerID Entry Point'));
-            $ext->add($ctx, $exten, '', new ext_macro('prepend-cid', ''));
-            $ext->add($ctx, $exten, 'dest-ext', new ext_goto('1', '400', 'ext-queues'));
-        }
-        $c = 'macro-auto-blkvm';
-        if ($fpbx >= 17) {
-            $ext->add($c, 's', '', new ext_gosub('1', 's', 'deprecated-macro', $c));
-        }
-        $ext->add($c, 's', '', new ext_setvar('__MACRO_RESULT', ''));
-        $ext->add($c, 's', '', new ext_set('CFIGNORE', ''));
-        $ext->add($c, 's', '', new ext_set('MASTER_CHANNEL(CFIGNORE)', ''));
-        $ext->add($c, 's', '', new ext_macro('blkvm-clr'));
-        $ext->add($c, 's', '', new ext_execif('$[!${REGEX("[^0-9]" ${DIALEDPEERNUMBER})}]', 'Set', 'MASTER_CHANNEL(CONNECTEDLINE(num))=${DIALEDPEERNUMBER}'));
-        if ($fpbx >= 17) {
-            $ext->add($c, 's', '', new ext_macroexit());
-        }
-        return $ext;
-    }
-
     private function generate(Bitrix $b, $fpbx = 17, $queues = true, array $routes = self::ROUTES)
     {
         $this->core->dids = $routes;
-        $ext = $this->frameworkDialplan($routes, $fpbx, $queues);
+        $ext = self::frameworkDialplan($routes, $fpbx, $queues);
         $before = $ext->generateConf();
         $b->doDialplanHook($ext, 'asterisk', Bitrix::myDialplanHooks());
         return [$before, $ext->generateConf()];
@@ -77,17 +33,7 @@ class DialplanTest extends BitrixTestCase
     {
         list(, $conf) = $this->generate($this->enabled(['+74951234567']));
         $lines = self::extenLines($conf, 'ext-did-0002', '74951234567');
-        $this->assertSame([
-            '1,Set(__DIRECTION=INBOUND)',
-            'n,Set(__FROM_DID=${EXTEN})',
-            'n(did),Set(CDR(did)=${FROM_DID})',
-            'n(callerid),ExecIf($[ "${CALLERID(name)}" = "" ] ?Set(CALLERID(name)=${CALLERID(num)}))',
-            'n,Set(__MOHCLASS=)',
-            'n,Gosub(itd-bitrix-inbound,s,1(${FROM_DID}))',
-            'n(did-cid-hook),Noop(CallerID Entry Point)',
-            'n,Gosub(macro-prepend-cid,s,1())',
-            'n(dest-ext),Goto(ext-queues,400,1)',
-        ], $lines);
+        $this->assertSame(InboundSubroutineTest::MAIN_LINES, $lines);
     }
 
     public function testDidAndCidRouteIsSplicedInExtDid0001()
@@ -132,19 +78,13 @@ class DialplanTest extends BitrixTestCase
     public function testModuleContextsWithoutCustomIncludesAndClassicAgi()
     {
         list(, $conf) = $this->generate($this->enabled());
-        $this->assertSame("[itd-bitrix-inbound]\n"
-            . "exten => s,1,Set(AGISIGHUP=no)\n"
-            . "exten => s,n,Set(CHANNEL(hangup_handler_push)=itd-bitrix-hangup,s,1)\n"
-            . "exten => s,n,AGI(itd_bitrix_incoming.js,\${ARG1})\n"
-            . "exten => s,n,Return()\n\n", self::contextBlock($conf, 'itd-bitrix-inbound'));
-        $this->assertSame("[itd-bitrix-hangup]\n"
-            . "exten => s,1,AGI(itd_bitrix_hangup.js)\n"
-            . "exten => s,n,Return()\n\n", self::contextBlock($conf, 'itd-bitrix-hangup'));
-        $this->assertSame("[itd-bitrix-answer]\n"
-            . "exten => s,1,AGI(itd_bitrix_show.js,\${ARG1})\n"
-            . "exten => s,n,Return()\n\n", self::contextBlock($conf, 'itd-bitrix-answer'));
-        $this->assertStringNotContainsString('itd-bitrix-inbound-custom', $conf);
+        foreach (['itd-bitrix-inbound', 'itd-bitrix-hangup', 'itd-bitrix-answer'] as $ctx) {
+            $this->assertStringStartsWith("[$ctx]\nexten => s,1,", (string)self::contextBlock($conf, $ctx), $ctx);
+            $this->assertStringNotContainsString($ctx . '-custom', $conf);
+        }
+        $this->assertSame(3, substr_count($conf, 'AGI(itd_bitrix_'));
         $this->assertStringNotContainsString('agi://', $conf);
+        $this->assertStringContainsString(AnswerHookTest::HOOK, $conf);
     }
 
     public function testSecretsNeverInDialplan()
@@ -156,53 +96,8 @@ class DialplanTest extends BitrixTestCase
         $this->assertStringNotContainsString('AppS3cret', $conf);
     }
 
-    /** The stand-in reproduces the verified FreePBX 17 + queues pitfall for a naive splice. */
-    public function testNaiveSpliceIntoQueuesFirstMacroIsBroken()
-    {
-        $ext = $this->frameworkDialplan(self::ROUTES, 17, true);
-        $ext->splice('macro-auto-blkvm', 's', 1, new ext_noop('naive'));
-        $lines = self::extenLines($ext->generateConf(), 'macro-auto-blkvm', 's');
-        $this->assertSame('n,Noop(naive)', $lines[0]);
-        $this->assertStringNotContainsString('Return()', end($lines));
-    }
 
-    public function testAnswerHookOnFreePBX17WithQueuesFirst()
-    {
-        list($before, $conf) = $this->generate($this->enabled(), 17, true);
-        $old = self::extenLines($before, 'macro-auto-blkvm', 's');
-        $lines = self::extenLines($conf, 'macro-auto-blkvm', 's');
-        $this->assertStringStartsWith('1,ExecIf($["${FROMQ}"="true"', $lines[0], 'priority 1 comes first');
-        $this->assertSame('n,Return()', end($lines), 'Return() is still last');
-        $this->assertCount(count($old) + 1, $lines, 'nothing lost');
-        $this->assertSame(1, count(preg_grep('/^1,/', $lines)));
-        $this->assertSame('n,GosubIf($["${BITRIX_UNIQUEID}"!=""]?itd-bitrix-answer,s,1(${IF($["${BITRIX_AGENT}"!=""]?${BITRIX_AGENT}:${EXTTOCALL})}))', $lines[count($lines) - 2]);
-        $this->assertSame(array_slice($old, 0, -1), array_slice($lines, 0, -2), 'the other lines keep their order');
 
-        $fq = self::extenLines($conf, 'from-queue', '_X.');
-        $this->assertSame(['1,Set(__BITRIX_AGENT=${EXTEN})', 'n,Set(QAGENT=${EXTEN})', 'n,Set(__FROMQ=true)', 'n,Goto(ext-local,${QAGENT},1)'], $fq);
-        $this->assertSame([], self::extenLines($conf, 'from-queue', '_.'));
-    }
-
-    public function testAnswerHookOnFreePBX16()
-    {
-        list($before, $conf) = $this->generate($this->enabled(), 16, true);
-        $old = self::extenLines($before, 'macro-auto-blkvm', 's');
-        $lines = self::extenLines($conf, 'macro-auto-blkvm', 's');
-        $this->assertStringStartsWith('1,', $lines[0]);
-        $this->assertCount(count($old) + 1, $lines);
-        $this->assertStringStartsWith('n,GosubIf($["${BITRIX_UNIQUEID}"!=""]?itd-bitrix-answer,s,1(', end($lines));
-        $this->assertSame('1,Set(__BITRIX_AGENT=${EXTEN})', self::extenLines($conf, 'from-queue', '_.')[0]);
-    }
-
-    public function testWithoutQueuesModuleNoFromQueueIsCreated()
-    {
-        list($before, $conf) = $this->generate($this->enabled(), 17, false);
-        $this->assertNull(self::contextBlock($conf, 'from-queue'));
-        $lines = self::extenLines($conf, 'macro-auto-blkvm', 's');
-        $this->assertStringStartsWith('1,Gosub(deprecated-macro', $lines[0]);
-        $this->assertSame('n,Return()', end($lines));
-        $this->assertStringContainsString('itd-bitrix-answer,s,1', $lines[count($lines) - 2]);
-    }
 
     public function testPatternRouteMatchingAListedDid()
     {
@@ -219,24 +114,7 @@ class DialplanTest extends BitrixTestCase
         $ext->add('ext-did-0002', '74951234567', '', new ext_goto('1', '400', 'ext-queues'));
         $b->doDialplanHook($ext, 'asterisk', 500);
         $this->assertStringNotContainsString('itd-bitrix', $ext->generateConf());
-    }
-
-    /** Same vectors as agi-src/logic/phone.ts didKey(). */
-    public function testDidKeyMatchesTheAgiNormalisation()
-    {
-        $cases = [
-            ['+74951234567', '7', '74951234567'],
-            ['84951234567', '7', '74951234567'],
-            ['74951234567', '7', '74951234567'],
-            ['4951234567', '7', '74951234567'],
-            ['0074951234567', '7', '74951234567'],
-            ['+8 495 123-45-67', '7', '84951234567'],
-            ['84951234567', '', '84951234567'],
-            ['unknown', '7', ''],
-            ['0012', '7', '0012'],
-        ];
-        foreach ($cases as $c) {
-            $this->assertSame($c[2], Bitrix::didKey($c[0], $c[1]), $c[0]);
-        }
+        $this->assertSame([['WARNING', 'bitrix: inbound route 74951234567 in ext-did-0002 has no did-cid-hook label; not reported']],
+            $GLOBALS['__freepbx_log']);
     }
 }

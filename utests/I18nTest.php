@@ -6,7 +6,7 @@ class I18nTest extends BitrixTestCase
     private static function moduleStrings()
     {
         $root = realpath(__DIR__ . '/..');
-        $files = array_merge(glob($root . '/*.php'), glob($root . '/views/*.php'));
+        $files = array_merge(glob($root . '/*.php'), glob($root . '/Dialplan/*.php'), glob($root . '/views/*.php'));
         $strings = [];
         foreach ($files as $file) {
             $tokens = token_get_all(file_get_contents($file));

@@ -19,12 +19,12 @@ class InstallTest extends BitrixTestCase
         $this->freepbx->register('Job', $job);
         $b = $this->bitrix();
         $this->assertTrue($b->install());
-        $this->assertFileExists($b->getConfigPath());
-        $this->assertSame(0640, fileperms($b->getConfigPath()) & 0777);
+        $this->assertFileExists($b->configFile()->path());
+        $this->assertSame(0640, fileperms($b->configFile()->path()) & 0777);
         $this->assertIsArray($b->getConfig('settings'), 'defaults seeded');
         $this->assertArrayHasKey('bitrix/retry', $job->jobs);
         $this->assertSame('* * * * *', $job->jobs['bitrix/retry']['schedule']);
-        $this->assertSame("node '" . $this->tmp . "/agi-bin/itd_bitrix.js' retry --config '" . $b->getConfigPath() . "'", $job->jobs['bitrix/retry']['command']);
+        $this->assertSame("node '" . $this->tmp . "/agi-bin/itd_bitrix.js' retry --config '" . $b->configFile()->path() . "'", $job->jobs['bitrix/retry']['command']);
     }
 
     public function testInstallFallsBackToCron()
@@ -33,7 +33,7 @@ class InstallTest extends BitrixTestCase
         $this->freepbx->register('Cron', $cron);
         $b = $this->bitrix();
         $b->install();
-        $this->assertSame(["* * * * * node '" . $this->tmp . "/agi-bin/itd_bitrix.js' retry --config '" . $b->getConfigPath() . "' >/dev/null 2>&1"], $cron->lines);
+        $this->assertSame(["* * * * * node '" . $this->tmp . "/agi-bin/itd_bitrix.js' retry --config '" . $b->configFile()->path() . "' >/dev/null 2>&1"], $cron->lines);
         $b->uninstall();
         $this->assertSame([], $cron->lines);
     }
@@ -43,7 +43,7 @@ class InstallTest extends BitrixTestCase
         $b = $this->bitrix();
         $this->configure($b, ['defaultUserId' => 42]);
         $b->install();
-        $this->assertSame(42, $b->getSettings()['defaultUserId']);
+        $this->assertSame(42, $b->settings()->get()['defaultUserId']);
     }
 
     public function testUninstallRemovesOnlyTheModulesFiles()
@@ -70,7 +70,7 @@ class InstallTest extends BitrixTestCase
 
         $this->assertTrue($b->uninstall());
         $this->assertSame(['contactmanager.agi', 'other.node'], array_values(array_diff(scandir($agi), ['.', '..'])));
-        $this->assertFileDoesNotExist($b->getConfigPath());
+        $this->assertFileDoesNotExist($b->configFile()->path());
         $this->assertFileDoesNotExist($db);
         $this->assertFileDoesNotExist($db . '-wal');
         $this->assertSame([], glob($db . '.*'));

@@ -61,7 +61,7 @@ ob_start();
         $placeholder = $values['webhookUrlMasked'];
         $saved = sprintf(_('Saved: %s — leave empty to keep it.'), $values['webhookUrlMasked']);
     } elseif ($key === 'appClientSecret' && $values['appClientSecretSet']) {
-        $placeholder = \FreePBX\modules\Bitrix::MASK;
+        $placeholder = \FreePBX\modules\Bitrix\Settings::MASK;
         $saved = _('A key is saved — leave empty to keep it.');
     }
 ?>

@@ -1,17 +1,24 @@
 // itd_bitrix.js: the operator CLI used by the GUI, the scheduled retry and admins.
 // Output goes to stdout here (this is not an AGI); --json for machines, plain lines for people.
-import { Command, Option } from 'commander';
+// Exit codes: 0 done; 1 the command ran and failed (check failed, config invalid, code refused,
+// database unusable …); 2 usage error. With --json an error is {"ok": false, "error": "…"}.
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { readFileSync } from 'fs';
 import { BitrixError } from '../bitrix/errors';
 import { OAuthSession } from '../bitrix/oauth';
 import { Config, configSecrets } from '../config/config';
-import { loadConfig, resolveConfigPath } from '../config/load';
+import { ConfigError, readConfig, resolveConfigPath } from '../config/load';
+import { claimFor, fileOwner } from '../config/owner';
 import { check } from '../flows/check';
 import { completeCall } from '../flows/complete';
 import { waitForRecording } from '../flows/recording';
-import { retry } from '../flows/retry';
+import { retry, RetryReport } from '../flows/retry';
 import { Services } from '../flows/services';
 import { Logger } from '../log/logger';
+import { redact } from '../log/redact';
+import { isoWithOffset } from '../logic/time';
+import type { CallRow } from '../store/calls';
+import type { OutboxSummary, StateCounts } from '../store/outbox';
 import { DbTokenStore } from '../store/tokens';
 
 interface GlobalOptions {
@@ -19,162 +26,305 @@ interface GlobalOptions {
   json?: boolean;
 }
 
-function print(json: boolean | undefined, data: unknown, text: string): void {
-  process.stdout.write(json ? `${JSON.stringify(data)}\n` : `${text}\n`);
+/** What a command prints: `data` with --json, `text` for people; `ok: false` exits 1. */
+interface Outcome {
+  data: object;
+  text: string;
+  ok?: boolean;
 }
 
-const iso = (ms: number | null | undefined) => (ms ? new Date(ms).toISOString() : null);
+/** A failure with more to say in JSON than its message (e.g. the checks that ran). */
+class CliError extends Error {
+  constructor(message: string, readonly data: object = {}) {
+    super(message);
+  }
+}
 
-async function withServices<T>(cmd: Command, tag: string, fn: (s: Services, config: Config, path: string) => Promise<T>): Promise<T> {
-  const opts = cmd.optsWithGlobals<GlobalOptions>();
-  const path = resolveConfigPath(opts.config);
+/** The default of `retry --max-seconds`: FreePBX's job runner waits for us before other modules' jobs. */
+export const RETRY_MAX_SECONDS = 20;
+
+const iso = (ms: number | null | undefined) => (ms ? new Date(ms).toISOString() : null);
+/** Local wall-clock time for people: "2026-12-02 10:03:10". */
+const local = (ms: number | null | undefined) => (ms ? isoWithOffset(ms).slice(0, 19).replace('T', ' ') : '-');
+
+let secrets: string[] = [];
+
+function wholeNumber(min: number, max: number): (value: string) => number {
+  return (value) => {
+    if (!/^[0-9]+$/.test(value) || Number(value) < min || Number(value) > max) {
+      throw new InvalidArgumentError(`must be a whole number from ${min} to ${max}`);
+    }
+    return Number(value);
+  };
+}
+
+/** Wraps a command: prints its outcome, or its error (stderr, or JSON on stdout) with exit code 1. */
+function action(fn: (cmd: Command, args: string[]) => Promise<Outcome>): (...args: unknown[]) => Promise<void> {
+  return async (...args) => {
+    const cmd = args[args.length - 1] as Command;
+    const json = !!cmd.optsWithGlobals<GlobalOptions>().json;
+    try {
+      const out = await fn(cmd, args.slice(0, -2) as string[]);
+      process.stdout.write(json ? `${JSON.stringify(out.data)}\n` : out.text ? `${out.text}\n` : '');
+      if (out.ok === false) process.exitCode = 1;
+    } catch (err) {
+      const message = redact(err instanceof Error ? err.message : String(err), secrets);
+      if (json) process.stdout.write(`${JSON.stringify({ ok: false, error: message, ...(err instanceof CliError ? err.data : {}) })}\n`);
+      else process.stderr.write(`itd_bitrix.js ${cmd.name()}: ${message}\n`);
+      process.exitCode = 1;
+    }
+  };
+}
+
+async function withServices<T>(cmd: Command, tag: string, fn: (s: Services, config: Config, warnings: string[]) => Promise<T>): Promise<T> {
+  const path = resolveConfigPath(cmd.optsWithGlobals<GlobalOptions>().config);
+  const { config, warnings } = readConfig(path);
+  secrets = configSecrets(config);
+  // Run as root (admins do), what this creates must still belong to the user the AGIs run as.
+  const claim = claimFor(fileOwner(path));
   const log = new Logger(tag);
-  const config = loadConfig(path);
-  log.configure({ path: config.logPath, level: config.logLevel, secrets: configSecrets(config) });
-  const services = new Services(config, log);
+  log.configure({ path: config.logPath, level: config.logLevel, secrets, claim });
+  const services = new Services(config, log, Date.now, 2000, 'background', claim);
   try {
-    return await fn(services, config, path);
+    return await fn(services, config, warnings);
   } finally {
     await services.close();
   }
 }
 
+/** Columns padded to their widest cell, two spaces apart; counts (`right`) right-aligned. */
+function table(rows: string[][], right: number[] = []): string {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  return rows
+    .map((r) => r.map((cell, i) => (right.includes(i) ? cell.padStart(widths[i]) : cell.padEnd(widths[i]))).join('  ').trimEnd())
+    .join('\n');
+}
+
 export function makeProgram(): Command {
+  const wantsJson = process.argv.includes('--json');
   const program = new Command()
     .name('itd_bitrix.js')
     .description('itd-bitrix operator CLI: connection check, outbox retry, status, recent calls')
     .addOption(new Option('--config <path>', 'config file').env('ITD_BITRIX_CONFIG'))
-    .option('--json', 'machine-readable output');
+    .option('--json', 'machine-readable output')
+    // Usage errors become exit code 2 (and JSON with --json) in main(); set before the subcommands inherit it.
+    .exitOverride()
+    .configureOutput({ outputError: (text, write) => (wantsJson ? undefined : write(text)) });
 
   program
     .command('validate-config')
     .description('check the config file against the schema; exit 1 when invalid')
-    .action((_o, cmd: Command) => {
-      const path = resolveConfigPath(cmd.optsWithGlobals<GlobalOptions>().config);
-      try {
-        loadConfig(path);
-        print(cmd.optsWithGlobals<GlobalOptions>().json, { ok: true }, `config ${path}: valid`);
-      } catch (err) {
-        print(cmd.optsWithGlobals<GlobalOptions>().json, { ok: false, message: (err as Error).message }, (err as Error).message);
-        process.exitCode = 1;
-      }
-    });
+    .action(
+      action(async (cmd) => {
+        const path = resolveConfigPath(cmd.optsWithGlobals<GlobalOptions>().config);
+        const { warnings } = readConfig(path);
+        return { data: { ok: true, warnings }, text: [`config ${path}: valid`, ...warnings.map((w) => `warning: ${w}`)].join('\n') };
+      }),
+    );
 
   program
     .command('check')
-    .description('live test of the Bitrix24 connection')
-    .action(async (_o, cmd: Command) => {
-      const json = cmd.optsWithGlobals<GlobalOptions>().json;
-      let report;
-      try {
-        report = await withServices(cmd, 'check', (s) => check(s, Date.now() + 10_000));
-      } catch (err) {
-        report = { ok: false, checks: [{ id: 'config', ok: false, message: (err as Error).message }] };
-      }
-      print(json, report, report.checks.map((c) => `${c.ok ? 'ok  ' : 'FAIL'} ${c.id}: ${c.message}`).join('\n'));
-    });
+    .description('live test of the Bitrix24 connection; exit 1 when a check fails')
+    .action(
+      action(async (cmd) => {
+        let report;
+        try {
+          report = await withServices(cmd, 'check', (s, _c, warnings) => check(s, Date.now() + 10_000, warnings));
+        } catch (err) {
+          const message = redact((err as Error).message, secrets);
+          throw new CliError(message, { checks: [{ id: err instanceof ConfigError ? 'config' : 'run', ok: false, message }], warnings: [] });
+        }
+        return { data: report, text: report.checks.map((c) => `${c.ok ? 'ok  ' : 'FAIL'} ${c.id}: ${c.message}`).join('\n'), ok: report.ok };
+      }),
+    );
 
   program
     .command('retry')
-    .description('send what calls still owe Bitrix24 (scheduled every minute)')
-    .option('--max-seconds <n>', 'stop starting new work after this long', '50')
-    .action(async (o: { maxSeconds: string }, cmd: Command) => {
-      const report = await withServices(cmd, 'retry', (s) => retry(s, Date.now() + Number(o.maxSeconds) * 1000));
-      print(cmd.optsWithGlobals<GlobalOptions>().json, report, `calls ${report.calls}, steps done ${report.done}, failed ${report.failed}, gave up ${report.gaveUp}`);
-    });
+    .description('send what calls still owe Bitrix24 (scheduled every minute; one run at a time)')
+    .addOption(
+      new Option('--max-seconds <n>', 'start no new work after this long').argParser(wholeNumber(1, 3600)).default(RETRY_MAX_SECONDS),
+    )
+    .action(
+      action(async (cmd) => {
+        const maxSeconds = cmd.opts<{ maxSeconds: number }>().maxSeconds;
+        const report = await withServices(cmd, 'retry', (s) => retry(s, Date.now() + maxSeconds * 1000));
+        return { data: retryData(report), text: retryText(report) };
+      }),
+    );
 
   program
     .command('complete <uniqueid>')
     .description('finish one call and attach its recording once Asterisk has closed the file (started by the hangup AGI)')
-    .action(async (uniqueid: string, _o, cmd: Command) => {
-      await withServices(cmd, 'complete', async (s) => {
-        const call = await (await s.stores()).calls.get(uniqueid);
-        if (call?.recording_path) await waitForRecording(call.recording_path, Date.now() + 30_000);
-        await completeCall(s, uniqueid, Date.now() + 20_000);
-      });
-    });
+    .action(
+      action(async (cmd, [uniqueid]) => {
+        await withServices(cmd, 'complete', async (s) => {
+          const call = await (await s.stores()).calls.get(uniqueid);
+          if (call?.recording_path) await waitForRecording(call.recording_path, Date.now() + 30_000);
+          await completeCall(s, uniqueid, Date.now() + 20_000);
+        });
+        return { data: { ok: true }, text: '' };
+      }),
+    );
 
   program
     .command('status')
-    .description('last exchange with Bitrix24 and the outbox')
-    .action(async (_o, cmd: Command) => {
-      const data = await withServices(cmd, 'status', async (s) => {
-        const { health, outbox } = await s.stores();
-        const h = await health.read();
-        const o = await outbox.summary();
-        return {
+    .description('last exchange with Bitrix24, and what the outbox holds')
+    .action(
+      action(async (cmd) => {
+        const { h, o, giveUpHours } = await withServices(cmd, 'status', async (s, config) => {
+          const { health, outbox } = await s.stores();
+          return { h: await health.read(), o: await outbox.summary(Date.now()), giveUpHours: config.retryGiveUpHours };
+        });
+        const data = {
           lastSuccessAt: iso(h.last_success_at),
           lastErrorAt: iso(h.last_error_at),
           lastError: h.last_error,
-          outbox: { pending: o.pending + o.blocked, blocked: o.blocked, failed: o.failed, oldestAt: iso(o.oldestAt) },
+          outbox: statusOutbox(o),
         };
-      });
-      print(
-        cmd.optsWithGlobals<GlobalOptions>().json,
-        data,
-        `last success ${data.lastSuccessAt ?? 'never'}; last error ${data.lastErrorAt ?? 'never'} ${data.lastError ?? ''}\n` +
-          `outbox: ${data.outbox.pending} pending (${data.outbox.blocked} waiting for credentials), ${data.outbox.failed} failed, oldest ${data.outbox.oldestAt ?? '-'}`,
-      );
-    });
+        return { data, text: statusText(data.lastError, h, o, giveUpHours) };
+      }),
+    );
 
   program
     .command('calls')
-    .description('recent calls')
-    .option('--limit <n>', 'how many', '50')
-    .action(async (o: { limit: string }, cmd: Command) => {
-      const rows = await withServices(cmd, 'calls', async (s) => (await s.stores()).calls.recent(Math.max(1, Math.min(1000, Number(o.limit) || 50))));
-      const calls = rows.map((r) => ({
-        uniqueid: r.uniqueid,
-        callerNumber: r.caller_number,
-        did: r.did,
-        bitrixCallId: r.bitrix_call_id,
-        crmName: r.crm_name,
-        startedAt: iso(r.started_at),
-        answeredAt: iso(r.answered_at),
-        operatorExtension: r.operator_ext,
-        status: r.finish_status,
-        duration: r.finish_duration,
-        finishedAt: iso(r.finished_at),
-        state: r.state,
-      }));
-      print(
-        cmd.optsWithGlobals<GlobalOptions>().json,
-        { calls },
-        calls.map((c) => `${c.startedAt} ${c.callerNumber} → ${c.did} ${c.state} ${c.status ?? ''} ${c.operatorExtension ?? ''}`).join('\n'),
-      );
-    });
+    .description('recent calls, newest first')
+    .addOption(new Option('--limit <n>', 'how many').argParser(wholeNumber(1, 1000)).default(50))
+    .action(
+      action(async (cmd) => {
+        const limit = cmd.opts<{ limit: number }>().limit;
+        const rows = await withServices(cmd, 'calls', async (s) => (await s.stores()).calls.recent(limit));
+        return { data: { calls: rows.map(callData) }, text: callsText(rows) };
+      }),
+    );
 
   program
     .command('oauth-exchange')
     .description('exchange the authorization code from the Connect flow (read from stdin) for tokens')
-    .action(async (_o, cmd: Command) => {
-      const json = cmd.optsWithGlobals<GlobalOptions>().json;
-      const code = readFileSync(0, 'utf8').trim().split(/\s+/)[0] ?? '';
-      try {
-        await withServices(cmd, 'oauth', async (s, config) => {
-          if (!config.app) throw new Error('no local application is configured');
-          if (!/^[A-Za-z0-9._~-]{4,256}$/.test(code)) throw new Error('the authorization code is missing or malformed');
-          const { db, outbox } = await s.stores();
-          const session = new OAuthSession(
-            { clientId: config.app.clientId, clientSecret: config.app.clientSecret, oauthUrl: config.oauthUrl },
-            new DbTokenStore(db),
-          );
-          await session.exchangeCode(code, Date.now() + 15_000);
-          await outbox.unblock(Date.now());
-        });
-        print(json, { ok: true, message: 'connected' }, 'connected');
-      } catch (err) {
-        const message = err instanceof BitrixError ? `the portal refused the code: ${err.description || err.code}` : (err as Error).message;
-        print(json, { ok: false, message }, message);
-      }
-    });
+    .action(
+      action(async (cmd) => {
+        const code = readFileSync(0, 'utf8').trim().split(/\s+/)[0] ?? '';
+        try {
+          await withServices(cmd, 'oauth', async (s, config) => {
+            if (!config.app) throw new Error('no local application is configured');
+            if (!/^[A-Za-z0-9._~-]{4,256}$/.test(code)) throw new Error('the authorization code is missing or malformed');
+            const { db, outbox } = await s.stores();
+            const session = new OAuthSession(
+              { clientId: config.app.clientId, clientSecret: config.app.clientSecret, oauthUrl: config.oauthUrl },
+              new DbTokenStore(db),
+            );
+            await session.exchangeCode(code, Date.now() + 15_000);
+            await outbox.unblock(Date.now());
+          });
+        } catch (err) {
+          const message = redact(err instanceof BitrixError ? `the portal refused the code: ${err.description || err.code}` : (err as Error).message, secrets);
+          // `message` as well: the settings page of earlier versions reads it.
+          throw new CliError(message, { message });
+        }
+        return { data: { ok: true, message: 'connected' }, text: 'connected' };
+      }),
+    );
 
   return program;
+}
+
+function retryData(r: RetryReport): object {
+  return { ...r, lockedUntil: iso(r.lockedUntil), nextAttemptAt: iso(r.nextAttemptAt) };
+}
+
+function retryText(r: RetryReport): string {
+  if (!r.ran) return `another retry run is at work (until ${local(r.lockedUntil)}); nothing done`;
+  return [
+    `calls: ${r.calls.tried} tried, ${r.calls.done} done, ${r.calls.waiting} waiting, ${r.calls.held} held`,
+    `steps: ${r.steps.sent} sent, ${r.steps.waiting} waiting, ${r.steps.held} held`,
+    `next attempt: ${local(r.nextAttemptAt)}`,
+    `given up now: ${r.givenUp.calls} calls, ${r.givenUp.steps} steps`,
+    `hangups from the journal: ${r.replayed}; lost calls finished: ${r.lost}; due again after new credentials: ${r.unblocked}`,
+  ].join('\n');
+}
+
+/** `status --json`'s outbox: the four fields the settings page reads (steps), then the rest. */
+function statusOutbox(o: OutboxSummary): object {
+  return {
+    pending: o.steps.due + o.steps.waiting + o.steps.held,
+    blocked: o.steps.held,
+    failed: o.steps.givenUp,
+    oldestAt: iso(o.oldestAt),
+    steps: o.steps,
+    calls: o.calls,
+    nextAttemptAt: iso(o.nextAttemptAt),
+    waiting: o.waiting.map((w) => ({ ...w, nextAttemptAt: iso(w.nextAttemptAt) })),
+  };
+}
+
+function statusText(lastError: string | null, h: { last_success_at: number | null; last_error_at: number | null }, o: OutboxSummary, giveUpHours: number): string {
+  const row = (label: string, k: keyof StateCounts, note: string) => [label, String(o.calls[k]), String(o.steps[k]), note];
+  const lines = [
+    `Bitrix24: last success ${h.last_success_at ? local(h.last_success_at) : 'never'}; last error ${h.last_error_at ? `${local(h.last_error_at)} (${lastError ?? ''})` : 'never'}`,
+    '',
+    table([
+      ['OUTBOX', 'CALLS', 'STEPS', ''],
+      row('due', 'due', 'sent by the next retry run'),
+      row('waiting', 'waiting', o.nextAttemptAt ? `next attempt ${local(o.nextAttemptAt)}` : ''),
+      row('held', 'held', 'until the credentials change'),
+      row('given up', 'givenUp', `older than ${giveUpHours} h; not sent`),
+    ], [1, 2]),
+  ];
+  if (o.waiting.length) {
+    lines.push('', 'Waiting:');
+    lines.push(
+      table([
+        ['UNIQUEID', 'STEP', 'ATTEMPTS', 'NEXT ATTEMPT', 'LAST ERROR'],
+        ...o.waiting.map((w) => [w.uniqueid, w.step, String(w.attempts), local(w.nextAttemptAt), (w.lastError ?? '-').slice(0, 80)]),
+      ]),
+    );
+  }
+  return lines.join('\n');
+}
+
+function callData(r: CallRow): object {
+  return {
+    uniqueid: r.uniqueid,
+    callerNumber: r.caller_number,
+    did: r.did,
+    bitrixCallId: r.bitrix_call_id,
+    crmName: r.crm_name,
+    startedAt: iso(r.started_at),
+    answeredAt: iso(r.answered_at),
+    operatorExtension: r.operator_ext,
+    status: r.finish_status,
+    duration: r.finish_duration,
+    finishedAt: iso(r.finished_at),
+    state: r.state,
+  };
+}
+
+function callsText(rows: CallRow[]): string {
+  if (!rows.length) return 'no calls yet';
+  return table([
+    ['STARTED', 'CALLER', 'DID', 'STATE', 'RESULT', 'TALK', 'OPERATOR', 'UNIQUEID', 'BITRIX24 CALL'],
+    ...rows.map((r) => [
+      local(r.started_at),
+      r.caller_number,
+      r.did,
+      r.state === 'failed' ? 'given up' : r.state,
+      r.finish_status ?? '-',
+      r.finish_duration === null ? '-' : `${r.finish_duration}s`,
+      r.operator_ext ?? '-',
+      r.uniqueid,
+      r.bitrix_call_id ?? '-',
+    ]),
+  ]);
 }
 
 makeProgram()
   .parseAsync(process.argv)
   .catch((err) => {
+    if (err instanceof CommanderError) {
+      if (err.exitCode === 0) return; // --help, --version
+      if (process.argv.includes('--json')) process.stdout.write(`${JSON.stringify({ ok: false, error: err.message.replace(/^error: /, '') })}\n`);
+      process.exitCode = 2;
+      return;
+    }
     process.stderr.write(`itd_bitrix.js: ${(err as Error).message}\n`);
     process.exitCode = 1;
   });

@@ -24,6 +24,7 @@ export interface Config {
   hangupTimeoutMs: number;
   retentionHours: number;
   retryGiveUpHours: number;
+  staleCallHours: number;
   rateLimitPerSecond: number;
   rateLimitBurst: number;
   userCacheSeconds: number;

@@ -11,6 +11,8 @@ export interface CheckItem {
 export interface CheckReport {
   ok: boolean;
   checks: CheckItem[];
+  /** Keys of the config file this version does not know (ignored). */
+  warnings: string[];
 }
 
 function explain(err: unknown): string {
@@ -38,8 +40,9 @@ function explain(err: unknown): string {
   }
 }
 
-export async function check(s: Services, deadline: number): Promise<CheckReport> {
-  const checks: CheckItem[] = [{ id: 'config', ok: true, message: 'configuration file is valid' }];
+export async function check(s: Services, deadline: number, warnings: string[] = []): Promise<CheckReport> {
+  const valid = 'configuration file is valid';
+  const checks: CheckItem[] = [{ id: 'config', ok: true, message: warnings.length ? `${valid} (${warnings.join('; ')})` : valid }];
   const client = await s.client();
   const probe = async (id: string, method: string, params: Record<string, unknown>, ok: string): Promise<boolean> => {
     try {
@@ -57,5 +60,5 @@ export async function check(s: Services, deadline: number): Promise<CheckReport>
     await probe('scope_telephony', 'telephony.externalLine.get', {}, 'telephony scope available');
     await probe('scope_crm', 'telephony.externalCall.searchCrmEntities', { PHONE_NUMBER: '+70000000000' }, 'CRM search available');
   }
-  return { ok: checks.every((c) => c.ok), checks };
+  return { ok: checks.every((c) => c.ok), checks, warnings };
 }

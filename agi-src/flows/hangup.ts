@@ -7,7 +7,7 @@ import { decideFinish } from '../logic/finish';
 import { normaliseNumber } from '../logic/phone';
 import { readCallVars } from './channel-vars';
 import { completeCall } from './complete';
-import { appendHangup, HangupFacts } from '../store/journal';
+import { appendHangup, HangupFacts, markApplied } from '../store/journal';
 import type { Services } from './services';
 
 /** The retry leaves a hung-up call alone this long: the hangup step or its worker is on it. */
@@ -36,12 +36,21 @@ export async function hangup(s: Services, channel: AgiChannel, env: AgiEnvironme
     did: vars.did,
     callerid: env.agi_callerid ?? '',
   };
+  let journaled = false;
   try {
     appendHangup(s.config.databasePath, facts);
+    journaled = true;
   } catch (err) {
     s.log.error(`hangup ${facts.uniqueid}: cannot write the hangup journal (${(err as Error).message})`);
   }
   const attach = await applyHangup(s, facts);
+  if (journaled) {
+    try {
+      markApplied(s.config.databasePath, facts.uniqueid);
+    } catch {
+      // Without the mark the retry looks the call up again and finds it recorded.
+    }
+  }
   if (attach === null) return;
   if (attach && opts.spawnRecordingWorker) {
     // MixMonitor closes the file only after this handler returns: finish and upload together later.
@@ -57,15 +66,21 @@ export async function hangup(s: Services, channel: AgiChannel, env: AgiEnvironme
 
 /**
  * Writes what the PBX knew at hangup into the call's row, with the finish it owes Bitrix24.
- * Used by the hangup handler and, from the journal, by the retry. Returns whether a recording
- * follows, or null when there is no call to finish (or it was recorded already).
+ * Used by the hangup handler and, from the journal and for calls the PBX lost, by the retry.
+ * Returns whether a recording follows, or null when there is no call to finish (or it was
+ * recorded already). `rebuild: false`: a call the database does not hold is not created from the
+ * channel's facts (a journal line older than the retention: the call may have been purged).
  */
-export async function applyHangup(s: Services, facts: HangupFacts): Promise<boolean | null> {
+export async function applyHangup(s: Services, facts: HangupFacts, opts: { rebuild?: boolean } = {}): Promise<boolean | null> {
   const cfg = s.config;
   const { calls } = await s.stores();
   const uniqueid = facts.uniqueid;
   let call = await calls.get(uniqueid);
   if (call?.hungup_at) return null;
+  if (!call && opts.rebuild === false) {
+    s.log.info(`hangup ${uniqueid}: the journal line is older than the retention and the call is not in the database; not reported again`);
+    return null;
+  }
   if (!call) {
     // incoming ran for this call (BITRIX_UNIQUEID is set) but could not save it (database down
     // or locked then): rebuild the row from the channel so the call still reaches Bitrix24.

@@ -4,12 +4,14 @@ import { BitrixClient, Credentials, Health } from '../bitrix/client';
 import { asBitrixError, BitrixError } from '../bitrix/errors';
 import { OAuthSession } from '../bitrix/oauth';
 import { Config, credentialsFingerprint } from '../config/config';
+import type { Claim } from '../config/owner';
 import { Logger } from '../log/logger';
 import { Caches } from '../store/caches';
 import { CallStore } from '../store/calls';
 import { Db } from '../store/db';
 import { DbRequestGate, Priority } from '../store/gate';
 import { HealthStore } from '../store/health';
+import { Leases } from '../store/leases';
 import { Outbox } from '../store/outbox';
 import type { Step } from '../store/calls';
 import { DbTokenStore } from '../store/tokens';
@@ -20,6 +22,7 @@ export interface Stores {
   outbox: Outbox;
   caches: Caches;
   health: HealthStore;
+  leases: Leases;
 }
 
 export class Services {
@@ -35,16 +38,19 @@ export class Services {
     private readonly busyTimeoutMs = 2000,
     /** Whether a caller waits for this process's requests (see DbRequestGate). */
     private readonly priority: Priority = 'background',
+    /** Hands the database (and its folder) to the AGIs' user when this process creates it as root. */
+    private readonly claim?: Claim,
   ) {}
 
   stores(): Promise<Stores> {
     if (!this.storesP) {
-      this.storesP = Db.openOrRecreate(this.config.databasePath, this.busyTimeoutMs, (msg) => this.log.error(msg)).then((db) => ({
+      this.storesP = Db.openOrRecreate(this.config.databasePath, this.busyTimeoutMs, (msg) => this.log.error(msg), this.claim).then((db) => ({
         db,
         calls: new CallStore(db),
         outbox: new Outbox(db),
         caches: new Caches(db),
         health: new HealthStore(db),
+        leases: new Leases(db),
       }));
     }
     return this.storesP;

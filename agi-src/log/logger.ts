@@ -1,5 +1,6 @@
-import { appendFileSync, mkdirSync } from 'fs';
+import { appendFileSync, existsSync } from 'fs';
 import { dirname } from 'path';
+import { Claim, makeDirs } from '../config/owner';
 import { isoWithOffset } from '../logic/time';
 import { redact } from './redact';
 
@@ -27,6 +28,7 @@ export class Logger {
   private secrets: string[] = [];
   private sink?: ConsoleSink;
   private pending: Promise<unknown>[] = [];
+  private claim?: Claim;
 
   constructor(
     private readonly tag: string,
@@ -34,10 +36,12 @@ export class Logger {
     private level: LogLevel = 'info',
   ) {}
 
-  configure(opts: { path?: string; level?: LogLevel; secrets?: string[] }): void {
+  /** `claim`: hands a log file or folder this process creates to the AGIs' user (CLI run as root). */
+  configure(opts: { path?: string; level?: LogLevel; secrets?: string[]; claim?: Claim }): void {
     if (opts.path) this.path = opts.path;
     if (opts.level) this.level = opts.level;
     if (opts.secrets) this.secrets = opts.secrets.filter((s) => s && s.length >= 4);
+    if (opts.claim) this.claim = opts.claim;
   }
 
   attachConsole(sink: ConsoleSink | undefined): void {
@@ -67,16 +71,19 @@ export class Logger {
     if (RANK[level] > RANK[this.level]) return;
     const text = redact(message.replace(/[\r\n]+/g, ' '), this.secrets);
     const line = `${isoWithOffset(Date.now())} ${level.toUpperCase()} [${this.tag} ${process.pid}] ${text}\n`;
+    const fresh = this.claim !== undefined && !existsSync(this.path);
     try {
-      appendFileSync(this.path, line);
+      // Caller numbers and CRM names: private to the asterisk user and its group, like the database.
+      appendFileSync(this.path, line, { mode: 0o640 });
     } catch {
       try {
-        mkdirSync(dirname(this.path), { recursive: true });
-        appendFileSync(this.path, line);
+        makeDirs(dirname(this.path), this.claim);
+        appendFileSync(this.path, line, { mode: 0o640 });
       } catch {
         process.stderr.write(line);
       }
     }
+    if (fresh && existsSync(this.path)) this.claim?.(this.path);
     if (this.sink && RANK[level] <= RANK.warn) {
       this.pending.push(this.sink.verbose(`itd-bitrix ${level}: ${text}`, 1).catch(() => undefined));
     }

@@ -32,3 +32,14 @@ export function decideFinish(call: CallFacts, defaultUserId: number): FinishDeci
 export function usersToHide(shownTo: readonly number[], finishingUserId: number): number[] {
   return [...new Set(shownTo)].filter((u) => u !== finishingUserId);
 }
+
+/**
+ * The end of a call the PBX lost (no hangup ever came: Asterisk crashed or was restarted), as far
+ * as anything on the PBX knows it: for an answered call the last write to its recording, else
+ * the answer itself (talk time unknown, so none is claimed); for an unanswered one, its start.
+ */
+export function lostCallEnd(call: { startedAt: number; answeredAt: number | null; recordingWrittenAt: number | null }, now: number): number {
+  if (!call.answeredAt) return call.startedAt;
+  const last = call.recordingWrittenAt !== null && call.recordingWrittenAt > call.answeredAt ? call.recordingWrittenAt : call.answeredAt;
+  return Math.min(last, now);
+}

@@ -150,14 +150,25 @@ export class CallStore {
     await this.db.run('DELETE FROM outbox WHERE uniqueid = ? AND step = ?', [uniqueid, step]);
   }
 
-  /** Finished calls (and given-up ones) older than the retention go, with anything left of them. */
+  /**
+   * Finished calls (and given-up ones) older than the retention go, with their given-up steps. A
+   * call with a step still to send (waiting, or held for credentials) stays, whatever its age.
+   */
   async purge(olderThan: number): Promise<number> {
     const res = await this.db.run(
       `DELETE FROM calls WHERE state IN ('finished', 'failed') AND COALESCE(hungup_at, started_at) < ?
-         AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.uniqueid = calls.uniqueid AND o.state = 'pending')`,
+         AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.uniqueid = calls.uniqueid AND o.state IN ('pending', 'blocked'))`,
       [olderThan],
     );
     return res.changes;
+  }
+
+  /** Calls still open since before `startedBefore`: their hangup never came (the PBX lost them). */
+  lost(startedBefore: number, limit: number): Promise<CallRow[]> {
+    return this.db.all<CallRow>(`SELECT * FROM calls WHERE state = 'active' AND hungup_at IS NULL AND started_at < ? ORDER BY started_at LIMIT ?`, [
+      startedBefore,
+      limit,
+    ]);
   }
 
   recent(limit: number): Promise<CallRow[]> {

@@ -1,8 +1,9 @@
 // A small promise wrapper over the `sqlite3` package: one connection per process, WAL, a busy
 // timeout so concurrent AGI processes wait for each other instead of failing.
-import { chmodSync, existsSync, mkdirSync, renameSync } from 'fs';
+import { chmodSync, existsSync, renameSync } from 'fs';
 import { dirname } from 'path';
 import type * as Sqlite3 from 'sqlite3';
+import { Claim, makeDirs } from '../config/owner';
 import { migrate } from './migrations';
 
 export type SqlValue = string | number | null;
@@ -24,18 +25,25 @@ export class Db implements Queryable {
 
   private constructor(private readonly raw: Sqlite3.Database, readonly path: string) {}
 
-  /** Opens (creating when missing) and migrates the database. The binding is loaded only here. */
-  static async open(path: string, busyTimeoutMs: number): Promise<Db> {
+  /**
+   * Opens (creating when missing) and migrates the database. The binding is loaded only here.
+   * `claim` hands a file or folder this process creates to the AGIs' user (the CLI run as root);
+   * SQLite itself gives its -wal and -shm files the database file's owner.
+   */
+  static async open(path: string, busyTimeoutMs: number, claim?: Claim): Promise<Db> {
     const sqlite3 = (await import('sqlite3')).default as typeof Sqlite3;
     const created = !existsSync(path);
-    if (created) mkdirSync(dirname(path), { recursive: true });
+    if (created) makeDirs(dirname(path), claim);
     const raw = await new Promise<Sqlite3.Database>((resolve, reject) => {
       const db: Sqlite3.Database = new sqlite3.Database(path, (err) => (err ? reject(err) : resolve(db)));
     });
     const db = new Db(raw, path);
     raw.configure('busyTimeout', Math.max(1, Math.round(busyTimeoutMs)));
     try {
-      if (created) chmodSync(path, 0o640);
+      if (created) {
+        chmodSync(path, 0o640);
+        claim?.(path);
+      }
       await db.exec('PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;');
       await migrate(db);
     } catch (err) {
@@ -49,16 +57,16 @@ export class Db implements Queryable {
    * Opens the database; a file SQLite cannot read as a database is moved aside
    * (`<path>.corrupt-<time>`) and a fresh one created, so the PBX keeps recording calls.
    */
-  static async openOrRecreate(path: string, busyTimeoutMs: number, onRecreate: (msg: string) => void): Promise<Db> {
+  static async openOrRecreate(path: string, busyTimeoutMs: number, onRecreate: (msg: string) => void, claim?: Claim): Promise<Db> {
     try {
-      return await Db.open(path, busyTimeoutMs);
+      return await Db.open(path, busyTimeoutMs, claim);
     } catch (err) {
       if (!isCorruption(err)) throw err;
       const aside = `${path}.corrupt-${Date.now()}`;
       renameSync(path, aside);
       for (const suffix of ['-wal', '-shm']) if (existsSync(path + suffix)) renameSync(path + suffix, aside + suffix);
       onRecreate(`database ${path} was not a readable SQLite file (${sqliteCode(err)}); moved to ${aside} and recreated`);
-      return Db.open(path, busyTimeoutMs);
+      return Db.open(path, busyTimeoutMs, claim);
     }
   }
 

@@ -76,6 +76,14 @@ const MIGRATIONS: string[] = [
     until INTEGER NOT NULL
   );
   `,
+  // 2: named leases (one retry run at a time).
+  `
+  CREATE TABLE lease (
+    name TEXT PRIMARY KEY,
+    holder TEXT NOT NULL,
+    until INTEGER NOT NULL
+  );
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -13,11 +13,39 @@ export interface OutboxItem {
   last_error: string | null;
 }
 
+/**
+ * The words `status` and `retry` use, for steps and for calls alike: due (goes at the next retry
+ * run), waiting (for its next attempt: a back-off, or the grace a hangup's own worker gets),
+ * held (until the credentials change), given up (older than retryGiveUpHours; never sent).
+ * A call counts once, by its step that says most: given up, held, due, waiting.
+ */
+export type StepState = 'due' | 'waiting' | 'held' | 'givenUp';
+export type StateCounts = Record<StepState, number>;
+
+export interface WaitingStep {
+  uniqueid: string;
+  step: Step;
+  attempts: number;
+  nextAttemptAt: number;
+  lastError: string | null;
+}
+
 export interface OutboxSummary {
-  pending: number;
-  blocked: number;
-  failed: number;
+  steps: StateCounts;
+  calls: StateCounts;
+  /** Creation time of the oldest step not given up. */
   oldestAt: number | null;
+  /** The earliest next attempt of a waiting step. */
+  nextAttemptAt: number | null;
+  /** Waiting steps, soonest first (at most `waitingLimit`). */
+  waiting: WaitingStep[];
+}
+
+const STATE_SQL = `CASE WHEN state = 'failed' THEN 'givenUp' WHEN state = 'blocked' THEN 'held' WHEN next_at > ? THEN 'waiting' ELSE 'due' END`;
+const CALL_RANK: StepState[] = ['waiting', 'due', 'held', 'givenUp'];
+
+export function noCounts(): StateCounts {
+  return { due: 0, waiting: 0, held: 0, givenUp: 0 };
 }
 
 const BACKOFF_BASE_MS = 30_000;
@@ -56,47 +84,76 @@ export class Outbox {
     await this.db.run('UPDATE outbox SET lease_until = NULL WHERE uniqueid = ?', [uniqueid]);
   }
 
-  /** A failed attempt: try again after a back-off, or wait for new credentials ('blocked'). */
+  /**
+   * A failed attempt: try again after a back-off, or wait for new credentials ('blocked'). The
+   * call's other steps wait as long (they go after this one), so the next attempt time is true.
+   */
   async failed(uniqueid: string, step: Step, error: string, now: number, blocked: boolean): Promise<void> {
-    const row = await this.db.get<{ attempts: number }>('SELECT attempts FROM outbox WHERE uniqueid = ? AND step = ?', [uniqueid, step]);
-    const attempts = (row?.attempts ?? 0) + 1;
-    await this.db.run(
-      `UPDATE outbox SET attempts = ?, last_error = ?, lease_until = NULL, next_at = ?,
-         state = CASE WHEN ? THEN 'blocked' ELSE state END
-       WHERE uniqueid = ? AND step = ?`,
-      [attempts, error.slice(0, 500), now + backoffMs(attempts), blocked ? 1 : 0, uniqueid, step],
-    );
+    await this.db.transaction(async (tx) => {
+      const row = await tx.get<{ attempts: number }>('SELECT attempts FROM outbox WHERE uniqueid = ? AND step = ?', [uniqueid, step]);
+      const attempts = (row?.attempts ?? 0) + 1;
+      const nextAt = now + backoffMs(attempts);
+      await tx.run(
+        `UPDATE outbox SET attempts = ?, last_error = ?, lease_until = NULL, next_at = ?,
+           state = CASE WHEN ? THEN 'blocked' ELSE state END
+         WHERE uniqueid = ? AND step = ?`,
+        [attempts, error.slice(0, 500), nextAt, blocked ? 1 : 0, uniqueid, step],
+      );
+      await tx.run(`UPDATE outbox SET next_at = MAX(next_at, ?) WHERE uniqueid = ? AND state = 'pending'`, [nextAt, uniqueid]);
+    });
   }
 
   /** Gives up on steps older than the limit; their calls show as failed. */
-  async giveUp(olderThan: number): Promise<number> {
+  async giveUp(olderThan: number): Promise<{ calls: number; steps: number }> {
     return this.db.transaction(async (tx) => {
-      const res = await tx.run(
-        `UPDATE outbox SET state = 'failed', lease_until = NULL WHERE state IN ('pending', 'blocked') AND created_at < ?`,
-        [olderThan],
-      );
+      const due = `state IN ('pending', 'blocked') AND created_at < ?`;
+      const n = await tx.get<{ steps: number; calls: number }>(`SELECT COUNT(*) AS steps, COUNT(DISTINCT uniqueid) AS calls FROM outbox WHERE ${due}`, [
+        olderThan,
+      ]);
+      if (!n?.steps) return { calls: 0, steps: 0 };
+      await tx.run(`UPDATE outbox SET state = 'failed', lease_until = NULL WHERE ${due}`, [olderThan]);
       await tx.run(
         `UPDATE calls SET state = 'failed' WHERE state != 'finished' AND uniqueid IN (SELECT uniqueid FROM outbox WHERE state = 'failed')`,
       );
-      return res.changes;
+      return { calls: n.calls, steps: n.steps };
     });
   }
 
   /** New credentials: blocked steps become due again. */
   async unblock(now: number): Promise<number> {
-    const res = await this.db.run(`UPDATE outbox SET state = 'pending', next_at = ? WHERE state = 'blocked'`, [now]);
-    return res.changes;
+    return this.db.transaction(async (tx) => {
+      await tx.run(
+        `UPDATE outbox SET next_at = ? WHERE state = 'pending' AND uniqueid IN (SELECT uniqueid FROM outbox WHERE state = 'blocked')`,
+        [now],
+      );
+      const res = await tx.run(`UPDATE outbox SET state = 'pending', next_at = ? WHERE state = 'blocked'`, [now]);
+      return res.changes;
+    });
   }
 
-  async summary(): Promise<OutboxSummary> {
-    const rows = await this.db.all<{ state: string; n: number; oldest: number }>(
-      'SELECT state, COUNT(*) AS n, MIN(created_at) AS oldest FROM outbox GROUP BY state',
+  async summary(now: number, waitingLimit = 20): Promise<OutboxSummary> {
+    const out: OutboxSummary = { steps: noCounts(), calls: noCounts(), oldestAt: null, nextAttemptAt: null, waiting: [] };
+    const steps = await this.db.all<{ k: StepState; n: number; oldest: number; next: number }>(
+      `SELECT ${STATE_SQL} AS k, COUNT(*) AS n, MIN(created_at) AS oldest, MIN(next_at) AS next FROM outbox GROUP BY k`,
+      [now],
     );
-    const out: OutboxSummary = { pending: 0, blocked: 0, failed: 0, oldestAt: null };
-    for (const r of rows) {
-      if (r.state === 'pending' || r.state === 'blocked' || r.state === 'failed') out[r.state] = r.n;
-      if (r.state !== 'failed' && (out.oldestAt === null || r.oldest < out.oldestAt)) out.oldestAt = r.oldest;
+    for (const r of steps) {
+      out.steps[r.k] = r.n;
+      if (r.k !== 'givenUp' && (out.oldestAt === null || r.oldest < out.oldestAt)) out.oldestAt = r.oldest;
+      if (r.k === 'waiting') out.nextAttemptAt = r.next;
     }
+    const calls = await this.db.all<{ rank: number; n: number }>(
+      `SELECT rank, COUNT(*) AS n FROM (
+         SELECT MAX(CASE ${STATE_SQL} ${CALL_RANK.map((k, i) => `WHEN '${k}' THEN ${i}`).join(' ')} END) AS rank FROM outbox GROUP BY uniqueid
+       ) GROUP BY rank`,
+      [now],
+    );
+    for (const r of calls) out.calls[CALL_RANK[r.rank]] = r.n;
+    const waiting = await this.db.all<{ uniqueid: string; step: Step; attempts: number; next_at: number; last_error: string | null }>(
+      `SELECT uniqueid, step, attempts, next_at, last_error FROM outbox WHERE state = 'pending' AND next_at > ? ORDER BY next_at, uniqueid, step LIMIT ?`,
+      [now, waitingLimit],
+    );
+    out.waiting = waiting.map((w) => ({ uniqueid: w.uniqueid, step: w.step, attempts: w.attempts, nextAttemptAt: w.next_at, lastError: w.last_error }));
     return out;
   }
 }

@@ -27,7 +27,7 @@ $b = new \FreePBX\modules\Bitrix($freepbx, [
     'chown' => false,
 ]);
 $freepbx->register('Bitrix', $b);
-$b->setConfig('settings', array_merge($b->getSettings(), [
+$b->setConfig('settings', array_merge($b->settings()->get(), [
     'enabled' => true,
     'webhookUrl' => 'https://example.bitrix24.ru/rest/1/k2j4h5g6f7d8s9a0/',
     'dids' => ['+74951234567', '88005553535'],

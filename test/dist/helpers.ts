@@ -6,9 +6,9 @@ import { createHash } from 'crypto';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import fs from 'fs';
 import http from 'http';
-import os from 'os';
 import path from 'path';
 import * as tar from 'tar';
+import { tempDir } from '../helpers/tmp';
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
 export const PACKAGE_SCRIPT = path.join(REPO_ROOT, 'scripts', 'package.mjs');
@@ -19,7 +19,7 @@ export const AGI_SCRIPTS = ['itd_bitrix_incoming.js', 'itd_bitrix_show.js', 'itd
 export const FIXTURE_BINDING = 'itd_bitrix_sqlite3-linux-x64-glibc2.28.node';
 
 export function tmpDir(tag: string): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), `itd-bitrix-${tag}-`));
+  return tempDir(`itd-bitrix-${tag}-`);
 }
 
 export function md5(buf: Buffer): string {
@@ -89,6 +89,7 @@ export function makeFixtureRoot(version = packageVersion(REPO_ROOT)): string {
 </module>
 `);
   w('Bitrix.class.php', '<?php\nnamespace FreePBX\\modules;\nclass Bitrix extends \\FreePBX_Helpers implements \\BMO { public function install() {} public function uninstall() {} }\n');
+  w('Dialplan/InboundSubroutine.php', '<?php\nnamespace FreePBX\\modules\\Bitrix\\Dialplan;\nclass InboundSubroutine {}\n');
   w('page.itdbitrix.php', "<?php if (!defined('FREEPBX_IS_AUTH')) { die('No direct script access allowed'); }\n");
   w('install.php', '<?php\n');
   w('uninstall.php', '<?php\n');

@@ -13,11 +13,23 @@ function isRuntimeFile(rel: string): boolean {
   if (['module.xml', 'config.schema.json', 'LICENSE', 'README.md'].includes(rel)) return true;
   if (/^[^/]+\.php$/.test(rel)) return true;
   if (/^(views|assets)\/.+/.test(rel)) return !/(^|\/)(\.|node_modules\/)/.test(rel);
-  if (/^Console\/[^/]+\.php$/.test(rel)) return true;
+  if (/^(Console|Dialplan)\/[^/]+\.php$/.test(rel)) return true;
   if (/^i18n\/.+\.(po|mo|pot)$/.test(rel)) return true;
   if (/^agi-bin\/[^/]+\.js$/.test(rel)) return true;
   if (/^agi-bin\/itd_bitrix_sqlite3-[a-z0-9]+-[a-z0-9]+-glibc\d+\.\d+\.node$/.test(rel)) return true;
   return false;
+}
+
+/** The module's PHP files in a work tree: everything but tests, dev scripts and dependencies. */
+function modulePhpFiles(root: string, rel = ''): string[] {
+  const out: string[] = [];
+  for (const ent of fs.readdirSync(path.join(root, rel), { withFileTypes: true })) {
+    const r = rel ? `${rel}/${ent.name}` : ent.name;
+    if (ent.isDirectory()) {
+      if (!/^(\.|node_modules$|utests$|test$|scripts$|bench$|dist$|agi-src$)/.test(ent.name)) out.push(...modulePhpFiles(root, r));
+    } else if (ent.name.endsWith('.php')) out.push(r);
+  }
+  return out;
 }
 
 describe('dist: package.mjs tarball', function () {
@@ -55,8 +67,8 @@ describe('dist: package.mjs tarball', function () {
     }
     expect([...files.keys()].some((n) => /^bitrix\/[^/]+\.php$/.test(n)), 'some *.php').to.equal(true);
     expect([...files.keys()].some((n) => /^bitrix\/agi-bin\/itd_bitrix_sqlite3-[^/]+\.node$/.test(n)), 'agi-bin/itd_bitrix_sqlite3-*.node').to.equal(true);
-    // every root-level *.php of the work tree is shipped
-    for (const f of fs.readdirSync(run.root).filter((n) => n.endsWith('.php'))) {
+    // every *.php of the module in the work tree is shipped (root, Dialplan/, views/, …)
+    for (const f of modulePhpFiles(run.root)) {
       expect(files.has(`bitrix/${f}`), f).to.equal(true);
     }
   });
@@ -144,7 +156,7 @@ describe('dist: package.mjs on a fixture tree', function () {
     const run = runPackage(root, tmpDir('fx'));
     const names = readTgz(run.tgzPath).filter((e) => e.type === '0').map((e) => e.name).sort();
     expect(names).to.deep.equal([
-      'bitrix/Bitrix.class.php', 'bitrix/LICENSE', 'bitrix/README.md',
+      'bitrix/Bitrix.class.php', 'bitrix/Dialplan/InboundSubroutine.php', 'bitrix/LICENSE', 'bitrix/README.md',
       'bitrix/agi-bin/itd_bitrix.js', 'bitrix/agi-bin/itd_bitrix_hangup.js', 'bitrix/agi-bin/itd_bitrix_incoming.js',
       'bitrix/agi-bin/itd_bitrix_selftest.js', 'bitrix/agi-bin/itd_bitrix_show.js', `bitrix/agi-bin/${FIXTURE_BINDING}`,
       'bitrix/assets/js/bitrix.js', 'bitrix/config.schema.json',

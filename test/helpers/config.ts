@@ -1,7 +1,7 @@
 // A real config file in a temp folder, as the module writes it.
-import { mkdtempSync, readFileSync, writeFileSync } from 'fs';
-import { tmpdir } from 'os';
+import { readFileSync, writeFileSync } from 'fs';
 import { join } from 'path';
+import { tempDir } from './tmp';
 
 export interface TestSetup {
   dir: string;
@@ -14,7 +14,7 @@ export interface TestSetup {
 }
 
 export function testSetup(config: Record<string, unknown>): TestSetup {
-  const dir = mkdtempSync(join(tmpdir(), 'itd-bitrix-'));
+  const dir = tempDir('itd-bitrix-');
   const setup: TestSetup = {
     dir,
     configPath: join(dir, 'itd_bitrix.json'),

@@ -1,14 +1,14 @@
 // The call flow end to end: the built AGI executables, spoken to as Asterisk does, against the
 // strict fake Bitrix24 on loopback, with the real SQLite file.
 import { expect } from 'chai';
-import { chmodSync, copyFileSync, existsSync, mkdtempSync, readdirSync, writeFileSync } from 'fs';
-import { tmpdir } from 'os';
+import { chmodSync, copyFileSync, existsSync, readdirSync, writeFileSync } from 'fs';
 import { join } from 'path';
 import { FakeBitrix } from '../fake-bitrix/server';
 import { testSetup, TestSetup } from '../helpers/config';
 import { AGI_BIN, AgiRunResult, runAgiScript } from '../helpers/fake-asterisk';
 import { openCallDb, waitFor, wavFile } from '../helpers/calls';
 import { runCli } from '../helpers/cli';
+import { tempDir } from '../helpers/tmp';
 
 const DID = '74951234567';
 
@@ -342,7 +342,7 @@ describe('call flow (built AGIs, fake Bitrix24, real SQLite)', function () {
   });
 
   it('agi-bin/ alone, copied into an empty folder, runs a whole recorded call (nothing from node_modules)', async () => {
-    const alone = mkdtempSync(join(tmpdir(), 'agi-bin-alone-'));
+    const alone = tempDir('agi-bin-alone-');
     for (const f of readdirSync(AGI_BIN)) copyFileSync(join(AGI_BIN, f), join(alone, f));
     for (const f of readdirSync(alone).filter((n) => n.endsWith('.js'))) chmodSync(join(alone, f), 0o755);
     const wav = join(t.dir, 'alone-1700000045.1.wav');

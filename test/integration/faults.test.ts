@@ -300,7 +300,9 @@ describe('faults: the call goes on, nothing is lost', function () {
     expect(JSON.parse(ex.stdout)).to.deep.equal({ ok: true, message: 'connected' });
     const rr = await runCli(t, ['retry', '--json']);
     expect(rr.code, rr.stderr).to.equal(0);
-    expect(JSON.parse(rr.stdout), rr.stdout).to.include({ calls: 1, failed: 0 });
+    const report = JSON.parse(rr.stdout);
+    expect(report.calls, rr.stdout).to.deep.include({ tried: 1, done: 1 });
+    expect(report.steps, rr.stdout).to.deep.include({ waiting: 0, held: 0 });
     const finished = [...fake.finishedCalls.values()];
     expect(finished).to.have.length(1);
     expect(finished[0]).to.include({ EXTERNAL_CALL_ID: '1700006000.1', CALL_FAILED_CODE: '304' });

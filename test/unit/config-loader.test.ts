@@ -2,7 +2,7 @@ import Ajv from 'ajv';
 import { expect } from 'chai';
 import { readFileSync } from 'fs';
 import { join } from 'path';
-import { ConfigError, parseConfig, resolveConfigPath } from '../../agi-src/config/load';
+import { ConfigError, KNOWN_KEYS, jsonErrorAt, nearMiss, parseConfig, readConfigText, resolveConfigPath } from '../../agi-src/config/load';
 
 const schema = JSON.parse(readFileSync(join(__dirname, '..', '..', 'config.schema.json'), 'utf8'));
 const reference = new Ajv({ strict: false, allErrors: true }).compile(schema);
@@ -46,6 +46,82 @@ describe('config loader', () => {
     const cfg = { ...base, somethingNew: { a: 1 }, app: null };
     expect(reference(cfg)).to.equal(true);
     expect(() => parseConfig(cfg)).not.to.throw();
+  });
+
+  describe('unknown keys', () => {
+    const near: Array<[string, string]> = [
+      ['webhookURL', 'webhookUrl'],
+      ['webhookurl', 'webhookUrl'],
+      ['webhook_url', 'webhookUrl'],
+      ['webhok_url', 'webhookUrl'],
+      ['retentionHour', 'retentionHours'],
+      ['DIDs', 'dids'],
+      ['defaultUserID', 'defaultUserId'],
+      ['staleCallHour', 'staleCallHours'],
+      ['logLevle', 'logLevel'],
+    ];
+    for (const [typo, known] of near) {
+      it(`"${typo}" is an error naming it, with "did you mean ${known}"`, () => {
+        const cfg: Record<string, unknown> = { ...base, [typo]: 1 };
+        expect(() => parseConfig(cfg)).to.throw(ConfigError, `key "${typo}" is not a known key; did you mean "${known}"?`);
+      });
+    }
+
+    it('a near-miss inside "app" is named too', () => {
+      const app = { portalUrl: 'https://p.bitrix24.ru', clientID: 'local.1', clientSecret: 'x', clientId: 'local.1' };
+      expect(() => parseConfig({ ...base, app })).to.throw(ConfigError, 'key "app.clientID" is not a known key; did you mean "app.clientId"?');
+    });
+
+    it('the near-miss comes before what the schema says about the missing key', () => {
+      const { webhookUrl, ...rest } = base;
+      expect(() => parseConfig({ ...rest, webhookURL: webhookUrl })).to.throw(ConfigError, /did you mean "webhookUrl"/);
+    });
+
+    it('other unknown keys pass (a newer writer) and are reported as warnings', () => {
+      const text = JSON.stringify({ ...base, somethingNew: 1, queueStrategy: 'x', ab: 2 });
+      const { warnings } = readConfigText(text, 'test');
+      expect(warnings).to.deep.equal(['somethingNew', 'queueStrategy', 'ab'].map((k) => `key "${k}" is not known to this version; ignored`));
+    });
+
+    it('no two known keys are near-misses of each other, so a key added later never breaks an older reader', () => {
+      const all = [...KNOWN_KEYS[''], ...KNOWN_KEYS.app.map((k) => `app.${k}`)];
+      for (const k of KNOWN_KEYS['']) {
+        expect(nearMiss(k, KNOWN_KEYS[''].filter((o) => o !== k)), k).to.equal(null);
+      }
+      expect(all).to.include('staleCallHours');
+    });
+  });
+
+  describe('JSON syntax errors', () => {
+    const bad: Array<[string, number, number]> = [
+      ['{"a": x}', 1, 7],
+      ['{"a": 1,}', 1, 9],
+      ['{\n  "a": 1\n  "b": 2\n}', 3, 3],
+      ['{"a": "line\nbreak"}', 1, 12],
+      ['{"a": 1', 1, 8],
+      ['', 1, 1],
+      ['{"a": 01}', 1, 8],
+      ['{"a": [1, 2,]}', 1, 13],
+      ['{"a": "\\x"}', 1, 9],
+      ['{"a": tru}', 1, 7],
+      ['{"a": 1} x', 1, 10],
+    ];
+    for (const [text, line, column] of bad) {
+      it(`${JSON.stringify(text)} → line ${line}, column ${column}`, () => {
+        expect(() => JSON.parse(text)).to.throw();
+        expect(jsonErrorAt(text)).to.deep.equal({ line, column });
+      });
+    }
+
+    it('the message names the place, never the text', () => {
+      const text = '{"webhookUrl": "https://b24.example.ru/rest/1/s3cr3tc0de/" "enabled": true}';
+      try {
+        readConfigText(text, '/etc/asterisk/itd_bitrix.json');
+        expect.fail('should reject');
+      } catch (e) {
+        expect((e as Error).message).to.equal('config /etc/asterisk/itd_bitrix.json: not valid JSON at line 1, column 60');
+      }
+    });
   });
 
   it('never echoes the secret in an error', () => {

@@ -2,14 +2,14 @@
 import { expect } from 'chai';
 import { execFile, execFileSync } from 'child_process';
 import { promisify } from 'util';
-import { existsSync, mkdtempSync, readFileSync } from 'fs';
+import { existsSync, readFileSync } from 'fs';
 import * as http from 'http';
 import * as net from 'net';
 import { AddressInfo } from 'net';
-import { tmpdir } from 'os';
 import { join } from 'path';
 import { HttpError, parseResponse, request } from '../../agi-src/bitrix/http';
 import { rejects } from '../helpers/assert';
+import { tempDir } from '../helpers/tmp';
 
 function rawServer(reply: (sock: net.Socket, req: string) => void): Promise<{ url: string; close(): Promise<void> }> {
   const server = net.createServer((sock) => {
@@ -93,7 +93,7 @@ describe('HTTP client', () => {
 
   it('speaks TLS to https:// portals and verifies the certificate', async function () {
     this.timeout(20_000);
-    const dir = mkdtempSync(join(tmpdir(), 'itd-tls-'));
+    const dir = tempDir('itd-tls-');
     try {
       execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost',
         '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { decideFinish, usersToHide } from '../../agi-src/logic/finish';
+import { decideFinish, lostCallEnd, usersToHide } from '../../agi-src/logic/finish';
 import { MAX_NAME_CHARS, pickCrmName, sanitiseCallerName } from '../../agi-src/logic/name';
 import { didKey, isListedDid, normaliseNumber } from '../../agi-src/logic/phone';
 import { isoWithOffset, talkSeconds } from '../../agi-src/logic/time';
@@ -99,6 +99,14 @@ describe('finish decision', () => {
   });
   it('hides the card for everyone shown except the finishing user, once each', () => {
     expect(usersToHide([12, 15, 12, 20], 12)).to.deep.equal([15, 20]);
+  });
+  it('a call the PBX lost ends at the last thing known of it', () => {
+    const now = 100_000_000;
+    expect(lostCallEnd({ startedAt: 1000, answeredAt: null, recordingWrittenAt: 9000 }, now), 'not answered: no talk time').to.equal(1000);
+    expect(lostCallEnd({ startedAt: 1000, answeredAt: 5000, recordingWrittenAt: null }, now), 'no recording: talk time unknown').to.equal(5000);
+    expect(lostCallEnd({ startedAt: 1000, answeredAt: 5000, recordingWrittenAt: 95_000 }, now)).to.equal(95_000);
+    expect(lostCallEnd({ startedAt: 1000, answeredAt: 5000, recordingWrittenAt: 4000 }, now), 'an older file is not this call').to.equal(5000);
+    expect(lostCallEnd({ startedAt: 1000, answeredAt: 5000, recordingWrittenAt: now + 5000 }, now), 'never in the future').to.equal(now);
   });
 });
 

@@ -1,21 +1,23 @@
 // The SQLite store on a real file: leases, first-answer-wins, the shared bucket's headroom.
 import { expect } from 'chai';
-import { mkdtempSync } from 'fs';
-import { tmpdir } from 'os';
+import { appendFileSync, symlinkSync } from 'fs';
 import { join } from 'path';
 import { BitrixError } from '../../agi-src/bitrix/errors';
 import { CallStore } from '../../agi-src/store/calls';
 import { Db } from '../../agi-src/store/db';
+import { appendHangup, journalDone, journalPath, markApplied, takeJournal } from '../../agi-src/store/journal';
 import { DbRequestGate } from '../../agi-src/store/gate';
 import { SCHEMA_VERSION } from '../../agi-src/store/migrations';
+import { Leases } from '../../agi-src/store/leases';
 import { Outbox } from '../../agi-src/store/outbox';
 import { rejects } from '../helpers/assert';
+import { tempDir } from '../helpers/tmp';
 
 describe('SQLite store', () => {
   let db: Db;
   let path: string;
   beforeEach(async () => {
-    path = join(mkdtempSync(join(tmpdir(), 'itd-store-')), 'calls.sqlite');
+    path = join(tempDir('itd-store-'), 'calls.sqlite');
     db = await Db.open(path, 1000);
   });
   afterEach(() => db.close());
@@ -54,9 +56,44 @@ describe('SQLite store', () => {
     await calls.insertIncoming({ uniqueid: 'a', linkedid: 'a', callerNumber: '1', did: '2', startedAt: 1 }, 10);
     await outbox.failed('a', 'register', 'WRONG_AUTH_TYPE', 100, true);
     expect(await outbox.leaseDueCalls(10_000_000, 1000, 10)).to.deep.equal([]);
-    expect(await outbox.summary()).to.include({ blocked: 1, pending: 0 });
+    expect((await outbox.summary(10_000_000)).steps).to.include({ held: 1, due: 0, waiting: 0 });
     await outbox.unblock(200);
     expect(await outbox.leaseDueCalls(300, 1000, 10)).to.deep.equal(['a']);
+  });
+
+  it('never purges a finished call whose recording is still held for credentials', async () => {
+    const calls = new CallStore(db);
+    const outbox = new Outbox(db);
+    await calls.insertIncoming({ uniqueid: 'r', linkedid: 'r', callerNumber: '1', did: '2', startedAt: 1000 }, 1000);
+    await calls.markRegistered('r', 'externalCall.r', null, 1100);
+    await calls.recordHangup('r', { hungupAt: 2000, recordingPath: '/rec.wav', finishUserId: 12, finishDuration: 5, finishStatus: '200', attach: true }, 2000);
+    await calls.markFinished('r', 2100);
+    await outbox.failed('r', 'attach', 'WRONG_AUTH_TYPE', 2200, true);
+    expect(await calls.purge(10_000_000), 'the recording would be lost').to.equal(0);
+    expect(await calls.get('r')).to.include({ state: 'finished' });
+    await calls.markStepDone('r', 'attach');
+    expect(await calls.purge(10_000_000)).to.equal(1);
+  });
+
+  it('a failed step holds back the rest of its call until the next attempt', async () => {
+    const calls = new CallStore(db);
+    const outbox = new Outbox(db);
+    await calls.insertIncoming({ uniqueid: 'b', linkedid: 'b', callerNumber: '1', did: '2', startedAt: 1 }, 10);
+    await calls.recordHangup('b', { hungupAt: 20, recordingPath: null, finishUserId: 1, finishDuration: 0, finishStatus: '304', attach: false }, 20);
+    await outbox.failed('b', 'register', 'TRANSPORT', 100, false);
+    expect(await outbox.leaseDueCalls(100 + 29_999, 1000, 10), 'finish is due, but not before register').to.deep.equal([]);
+    expect(await outbox.leaseDueCalls(100 + 30_000, 1000, 10)).to.deep.equal(['b']);
+  });
+
+  it('one retry run at a time: a named lease, taken over once it expires', async () => {
+    const leases = new Leases(db);
+    expect(await leases.take('retry', 'run-a', 1000, 60_000)).to.deep.equal({ ok: true });
+    expect(await leases.take('retry', 'run-b', 2000, 60_000)).to.deep.equal({ ok: false, until: 61_000 });
+    await leases.release('retry', 'run-b');
+    expect(await leases.take('retry', 'run-b', 3000, 60_000), 'only the holder releases').to.deep.equal({ ok: false, until: 61_000 });
+    expect(await leases.take('retry', 'run-b', 61_001, 60_000), 'run-a died: its lease expired').to.deep.equal({ ok: true });
+    await leases.release('retry', 'run-b');
+    expect(await leases.take('retry', 'run-c', 61_002, 1000)).to.deep.equal({ ok: true });
   });
 
   it('the shared bucket leaves background work a fifth short of the burst', async () => {
@@ -81,7 +118,7 @@ describe('SQLite store', () => {
 
 describe('shared bucket under a locked database', () => {
   it('the call path waits at most half a second for the limiter, then sends anyway; background work waits', async () => {
-    const path = join(mkdtempSync(join(tmpdir(), 'itd-gate-')), 'calls.sqlite');
+    const path = join(tempDir('itd-gate-'), 'calls.sqlite');
     const db = await Db.open(path, 3000);
     const { spawn } = await import('child_process');
     const holder = spawn(process.execPath, [
@@ -104,11 +141,10 @@ describe('shared bucket under a locked database', () => {
 });
 
 describe('hangup journal', () => {
+  const facts = (u: string, hungupAt = 5) => ({ uniqueid: u, hungupAt, callId: '', recording: '', linkedid: u, did: '7495', callerid: '+7916' });
+
   it('hands every line to one retry run, survives a line cut short, and files taken by a dead run', () => {
-    const { appendHangup, journalDone, journalPath, takeJournal } = require('../../agi-src/store/journal') as typeof import('../../agi-src/store/journal');
-    const { appendFileSync } = require('fs') as typeof import('fs');
-    const db = join(mkdtempSync(join(tmpdir(), 'itd-journal-')), 'calls.sqlite');
-    const facts = (u: string) => ({ uniqueid: u, hungupAt: 5, callId: '', recording: '', linkedid: u, did: '7495', callerid: '+7916' });
+    const db = join(tempDir('itd-journal-'), 'calls.sqlite');
     appendHangup(db, facts('a'));
     appendHangup(db, facts('b'));
     appendFileSync(journalPath(db), '{"uniqueid":"c","hung');
@@ -120,5 +156,29 @@ describe('hangup journal', () => {
     expect(second.flatMap((f) => f.entries.map((e) => e.uniqueid))).to.deep.equal(['a', 'b', 'd']);
     second.forEach((f) => journalDone(f.file));
     expect(takeJournal(db)).to.deep.equal([]);
+  });
+
+  it('a line the handler marked applied is not handed out again, wherever the mark landed', () => {
+    const db = join(tempDir('itd-journal-'), 'calls.sqlite');
+    appendHangup(db, facts('a'));
+    appendHangup(db, facts('b'));
+    markApplied(db, 'a');
+    const first = takeJournal(db);
+    expect(first.flatMap((f) => f.entries.map((e) => e.uniqueid))).to.deep.equal(['b']);
+    // A retry took the file between a line and its mark: the mark is in the next file.
+    markApplied(db, 'b');
+    expect(takeJournal(db).flatMap((f) => f.entries.map((e) => e.uniqueid))).to.deep.equal([]);
+  });
+
+  it('a file another run took away meanwhile is skipped, not an error', () => {
+    const dir = tempDir('itd-journal-');
+    const db = join(dir, 'calls.sqlite');
+    appendHangup(db, facts('a'));
+    // What readdir listed and then vanished before it was read (the other run applied and deleted it).
+    symlinkSync(join(dir, 'gone'), `${journalPath(db)}.000000000000001.1.1`);
+    const taken = takeJournal(db);
+    expect(taken.flatMap((f) => f.entries.map((e) => e.uniqueid))).to.deep.equal(['a']);
+    taken.forEach((f) => journalDone(f.file));
+    expect(() => taken.forEach((f) => journalDone(f.file)), 'deleted twice').not.to.throw();
   });
 });

@@ -1,16 +1,16 @@
 <?php
 
 /** Server-side validation: one clear message per field, nothing stored on error. */
-class ValidationTest extends BitrixTestCase
+class SettingsValidatorTest extends BitrixTestCase
 {
     private function errorsFor(array $post)
     {
         $b = $this->bitrix();
-        $this->assertFalse($b->saveFromPost($post + ConfigFileTest::VALID_POST));
-        $this->assertFileDoesNotExist($b->getConfigPath(), 'nothing written on error');
+        $this->assertFalse($b->page()->save($post + self::VALID_POST));
+        $this->assertFileDoesNotExist($b->configFile()->path(), 'nothing written on error');
         $this->assertFalse($b->getConfig('settings'), 'nothing stored on error');
-        $this->assertSame('danger', $b->getMessages()[0]['type']);
-        return $b->getErrors();
+        $this->assertSame('danger', $b->page()->messages()[0]['type']);
+        return $b->page()->errors();
     }
 
     public function testWebhookUrlForm()
@@ -30,7 +30,7 @@ class ValidationTest extends BitrixTestCase
     public function testPlainHttpAllowedForLocalhostOnly()
     {
         $b = $this->bitrix();
-        $this->assertTrue($b->saveFromPost(['webhookUrl' => 'http://127.0.0.1:8088/rest/1/abc/'] + ConfigFileTest::VALID_POST), json_encode($b->getErrors()));
+        $this->assertTrue($b->page()->save(['webhookUrl' => 'http://127.0.0.1:8088/rest/1/abc/'] + self::VALID_POST), json_encode($b->page()->errors()));
     }
 
     public function testDids()
@@ -74,6 +74,22 @@ class ValidationTest extends BitrixTestCase
     public function testDisabledModuleNeedsNoCredentials()
     {
         $b = $this->bitrix();
-        $this->assertTrue($b->saveFromPost(['enabled' => 'no', 'webhookUrl' => ''] + ConfigFileTest::VALID_POST));
+        $this->assertTrue($b->page()->save(['enabled' => 'no', 'webhookUrl' => ''] + self::VALID_POST));
+    }
+
+    public function testValidatorAloneKeepsSecretsLeftEmptyOrMasked()
+    {
+        $settings = $this->bitrix()->settings();
+        $validator = new \FreePBX\modules\Bitrix\SettingsValidator($settings->schemaProperties());
+        $old = ['webhookUrl' => 'https://e.bitrix24.ru/rest/1/old/', 'appClientSecret' => 'oldKey'] + $settings->defaults();
+        foreach (['', \FreePBX\modules\Bitrix\Settings::MASK] as $kept) {
+            list($s, $e) = $validator->validate(['webhookUrl' => '', 'appClientSecret' => $kept], $old);
+            $this->assertSame([], $e);
+            $this->assertSame($old, $s, 'nothing changes');
+        }
+        list($s, $e) = $validator->validate(['webhookUrl' => 'https://e.bitrix24.ru/rest/1/new', 'enabled' => 'yes'], $old);
+        $this->assertSame([], $e);
+        $this->assertSame('https://e.bitrix24.ru/rest/1/new/', $s['webhookUrl']);
+        $this->assertTrue($s['enabled']);
     }
 }

@@ -1,7 +1,7 @@
 <?php
 
 /** The settings page rendered through the real views. */
-class PageTest extends BitrixTestCase
+class SettingsPageTest extends BitrixTestCase
 {
     const HOOK_CODE = 'hookS3CRETc0de';
     const APP_SECRET = 'appS3CRETkey';
@@ -27,7 +27,7 @@ class PageTest extends BitrixTestCase
         $b = $this->savedModule();
         $html = $b->showPage();
         $fields = 0;
-        foreach ($b->fieldTable() as $section) {
+        foreach ($b->page()->fieldTable() as $section) {
             $fields += count($section['fields']);
             $this->assertStringContainsString(htmlspecialchars($section['title']), $html);
             foreach ($section['fields'] as $f) {
@@ -114,7 +114,7 @@ class PageTest extends BitrixTestCase
     public function testOtherPagesAreIgnored()
     {
         $b = $this->bitrix();
-        $_POST = ConfigFileTest::VALID_POST;
+        $_POST = self::VALID_POST;
         $b->doConfigPageInit('extensions');
         $this->assertFalse($b->getConfig('settings'));
         $b->doConfigPageInit('itdbitrix');

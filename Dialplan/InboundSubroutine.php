@@ -1,0 +1,58 @@
+<?php
+namespace FreePBX\modules\Bitrix\Dialplan;
+
+/**
+ * A call on a listed DID: its inbound route (core's ext-did-0001/0002) goes through our
+ * subroutine before the route's own caller-ID hook; the subroutine pushes the hangup handler,
+ * then runs the incoming step (caller's name from the CRM, call registered) and returns.
+ *
+ *   asterisk -rx "dialplan show 74951234567@ext-did-0002"
+ *   asterisk -rx "dialplan show itd-bitrix-inbound"
+ */
+class InboundSubroutine
+{
+    const CONTEXT = 'itd-bitrix-inbound';
+    /** Labels of core's route, by preference: the Gosub goes right before the first present. */
+    const ROUTE_LABELS = ['did-cid-hook', 'dest-ext'];
+
+    /**
+     *   exten => 74951234567,n,Gosub(itd-bitrix-inbound,s,1(${FROM_DID}))
+     *   exten => 74951234567,n(did-cid-hook),Noop(CallerID Entry Point)
+     * @param array[] $routes [['context' => 'ext-did-0002', 'exten' => '74951234567'], …]
+     * @return array [number of routes spliced, problems (string[])]
+     */
+    public static function spliceRoutes($ext, array $routes)
+    {
+        $spliced = 0;
+        $problems = [];
+        foreach ($routes as $r) {
+            $label = Splice::findLabel($ext, $r['context'], $r['exten'], self::ROUTE_LABELS);
+            if ($label === null) {
+                $problems[] = sprintf('inbound route %s in %s has no did-cid-hook label; not reported', $r['exten'], $r['context']);
+                continue;
+            }
+            Splice::normaliseExten($ext, $r['context'], $r['exten']);
+            $ext->splice($r['context'], $r['exten'], $label, new \ext_gosub('1', 's', self::CONTEXT, '${FROM_DID}'));
+            $spliced++;
+        }
+        return [$spliced, $problems];
+    }
+
+    /**
+     *   [itd-bitrix-inbound]
+     *   exten => s,1,Set(AGISIGHUP=no)
+     *   exten => s,n,Set(CHANNEL(hangup_handler_push)=itd-bitrix-hangup,s,1)
+     *   exten => s,n,AGI(itd_bitrix_incoming.js,${ARG1})
+     *   exten => s,n,Return()
+     */
+    public static function add($ext, AgiStep $agi)
+    {
+        $c = self::CONTEXT;
+        $ext->addSectionNoCustom($c, true);
+        $ext->add($c, 's', '', new \ext_set('AGISIGHUP', 'no'));
+        // Pushed before the lookup, so a caller who hangs up during it still gets the call finished.
+        $ext->add($c, 's', '', new \ext_set('CHANNEL(hangup_handler_push)', HangupHandler::CONTEXT . ',s,1'));
+        $agi->add($ext, $c, 's', 'incoming', '${ARG1}');
+        $ext->add($c, 's', '', new \ext_return(''));
+    }
+}

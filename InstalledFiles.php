@@ -1,0 +1,104 @@
+<?php
+namespace FreePBX\modules\Bitrix;
+
+/**
+ * Files of the module outside its folder that FreePBX does not clean up: the AGI copies in
+ * ASTAGIDIR (reload copies agi-bin/ there and never removes it) and the call database with
+ * what lives beside it. Install prepares the database folder; uninstall removes them all.
+ */
+class InstalledFiles
+{
+    /** @var string ASTAGIDIR */
+    private $agiDir;
+    /** @var string the module's own folder (its agi-bin/ lists what reload copied) */
+    private $moduleDir;
+    /** @var FileOwner */
+    private $owner;
+
+    public function __construct($agiDir, $moduleDir, FileOwner $owner)
+    {
+        $this->agiDir = (string)$agiDir;
+        $this->moduleDir = (string)$moduleDir;
+        $this->owner = $owner;
+    }
+
+    /** The database's folder, created for the asterisk user when missing. */
+    public function prepareDatabaseDir($databasePath)
+    {
+        $dir = dirname($databasePath);
+        if (!is_dir($dir)) {
+            @mkdir($dir, 0750, true);
+            $this->owner->giveToAsterisk($dir);
+        }
+    }
+
+    /** The SQLite file and its -wal/-shm/-journal, the hangup journal, and databases moved aside as corrupt. */
+    public function removeDatabase($databasePath)
+    {
+        $db = $databasePath;
+        if (!is_string($db) || substr($db, -7) !== '.sqlite') {
+            return;
+        }
+        foreach (['', '-wal', '-shm', '-journal'] as $suffix) {
+            if (is_file($db . $suffix)) {
+                @unlink($db . $suffix);
+            }
+        }
+        // The hangup journal (and files a retry had taken) and databases moved aside as corrupt.
+        foreach (array_merge(glob($db . '.hangups*') ?: [], glob($db . '.corrupt-*') ?: []) as $extra) {
+            if (is_file($extra)) {
+                @unlink($extra);
+            }
+        }
+    }
+
+    /**
+     * Removes exactly the files this module ships (as listed in its own agi-bin/ now) and
+     * anything named itd_bitrix*; returns what was removed.
+     */
+    public function removeAgiFiles()
+    {
+        $dest = $this->agiDir;
+        $removed = [];
+        $src = $this->moduleDir . '/agi-bin';
+        $dirs = [];
+        if (is_dir($src)) {
+            $it = new \RecursiveIteratorIterator(new \RecursiveDirectoryIterator($src, \FilesystemIterator::SKIP_DOTS), \RecursiveIteratorIterator::SELF_FIRST);
+            foreach ($it as $f) {
+                $rel = substr($f->getPathname(), strlen($src) + 1);
+                if ($f->isDir()) {
+                    $dirs[] = $rel;
+                } elseif (is_file($dest . '/' . $rel) || is_link($dest . '/' . $rel)) {
+                    @unlink($dest . '/' . $rel);
+                    $removed[] = $rel;
+                }
+            }
+        }
+        rsort($dirs);
+        foreach ($dirs as $rel) {
+            @rmdir($dest . '/' . $rel); // only succeeds when empty
+        }
+        foreach ((array)glob($dest . '/itd_bitrix*') as $path) {
+            if (!is_string($path)) {
+                continue;
+            }
+            self::removeTree($path);
+            $removed[] = basename($path);
+        }
+        return array_values(array_unique($removed));
+    }
+
+    private static function removeTree($path)
+    {
+        if (is_dir($path) && !is_link($path)) {
+            foreach ((array)scandir($path) as $f) {
+                if ($f !== '.' && $f !== '..' && is_string($f)) {
+                    self::removeTree($path . '/' . $f);
+                }
+            }
+            @rmdir($path);
+        } else {
+            @unlink($path);
+        }
+    }
+}

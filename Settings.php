@@ -1,0 +1,94 @@
+<?php
+namespace FreePBX\modules\Bitrix;
+
+/**
+ * The module's settings: the kvstore is the source of truth, defaults come from
+ * config.schema.json (shipped in the module) plus the page's connection-form keys.
+ */
+class Settings
+{
+    /** What the page and the operator tool's answers show in place of a secret. */
+    const MASK = '••••••••';
+
+    /** Keys kept besides the schema keys (the page's connection form), with their defaults. */
+    const FORM_DEFAULTS = ['authMode' => 'webhook', 'appPortalUrl' => '', 'appClientId' => '', 'appClientSecret' => ''];
+
+    /** @var object the BMO object: its getConfig()/setConfig() reach the module's kvstore */
+    private $kvstore;
+
+    /** @var array|null */
+    private static $schemaCache = null;
+
+    public function __construct($kvstore)
+    {
+        $this->kvstore = $kvstore;
+    }
+
+    /** config.schema.json properties. */
+    public function schemaProperties()
+    {
+        if (self::$schemaCache === null) {
+            $file = __DIR__ . '/config.schema.json';
+            $schema = is_readable($file) ? json_decode((string)file_get_contents($file), true) : null;
+            if (!is_array($schema) || !isset($schema['properties'])) {
+                throw new \RuntimeException('config.schema.json is missing or unreadable in ' . __DIR__);
+            }
+            self::$schemaCache = $schema['properties'];
+        }
+        return self::$schemaCache;
+    }
+
+    /** Defaults of every schema key plus the form's keys. */
+    public function defaults()
+    {
+        $d = [];
+        foreach ($this->schemaProperties() as $k => $p) {
+            if (array_key_exists('default', $p)) {
+                $d[$k] = $p['default'];
+            } elseif (isset($p['const'])) {
+                $d[$k] = $p['const'];
+            } elseif (isset($p['type']) && $p['type'] === 'array') {
+                $d[$k] = [];
+            }
+        }
+        return $d + self::FORM_DEFAULTS;
+    }
+
+    public function get()
+    {
+        $stored = $this->kvstore->getConfig('settings');
+        $stored = is_array($stored) ? array_intersect_key($stored, $this->defaults()) : [];
+        return array_merge($this->defaults(), $stored);
+    }
+
+    public function store(array $s)
+    {
+        $this->kvstore->setConfig('settings', array_intersect_key($s, $this->defaults()));
+    }
+
+    /** The saved secrets (webhook code, application key), to be masked wherever text leaves the PBX. */
+    public function secrets()
+    {
+        $s = $this->get();
+        $secrets = [];
+        if (preg_match('#/rest/[0-9]+/([^/\s]+)#', (string)$s['webhookUrl'], $m)) {
+            $secrets[] = $m[1];
+        }
+        if ($s['appClientSecret'] !== '') {
+            $secrets[] = $s['appClientSecret'];
+        }
+        return $secrets;
+    }
+
+    /** What of the settings changes the generated dialplan: the DID keys while enabled. */
+    public static function dialplanSignature(array $s)
+    {
+        $keys = [];
+        foreach ($s['dids'] as $d) {
+            $keys[] = Did::key($d, $s['countryCode']);
+        }
+        $keys = array_values(array_unique(array_filter($keys, 'strlen')));
+        sort($keys);
+        return (!empty($s['enabled']) && $keys) ? json_encode($keys) : 'off';
+    }
+}

@@ -1,0 +1,202 @@
+<?php
+namespace FreePBX\modules\Bitrix;
+
+/** Checks a settings POST: one clear message per field; the schema gives the ranges. */
+class SettingsValidator
+{
+    /** Yes/no fields of the form. */
+    const FLAGS = ['enabled', 'lookupCallerName', 'createCrmEntity', 'showCard', 'attachRecordings'];
+
+    /** @var array config.schema.json properties */
+    private $props;
+
+    public function __construct(array $schemaProperties)
+    {
+        $this->props = $schemaProperties;
+    }
+
+    /**
+     * @return array [settings, errors(field => message)]
+     */
+    public function validate(array $post, array $old)
+    {
+        $s = $old;
+        $e = [];
+        $props = $this->props;
+        $str = function ($k) use ($post) {
+            return isset($post[$k]) && is_scalar($post[$k]) ? trim((string)$post[$k]) : '';
+        };
+
+        foreach (self::FLAGS as $k) {
+            if (isset($post[$k])) {
+                $s[$k] = $str($k) === 'yes';
+            }
+        }
+        $mode = $str('authMode');
+        if ($mode !== '') {
+            if (!in_array($mode, ['webhook', 'app'], true)) {
+                $e['authMode'] = _('Choose a webhook or a local application.');
+            } else {
+                $s['authMode'] = $mode;
+            }
+        }
+
+        $hook = $str('webhookUrl');
+        if ($hook !== '') {
+            if (!self::validWebhook($hook)) {
+                $e['webhookUrl'] = _('The webhook URL must look like https://<portal>/rest/<user id>/<code>/ (copy it from Bitrix24).');
+            } else {
+                $s['webhookUrl'] = rtrim($hook, '/') . '/';
+            }
+        }
+        $portal = $str('appPortalUrl');
+        if (isset($post['appPortalUrl'])) {
+            if ($portal !== '' && !self::validPortal($portal)) {
+                $e['appPortalUrl'] = _('The portal address must look like https://example.bitrix24.ru (https, no path).');
+            } else {
+                $s['appPortalUrl'] = rtrim($portal, '/');
+            }
+        }
+        $clientId = $str('appClientId');
+        if (isset($post['appClientId'])) {
+            if ($clientId !== '' && !preg_match('/^[^\s\x00-\x1f]{1,200}$/u', $clientId)) {
+                $e['appClientId'] = _('The application ID is 1 to 200 characters without spaces.');
+            } else {
+                $s['appClientId'] = $clientId;
+            }
+        }
+        $secret = isset($post['appClientSecret']) && is_scalar($post['appClientSecret']) ? (string)$post['appClientSecret'] : '';
+        if ($secret !== '' && $secret !== Settings::MASK) {
+            if (!preg_match('/^[^\s\x00-\x1f]{1,200}$/u', $secret)) {
+                $e['appClientSecret'] = _('The application key is 1 to 200 characters without spaces.');
+            } else {
+                $s['appClientSecret'] = $secret;
+            }
+        }
+
+        if (isset($post['dids']) || isset($post['didsExtra'])) {
+            list($dids, $didError) = $this->parseDids($post, $s['countryCode']);
+            if ($didError !== null) {
+                $e['dids'] = $didError;
+            } else {
+                $s['dids'] = $dids;
+            }
+        }
+
+        if (isset($post['countryCode'])) {
+            $cc = $str('countryCode');
+            $cc = ltrim($cc, '+');
+            if (!preg_match('/^[0-9]{0,3}$/', $cc)) {
+                $e['countryCode'] = _('The country code is up to 3 digits, e.g. 7.');
+            } else {
+                $s['countryCode'] = $cc;
+            }
+        }
+
+        $ints = ['defaultUserId', 'incomingTimeoutMs', 'showTimeoutMs', 'hangupTimeoutMs', 'retentionHours', 'retryGiveUpHours'];
+        foreach ($ints as $k) {
+            if (!isset($post[$k])) {
+                continue;
+            }
+            $min = isset($props[$k]['minimum']) ? (int)$props[$k]['minimum'] : 1;
+            $max = isset($props[$k]['maximum']) ? (int)$props[$k]['maximum'] : 2147483647;
+            $v = $str($k);
+            if (!preg_match('/^[0-9]{1,10}$/', $v) || (int)$v < $min || (int)$v > $max) {
+                $e[$k] = sprintf(_('Enter a whole number from %1$d to %2$d.'), $min, $max);
+            } else {
+                $s[$k] = (int)$v;
+            }
+        }
+        if (isset($post['rateLimitPerSecond'])) {
+            $v = str_replace(',', '.', $str('rateLimitPerSecond'));
+            $max = isset($props['rateLimitPerSecond']['maximum']) ? $props['rateLimitPerSecond']['maximum'] : 100;
+            if (!is_numeric($v) || (float)$v <= 0 || (float)$v > $max) {
+                $e['rateLimitPerSecond'] = sprintf(_('Enter a number above 0 and up to %s.'), $max);
+            } else {
+                $s['rateLimitPerSecond'] = ((float)$v == (int)$v) ? (int)$v : (float)$v;
+            }
+        }
+        if (isset($post['logLevel'])) {
+            $v = $str('logLevel');
+            if (!in_array($v, $props['logLevel']['enum'], true)) {
+                $e['logLevel'] = _('Choose a log level from the list.');
+            } else {
+                $s['logLevel'] = $v;
+            }
+        }
+
+        if (!$e && $s['enabled']) {
+            if ($s['authMode'] === 'webhook' && $s['webhookUrl'] === '') {
+                $e['webhookUrl'] = _('Enter the webhook URL to switch reporting on.');
+            }
+            if ($s['authMode'] === 'app') {
+                foreach (['appPortalUrl', 'appClientId', 'appClientSecret'] as $k) {
+                    if ($s[$k] === '') {
+                        $e[$k] = _('Needed for the local application.');
+                    }
+                }
+            }
+        }
+        return [$s, $e];
+    }
+
+    /** Route DIDs ticked in the list plus free lines; returns [dids, error|null]. */
+    private function parseDids(array $post, $cc)
+    {
+        $raw = [];
+        if (isset($post['dids']) && is_array($post['dids'])) {
+            foreach ($post['dids'] as $d) {
+                if (is_scalar($d)) {
+                    $raw[] = (string)$d;
+                }
+            }
+        }
+        if (isset($post['didsExtra']) && is_scalar($post['didsExtra'])) {
+            foreach (preg_split('/[\r\n,;]+/', (string)$post['didsExtra']) as $line) {
+                $raw[] = $line;
+            }
+        }
+        $out = [];
+        $seen = [];
+        foreach ($raw as $d) {
+            $clean = preg_replace('/[\s().\-]+/u', '', trim($d));
+            if ($clean === '') {
+                continue;
+            }
+            if (!preg_match('/^\+?[0-9]{1,32}$/', $clean)) {
+                return [null, sprintf(_('"%s" is not a phone number: use digits, optionally starting with +.'), $d)];
+            }
+            $k = Did::key($clean, $cc);
+            if (isset($seen[$k])) {
+                continue;
+            }
+            $seen[$k] = true;
+            $out[] = $clean;
+        }
+        if (count($out) > 1000) {
+            return [null, _('At most 1000 DIDs can be listed.')];
+        }
+        return [$out, null];
+    }
+
+    public static function validWebhook($url)
+    {
+        if (!preg_match('#^(https?)://([^/\s:]+)(:[0-9]{1,5})?(/[^\s]*)?/rest/[0-9]+/[^/\s]+/?$#', $url, $m)) {
+            return false;
+        }
+        return $m[1] === 'https' || self::isLocalHost($m[2]);
+    }
+
+    public static function validPortal($url)
+    {
+        if (!preg_match('#^(https?)://([^/\s:]+)(:[0-9]{1,5})?/?$#', $url, $m)) {
+            return false;
+        }
+        return $m[1] === 'https' || self::isLocalHost($m[2]);
+    }
+
+    private static function isLocalHost($host)
+    {
+        return in_array(strtolower($host), ['localhost', '127.0.0.1', '[::1]'], true);
+    }
+}

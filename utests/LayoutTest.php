@@ -1,0 +1,45 @@
+<?php
+
+/**
+ * Where the module's classes live. FreePBX's autoloader finds FreePBX\modules\Bitrix\X\Y in
+ * modules/bitrix/X/Y.php (Backup.php and Restore.php are found that way); Bitrix.class.php
+ * also requires every one of them, so the module loads the same with or without it.
+ */
+class LayoutTest extends BitrixTestCase
+{
+    const NS = 'FreePBX\\modules\\Bitrix\\';
+    /** PHP files of the module that hold no class of that namespace. */
+    const NOT_CLASSES = ['Bitrix.class.php', 'install.php', 'uninstall.php', 'page.itdbitrix.php'];
+
+    private static function root()
+    {
+        return realpath(__DIR__ . '/..');
+    }
+
+    public function testEveryClassSitsWhereTheFrameworkAutoloaderLooks()
+    {
+        $n = 0;
+        foreach (get_declared_classes() as $class) {
+            if (strpos($class, self::NS) !== 0) {
+                continue;
+            }
+            $path = str_replace('\\', '/', substr($class, strlen(self::NS))) . '.php';
+            $this->assertSame(self::root() . '/' . $path, (new ReflectionClass($class))->getFileName(), $class);
+            $n++;
+        }
+        $this->assertGreaterThan(10, $n);
+    }
+
+    public function testBitrixClassLoadsEveryFileOfTheModule()
+    {
+        $root = self::root();
+        foreach (array_merge(glob($root . '/*.php'), glob($root . '/Dialplan/*.php')) as $file) {
+            $rel = substr($file, strlen($root) + 1);
+            if (in_array($rel, self::NOT_CLASSES, true)) {
+                continue;
+            }
+            $class = self::NS . str_replace('/', '\\', substr($rel, 0, -4));
+            $this->assertTrue(class_exists($class, false), "$rel should declare $class and be loaded with the module");
+        }
+    }
+}
