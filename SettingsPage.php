@@ -164,6 +164,8 @@ class SettingsPage
                         'help' => _('Finished calls older than this are removed from the local database.')],
                     ['key' => 'retryGiveUpHours', 'type' => 'number', 'label' => _('Give up retrying after (hours)')] + $range('retryGiveUpHours') + [
                         'help' => _('Requests that could not reach Bitrix24 are retried every minute until this age.')],
+                    ['key' => 'staleCallHours', 'type' => 'number', 'label' => _('Finish lost calls after (hours)')] + $range('staleCallHours') + [
+                        'help' => _('A call still open after this long is treated as lost: its hangup never reached the module (for example, Asterisk crashed or was restarted). The retry job then finishes it in Bitrix24 with what is known. Set it above your longest calls.')],
                     ['key' => 'rateLimitPerSecond', 'type' => 'number', 'label' => _('Requests per second'), 'step' => 'any'] + $range('rateLimitPerSecond') + [
                         'help' => _('Bitrix24 allows 2 requests per second on most plans and 5 on Enterprise.')],
                     ['key' => 'logLevel', 'type' => 'select', 'label' => _('Log level'),

@@ -93,7 +93,8 @@ class SettingsValidator
             }
         }
 
-        $ints = ['defaultUserId', 'incomingTimeoutMs', 'showTimeoutMs', 'hangupTimeoutMs', 'retentionHours', 'retryGiveUpHours'];
+        $ints = ['defaultUserId', 'incomingTimeoutMs', 'showTimeoutMs', 'hangupTimeoutMs', 'retentionHours', 'retryGiveUpHours',
+            'staleCallHours'];
         foreach ($ints as $k) {
             if (!isset($post[$k])) {
                 continue;

@@ -36,6 +36,7 @@ abstract class BitrixTestCase extends TestCase
         'hangupTimeoutMs' => '4000',
         'retentionHours' => '72',
         'retryGiveUpHours' => '24',
+        'staleCallHours' => '6',
         'rateLimitPerSecond' => '5',
         'logLevel' => 'debug',
     ];

@@ -45,6 +45,10 @@ class SettingsPageTest extends BitrixTestCase
         $this->assertMatchesRegularExpression('/name="dids\[\]" value="74990000000">/', $html);
         $this->assertStringContainsString('>88001000000</textarea>', $html);
         $this->assertSame(1, substr_count($html, '<form'), 'no nested forms');
+        // Lost-call age: in the timing group, bounded as the schema says.
+        $advanced = array_column($b->page()->fieldTable()['advanced']['fields'], 'key');
+        $this->assertContains('staleCallHours', $advanced);
+        $this->assertMatchesRegularExpression('/name="staleCallHours" id="itd_staleCallHours"\s+value="4"\s+min="1" max="720" step="1"/', $html);
     }
 
     public function testSecretsAreNeverRendered()
