@@ -74,7 +74,10 @@ class Bitrix extends \FreePBX_Helpers implements \BMO
         $this->settings()->store($settings);
         $this->installedFiles()->prepareDatabaseDir($settings['databasePath']);
         $this->configFile()->write($settings);
-        $this->retryJob()->schedule();
+        if (!$this->retryJob()->schedule()) {
+            $this->say(sprintf(_('The retry job could not be added to the crontab of the asterisk user; calls that could not reach Bitrix24 at once will wait until it is there. Add this line with "crontab -u asterisk -e": %s'),
+                $this->retryJob()->cronLine()));
+        }
         return true;
     }
 
@@ -275,6 +278,14 @@ class Bitrix extends \FreePBX_Helpers implements \BMO
             $dir = null;
         }
         return is_string($dir) && $dir !== '' ? rtrim($dir, '/') : self::DEFAULT_AGI_DIR;
+    }
+
+    /** One line of install/uninstall output, through the framework's out() (console or Module Admin). */
+    private function say($text)
+    {
+        if (function_exists('out')) {
+            out($text);
+        }
     }
 
     private function log($text)

@@ -55,6 +55,7 @@ abstract class BitrixTestCase extends TestCase
         \FreePBX\DB_Helper::$store = [];
         $GLOBALS['__needreload'] = 0;
         $GLOBALS['__freepbx_log'] = [];
+        $GLOBALS['__out'] = [];
         $_POST = $_GET = $_REQUEST = $_SESSION = [];
         $this->tmp = sys_get_temp_dir() . '/itd-bitrix-test-' . bin2hex(random_bytes(6));
         mkdir($this->tmp . '/etc', 0755, true);

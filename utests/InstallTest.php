@@ -13,29 +13,47 @@ class InstallTest extends BitrixTestCase
         return $mod;
     }
 
-    public function testInstallWritesConfigAndSchedulesRetryAsAJob()
+    public function testInstallWritesConfigAndPutsTheRetryInTheCrontab()
     {
+        $cron = new TestCron();
         $job = new TestJob();
+        $this->freepbx->register('Cron', $cron);
         $this->freepbx->register('Job', $job);
         $b = $this->bitrix();
         $this->assertTrue($b->install());
         $this->assertFileExists($b->configFile()->path());
         $this->assertSame(0640, fileperms($b->configFile()->path()) & 0777);
         $this->assertIsArray($b->getConfig('settings'), 'defaults seeded');
-        $this->assertArrayHasKey('bitrix/retry', $job->jobs);
-        $this->assertSame('* * * * *', $job->jobs['bitrix/retry']['schedule']);
-        $this->assertSame("node '" . $this->tmp . "/agi-bin/itd_bitrix.js' retry --config '" . $b->configFile()->path() . "'", $job->jobs['bitrix/retry']['command']);
-    }
-
-    public function testInstallFallsBackToCron()
-    {
-        $cron = new TestCron();
-        $this->freepbx->register('Cron', $cron);
-        $b = $this->bitrix();
-        $b->install();
-        $this->assertSame(["* * * * * node '" . $this->tmp . "/agi-bin/itd_bitrix.js' retry --config '" . $b->configFile()->path() . "' >/dev/null 2>&1"], $cron->lines);
+        $this->assertSame(["* * * * * node '" . $this->tmp . "/agi-bin/itd_bitrix.js' retry --max-seconds 50 --config '" . $b->configFile()->path() . "' >/dev/null 2>&1"], $cron->lines);
+        $this->assertSame([], $job->jobs, 'not a FreePBX job: it would hold up the other modules\' jobs');
         $b->uninstall();
         $this->assertSame([], $cron->lines);
+    }
+
+    public function testUpgradeReplacesTheJobOf1701()
+    {
+        $cron = new TestCron();
+        $job = new TestJob();
+        $this->freepbx->register('Cron', $cron);
+        $this->freepbx->register('Job', $job);
+        $b = $this->bitrix();
+        $job->addCommand('bitrix', 'retry', "node '" . $this->tmp . "/agi-bin/itd_bitrix.js' retry --config '" . $b->configFile()->path() . "'", '* * * * *', 55, true);
+        $this->assertTrue($b->install());
+        $this->assertSame([], $job->jobs);
+        $this->assertCount(1, $cron->lines);
+        $this->assertSame([], $GLOBALS['__out'], 'nothing to say');
+    }
+
+    public function testInstallSaysWhenTheCrontabRefusesTheLine()
+    {
+        $cron = new TestCron();
+        $cron->broken = true;
+        $this->freepbx->register('Cron', $cron);
+        $b = $this->bitrix();
+        $this->assertTrue($b->install(), 'the module works; only the retry waits');
+        $this->assertCount(1, $GLOBALS['__out']);
+        $this->assertStringStartsWith('The retry job could not be added to the crontab of the asterisk user;', $GLOBALS['__out'][0]);
+        $this->assertStringEndsWith($b->retryJob()->cronLine(), $GLOBALS['__out'][0]);
     }
 
     public function testInstallKeepsExistingSettings()
@@ -48,8 +66,8 @@ class InstallTest extends BitrixTestCase
 
     public function testUninstallRemovesOnlyTheModulesFiles()
     {
-        $job = new TestJob();
-        $this->freepbx->register('Job', $job);
+        $cron = new TestCron();
+        $this->freepbx->register('Cron', $cron);
         $agi = $this->tmp . '/agi-bin';
         $b = $this->bitrix(['moduleDir' => $this->moduleWithAgiBin()]);
         $db = $this->tmp . '/itd_bitrix.sqlite';
@@ -75,7 +93,7 @@ class InstallTest extends BitrixTestCase
         $this->assertFileDoesNotExist($db . '-wal');
         $this->assertSame([], glob($db . '.*'));
         $this->assertFileExists($this->tmp . '/unrelated.sqlite');
-        $this->assertSame([], $job->jobs);
+        $this->assertSame([], $cron->lines);
     }
 
     public function testInstallScriptsAreGuarded()
