@@ -87,6 +87,7 @@ class SettingsPage
             'messages' => $this->messages,
             'routes' => $this->routes->forPicker(),
             'status' => $status,
+            'outbox' => isset($status['error']) ? null : OutboxStatus::read($status),
             'oauthReturnUrl' => OauthConnect::returnUrl(),
             'i18n' => $this->jsStrings(),
         ]);
@@ -185,14 +186,16 @@ class SettingsPage
             'allGood' => _('Bitrix24 answers and every permission is in place.'),
             'problems' => _('Bitrix24 connection has problems:'),
             'connecting' => _('Opening Bitrix24…'),
+            'warnings' => _('Warnings about the settings file:'),
+            'selftestFailed' => _('The self-test could not run.'),
             'checks' => [
+                // The ids `itd_bitrix.js check` reports (agi-src/flows/check.ts; `run`: it could not start).
                 'config' => _('Settings file'),
-                'reach' => _('Portal reachable'),
-                'auth' => _('Credentials accepted'),
-                'scope_telephony' => _('Telephony permission'),
+                'run' => _('Operator tool'),
+                'reach' => _('Portal reachable, credentials accepted'),
                 'scope_user' => _('Users permission'),
+                'scope_telephony' => _('Telephony permission'),
                 'scope_crm' => _('CRM permission'),
-                'register' => _('Call registration allowed'),
             ],
         ];
     }
