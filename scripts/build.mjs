@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Builds agi-bin/: the three AGI executables and the operator CLI, each one self-contained
+// Builds agi-bin/: the AGI executables and the operator CLI, each one self-contained
 // CommonJS file for Node 18, plus the sqlite3 N-API binding as one file beside them.
 import { build, transformSync } from 'esbuild';
 import { createRequire } from 'module';
@@ -15,6 +15,7 @@ const entries = {
   itd_bitrix_incoming: 'agi-src/bin/incoming.ts',
   itd_bitrix_show: 'agi-src/bin/show.ts',
   itd_bitrix_hangup: 'agi-src/bin/hangup.ts',
+  itd_bitrix_outgoing: 'agi-src/bin/outgoing.ts',
   itd_bitrix: 'agi-src/bin/cli.ts',
 };
 

@@ -12,7 +12,7 @@ export const REPO_ROOT = path.resolve(__dirname, '..', '..');
 export const PACKAGE_SCRIPT = path.join(REPO_ROOT, 'scripts', 'package.mjs');
 export const INSTALL_SH = path.join(REPO_ROOT, 'install.sh');
 export const FIXTURES = path.join(__dirname, 'fixtures');
-export const AGI_SCRIPTS = ['itd_bitrix_incoming.js', 'itd_bitrix_show.js', 'itd_bitrix_hangup.js', 'itd_bitrix.js'];
+export const AGI_SCRIPTS = ['itd_bitrix_incoming.js', 'itd_bitrix_show.js', 'itd_bitrix_hangup.js', 'itd_bitrix_outgoing.js', 'itd_bitrix.js'];
 
 export function tmpDir(tag: string): string {
   return tempDir(`itd-bitrix-${tag}-`);

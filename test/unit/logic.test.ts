@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { decideFinish, lostCallEnd, usersToHide } from '../../agi-src/logic/finish';
 import { MAX_NAME_CHARS, pickCrmName, sanitiseCallerName } from '../../agi-src/logic/name';
 import { didKey, isListedDid, normaliseNumber } from '../../agi-src/logic/phone';
+import { causeCode, decideOutgoingFinish, epochMs, lineNumber, OutgoingEnd } from '../../agi-src/logic/outgoing';
 import { isoWithOffset, talkSeconds } from '../../agi-src/logic/time';
 
 describe('caller number normalisation (countryCode 7)', () => {
@@ -115,5 +116,55 @@ describe('dates', () => {
     const s = isoWithOffset(Date.UTC(2025, 11, 30, 11, 0, 0));
     expect(s).to.match(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d$/);
     expect(new Date(s).getTime()).to.equal(Date.UTC(2025, 11, 30, 11, 0, 0));
+  });
+});
+
+describe('outgoing call finish', () => {
+  const end = (o: Partial<OutgoingEnd>): OutgoingEnd => ({ answeredAt: null, hungUpAt: 1_000_000, dialStatus: '', cause: null, answeredTimeMs: null, ...o });
+  it('answered: 200 and talk time from the trunk answer, by the caller', () => {
+    expect(decideOutgoingFinish(end({ answeredAt: 900_000, hungUpAt: 962_400, dialStatus: 'ANSWER', answeredTimeMs: 70_000 }), 12)).to.deep.equal({
+      userId: 12,
+      duration: 62,
+      statusCode: '200',
+    });
+  });
+  it('answered without our stamp (another U() on the Dial): Asterisk\'s ANSWEREDTIME', () => {
+    expect(decideOutgoingFinish(end({ dialStatus: 'ANSWER', answeredTimeMs: 12_600 }), 12)).to.deep.equal({ userId: 12, duration: 13, statusCode: '200' });
+  });
+  it('maps the last trunk\'s DIALSTATUS and cause; never talk time when unanswered', () => {
+    const cases: Array<[string, number | null, string]> = [
+      ['BUSY', 17, '486'],
+      ['NOANSWER', 19, '304'],
+      ['CANCEL', 16, '603-S'],
+      ['', null, '603-S'],
+      ['CHANUNAVAIL', 1, '404'],
+      ['CONGESTION', 3, '404'],
+      ['CONGESTION', 28, '484'],
+      ['CHANUNAVAIL', 34, '503'],
+      ['CONGESTION', null, '503'],
+      ['DONTCALL', null, 'OTHER'],
+      ['TORTURE', null, 'OTHER'],
+      ['INVALIDARGS', null, 'OTHER'],
+    ];
+    for (const [status, cause, code] of cases) {
+      expect(decideOutgoingFinish(end({ dialStatus: status, cause, answeredTimeMs: 5000 }), 7), `${status}/${cause}`).to.deep.equal({
+        userId: 7,
+        duration: 0,
+        statusCode: code,
+      });
+    }
+  });
+  it('reads the dialplan\'s stamps and causes strictly', () => {
+    expect(epochMs('1767096000.250')).to.equal(1767096000250);
+    expect(epochMs('1767096000')).to.equal(1767096000000);
+    for (const bad of ['', ' ', 'x', '12', '1767096000.', '-1767096000.5']) expect(epochMs(bad), bad).to.equal(null);
+    expect(causeCode('16')).to.equal(16);
+    expect(causeCode('')).to.equal(null);
+    expect(causeCode('SIP 486')).to.equal(null);
+  });
+  it('LINE_NUMBER: the route name, printable, at most 50 characters', () => {
+    expect(lineNumber(' Main ')).to.equal('Main');
+    expect(lineNumber('a\u0000b\nc')).to.equal('a b c');
+    expect(Array.from(lineNumber('Маршрут'.repeat(20)))).to.have.length(50);
   });
 });
