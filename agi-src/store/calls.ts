@@ -98,6 +98,18 @@ export class CallStore {
     });
   }
 
+  /**
+   * Clicks (their channel's uniqueid is "<s>.c2c<hex>", logic/click.ts) still open since
+   * `startedAfter`: after a restart of the service, the calls it was watching.
+   */
+  openClicks(startedAfter: number): Promise<CallRow[]> {
+    return this.db.all<CallRow>(
+      `SELECT * FROM calls WHERE type = 'out' AND hungup_at IS NULL AND bitrix_call_id IS NOT NULL AND uniqueid LIKE '%.c2c%' AND started_at > ?
+       ORDER BY started_at`,
+      [startedAfter],
+    );
+  }
+
   /** A clicked call's CALL_ID is known: is it on a call already (the same click delivered twice)? */
   async hasCallId(callId: string): Promise<boolean> {
     return !!(await this.db.get<{ n: number }>('SELECT 1 AS n FROM calls WHERE bitrix_call_id = ? LIMIT 1', [callId]));
