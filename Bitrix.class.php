@@ -27,6 +27,7 @@ require_once __DIR__ . '/OperatorCli.php';
 require_once __DIR__ . '/OauthConnect.php';
 require_once __DIR__ . '/RetryJob.php';
 require_once __DIR__ . '/InstalledFiles.php';
+require_once __DIR__ . '/AmiCredentials.php';
 require_once __DIR__ . '/Dialplan/Splice.php';
 require_once __DIR__ . '/Dialplan/AgiStep.php';
 require_once __DIR__ . '/Dialplan/InboundSubroutine.php';
@@ -267,6 +268,12 @@ class Bitrix extends \FreePBX_Helpers implements \BMO
     {
         return $this->room('installedFiles', fn () => new Bitrix\InstalledFiles($this->agiDir(), $this->options['moduleDir'],
             $this->owner()));
+    }
+
+    /** FreePBX's manager user for the resident service's environment (click-to-call). */
+    public function amiCredentials()
+    {
+        return $this->room('amiCredentials', fn () => new Bitrix\AmiCredentials($this->FreePBX));
     }
 
     private function owner()

@@ -132,7 +132,7 @@ export class ClickHandler {
         ['Exten', number],
         ['Priority', '1'],
         ['CallerID', `"${agentCallerName(number)}" <${ext}>`],
-        ['Timeout', String(this.opts.agentRingMs ?? 60_000)],
+        ['Timeout', String(this.opts.agentRingMs ?? 30_000)],
         ['Async', 'true'],
         ['ChannelId', uniqueid],
         ['Variable', `__BITRIX_CLICK_CALL_ID=${click.callId}`],
@@ -143,7 +143,7 @@ export class ClickHandler {
     if (res.Response !== 'Success') return this.end(t, 'not-placed', `Asterisk refused the originate (${res.Message ?? 'no reason'})`, click.userId, ext);
     t.actionId = res.ActionID;
     // OriginateResponse comes when the agent answers or gives up; a watchdog in case it never does.
-    t.timer = setTimeout(() => void this.recheckOne(t, true), (this.opts.agentRingMs ?? 60_000) + 30_000);
+    t.timer = setTimeout(() => void this.recheckOne(t, true), (this.opts.agentRingMs ?? 30_000) + 30_000);
     t.timer.unref();
   }
 
