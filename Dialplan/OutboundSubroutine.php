@@ -62,7 +62,7 @@ class OutboundSubroutine
      *   exten => s,n(ours),Set(AGISIGHUP=no)
      *   exten => s,n,Set(__BITRIX_OUT_UNIQUEID=${UNIQUEID})
      *   …  the call's facts, the hangup handler, the outgoing step
-     *   exten => s,n(answer),GotoIf($["${FORCE_CONFIRM}"!="" | ${REGEX("U[(]" ${DIAL_TRUNK_OPTIONS})}]?done)
+     *   exten => s,n(answer),GotoIf($["${FORCE_CONFIRM}"!="" | "${DIAL_TRUNK_OPTIONS}" =~ "U[(]"]?done)
      *   exten => s,n,Set(DIAL_TRUNK_OPTIONS=${DIAL_TRUNK_OPTIONS}U(itd-bitrix-out-answer))
      *   exten => s,n(done),Return()
      */
@@ -102,7 +102,8 @@ class OutboundSubroutine
         $agi->add($ext, $c, $s, 'outgoing');
         if ($stampAnswer) {
             // One U() per Dial: FORCE_CONFIRM's U(macro-confirm) (or a predial hook's) keeps its place.
-            $ext->add($c, $s, 'answer', new \ext_gotoif('$["${FORCE_CONFIRM}"!="" | ${REGEX("U[(]" ${DIAL_TRUNK_OPTIONS})}]', 'done'));
+            // "=~", not REGEX(): REGEX's argument parser counts the "(" of "U[(]" and refuses the call.
+            $ext->add($c, $s, 'answer', new \ext_gotoif('$["${FORCE_CONFIRM}"!="" | "${DIAL_TRUNK_OPTIONS}" =~ "U[(]"]', 'done'));
             $ext->add($c, $s, '', new \ext_set('DIAL_TRUNK_OPTIONS', '${DIAL_TRUNK_OPTIONS}U(' . OutboundAnswer::CONTEXT . ')'));
             $ext->add($c, $s, 'done', new \ext_return(''));
         } else {

@@ -36,7 +36,7 @@ class OutboundSubroutineTest extends BitrixTestCase
         'n,Set(BITRIX_OUT_LINE=${ROUTENAME})',
         'n,Set(CHANNEL(hangup_handler_push)=itd-bitrix-out-hangup,s,1)',
         'n,AGI(itd_bitrix_outgoing.js)',
-        'n(answer),GotoIf($["${FORCE_CONFIRM}"!="" | ${REGEX("U[(]" ${DIAL_TRUNK_OPTIONS})}]?done)',
+        'n(answer),GotoIf($["${FORCE_CONFIRM}"!="" | "${DIAL_TRUNK_OPTIONS}" =~ "U[(]"]?done)',
         'n,Set(DIAL_TRUNK_OPTIONS=${DIAL_TRUNK_OPTIONS}U(itd-bitrix-out-answer))',
         'n(done),Return()',
     ];
