@@ -79,6 +79,21 @@ const OTHER_ROUTE_ONLY = fixture({ outgoingEnabled: true, outgoingRoutes: ['7'] 
     expect(f.CALL_DURATION, '42 s of talk; the 6 s of ringing are not counted').to.be.within(41, 43);
   });
 
+  it('recorded by the extension\'s outbound policy: the recording is attached once the file is closed', async () => {
+    start(ALL_ROUTES as FreepbxFixture, { attachRecordings: true });
+    pbx.astdb.set('AMPUSER/101/recording/out/external', 'force');
+    pbx.trunk('lab-a', { answerAfterMs: 2000 });
+    pbx.outbound({ from: 'PJSIP/101', number: '89161234567', hangupAfterTalkMs: 12_000 });
+    await pbx.run();
+    expectCleanAgis();
+    const f = await theFinish();
+    expect(f).to.include({ CALL_FAILED_CODE: '200' });
+    await waitFor(() => fake.attachedFiles.length > 0, 15_000);
+    expect(fake.attachedFiles).to.have.length(1);
+    expect(fake.attachedFiles[0].callId).to.equal(f.CALL_ID);
+    expect(fake.attachedFiles[0].filename).to.match(/^out-89161234567-101-.*\.wav$/);
+  });
+
   const failures: Array<[string, Parameters<Pbx['trunk']>[1], string]> = [
     ['busy', { busy: true }, '486'],
     ['no answer (the far end gives up ringing: cause 19)', { failAfterMs: 30_000, cause: 19 }, '304'],
