@@ -13,6 +13,30 @@ import type { Services } from './services';
 export const INLINE_RECORDING_MAX = 512 * 1024;
 const RECORDING_QUIET_MS = 1000;
 
+/** The retry leaves a hung-up call alone this long: the hangup step or its worker is on it. */
+export const FINISH_GRACE_MS = 90_000;
+
+/**
+ * Writes how a call ended into its row, with the finish (and the recording, when it has talk time
+ * and one) it now owes Bitrix24. Returns whether a recording follows.
+ */
+export async function oweFinish(
+  s: Services,
+  uniqueid: string,
+  hungupAt: number,
+  decision: { userId: number; duration: number; statusCode: string },
+  recordingPath: string | null,
+): Promise<boolean> {
+  const attach = s.config.attachRecordings && decision.duration > 0 && !!recordingPath;
+  const { calls } = await s.stores();
+  await calls.recordHangup(
+    uniqueid,
+    { hungupAt, recordingPath: recordingPath || null, finishUserId: decision.userId, finishDuration: decision.duration, finishStatus: decision.statusCode, attach },
+    hungupAt + FINISH_GRACE_MS,
+  );
+  return attach;
+}
+
 export interface CompleteOutcome {
   done: Step[];
   failed: Array<{ step: Step; error: BitrixError }>;

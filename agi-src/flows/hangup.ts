@@ -6,13 +6,10 @@ import type { AgiEnvironment } from '../agi/protocol';
 import { decideFinish } from '../logic/finish';
 import { normaliseNumber } from '../logic/phone';
 import { readCallVars } from './channel-vars';
-import { completeCall } from './complete';
+import { completeCall, oweFinish } from './complete';
 import { applyOutgoingHangup, readOutgoingEnd } from './outgoing';
 import { appendHangup, HangupFacts, markApplied } from '../store/journal';
 import type { Services } from './services';
-
-/** The retry leaves a hung-up call alone this long: the hangup step or its worker is on it. */
-const FINISH_GRACE_MS = 90_000;
 
 export interface HangupOptions {
   /** Starts the detached worker that attaches the recording once Asterisk has closed it. */
@@ -122,20 +119,7 @@ export async function applyHangup(s: Services, facts: HangupFacts, opts: { rebui
     if (!call) return null;
   }
   const decision = decideFinish({ answeredAt: call.answered_at, hungUpAt: facts.hungupAt, operatorUserId: call.operator_user_id }, cfg.defaultUserId);
-  const recordingPath = facts.recording || call.recording_path;
-  const attach = cfg.attachRecordings && decision.duration > 0 && !!recordingPath;
-  await calls.recordHangup(
-    uniqueid,
-    {
-      hungupAt: facts.hungupAt,
-      recordingPath: recordingPath || null,
-      finishUserId: decision.userId,
-      finishDuration: decision.duration,
-      finishStatus: decision.statusCode,
-      attach,
-    },
-    facts.hungupAt + FINISH_GRACE_MS,
-  );
+  const attach = await oweFinish(s, uniqueid, facts.hungupAt, decision, facts.recording || call.recording_path);
   s.log.info(`hangup ${uniqueid}: ${decision.statusCode}, ${decision.duration} s, user ${decision.userId}${attach ? ', recording follows' : ''}`);
   return attach;
 }

@@ -9,11 +9,10 @@ import { causeCode, decideOutgoingFinish, epochMs, lineNumber } from '../logic/o
 import { normaliseNumber } from '../logic/phone';
 import type { CallRow } from '../store/calls';
 import type { HangupFacts, OutgoingHangupFacts } from '../store/journal';
+import { oweFinish } from './complete';
 import { callIdFrom, registerRequest, userByExtensionRequest, userIdFrom } from './requests';
 import type { Services, Stores } from './services';
 
-/** The retry leaves a hung-up call alone this long: the hangup step or its worker is on it. */
-const FINISH_GRACE_MS = 90_000;
 /** Kept for saving the outcome after Bitrix24 answers. */
 const OUTGOING_RESERVE_MS = 80;
 
@@ -202,20 +201,7 @@ export async function applyOutgoingHangup(s: Services, facts: HangupFacts, opts:
   if (answeredAt !== null && call.operator_ext) {
     await calls.recordAnswer(uniqueid, { at: answeredAt, extension: call.operator_ext, userId: call.operator_user_id, recordingPath: null });
   }
-  const recordingPath = facts.recording || call.recording_path;
-  const attach = cfg.attachRecordings && decision.duration > 0 && !!recordingPath;
-  await calls.recordHangup(
-    uniqueid,
-    {
-      hungupAt: facts.hungupAt,
-      recordingPath: recordingPath || null,
-      finishUserId: decision.userId,
-      finishDuration: decision.duration,
-      finishStatus: decision.statusCode,
-      attach,
-    },
-    facts.hungupAt + FINISH_GRACE_MS,
-  );
+  const attach = await oweFinish(s, uniqueid, facts.hungupAt, decision, facts.recording || call.recording_path);
   s.log.info(
     `hangup ${uniqueid}: outgoing ${out?.dialStatus || 'call'}, ${decision.statusCode}, ${decision.duration} s, user ${decision.userId}${attach ? ', recording follows' : ''}`,
   );

@@ -90,6 +90,20 @@ export function callPhone(pbx: Pbx, chan: Channel, script: PhoneScript): boolean
   return true;
 }
 
+/** The caller (`caller`, whose call `chan` carries) hangs up after a while, or after some talk. */
+function callerLeaves(pbx: Pbx, chan: Channel, caller: Channel, opts: { hangupAfterMs?: number; hangupAfterTalkMs?: number }): void {
+  if (opts.hangupAfterMs !== undefined) pbx.clock.timer(opts.hangupAfterMs, () => pbx.hangup(caller, 16));
+  if (opts.hangupAfterTalkMs !== undefined) {
+    const talk = opts.hangupAfterTalkMs;
+    let armed = false;
+    chan.onBridge = () => {
+      if (armed) return;
+      armed = true;
+      pbx.clock.timer(talk, () => pbx.hangup(caller, 16));
+    };
+  }
+}
+
 /** A call arriving from the PSTN on a PJSIP trunk. */
 export function placeInbound(pbx: Pbx, opts: InboundOptions): InboundCall {
   const trunk = opts.trunk ?? 'trunk';
@@ -112,16 +126,7 @@ export function placeInbound(pbx: Pbx, opts: InboundOptions): InboundCall {
   chan.state = 'Ring';
   chan.caller = { num: opts.callerNum ?? '', name: opts.callerName ?? '' };
   chan.dnid = opts.did;
-  if (opts.hangupAfterMs !== undefined) pbx.clock.timer(opts.hangupAfterMs, () => pbx.hangup(caller, 16));
-  if (opts.hangupAfterTalkMs !== undefined) {
-    const talk = opts.hangupAfterTalkMs;
-    let armed = false;
-    chan.onBridge = () => {
-      if (armed) return;
-      armed = true;
-      pbx.clock.timer(talk, () => pbx.hangup(caller, 16));
-    };
-  }
+  callerLeaves(pbx, chan, caller, opts);
   if (opts.dtmf?.length) {
     const presses = opts.dtmf;
     chan.onAnswer = () => {
@@ -145,16 +150,7 @@ export function placeOutbound(pbx: Pbx, opts: OutboundOptions): InboundCall {
   chan.caller = { num: endpoint, name: opts.callerName ?? `Ext ${endpoint}` };
   chan.dnid = opts.number;
   for (const [k, v] of Object.entries(opts.vars ?? {})) chan.setVar(k, v);
-  if (opts.hangupAfterMs !== undefined) pbx.clock.timer(opts.hangupAfterMs, () => pbx.hangup(chan, 16));
-  if (opts.hangupAfterTalkMs !== undefined) {
-    const talk = opts.hangupAfterTalkMs;
-    let armed = false;
-    chan.onBridge = () => {
-      if (armed) return;
-      armed = true;
-      pbx.clock.timer(talk, () => pbx.hangup(chan, 16));
-    };
-  }
+  callerLeaves(pbx, chan, chan, opts);
   pbx.startPbx(chan, 'from-internal', opts.number, 1);
   return { channel: chan, record: () => pbx.ended.find((r) => r.uniqueid === chan.uniqueid) };
 }
