@@ -89,12 +89,10 @@ describe('AMI client (strict fake AMI)', function () {
     expect(events).to.not.include('FullyBooted ', 'a system-class event: not asked for');
   });
 
-  it('a refused login: Asterisk closes the connection; one error line, tried again with a growing pause, never the secret', async () => {
+  it('a refused login: Asterisk closes the connection; one error line, tried again, never the secret', async () => {
     const c = start({ secret: 'WrongS3cretValue' });
-    await new Promise((r) => setTimeout(r, 1200));
+    await waitFor(() => fake.actions.filter((a) => a.Action === 'Login').length >= 4, 10_000);
     expect(c.connected).to.equal(false);
-    const attempts = fake.actions.filter((a) => a.Action === 'Login').length;
-    expect(attempts).to.be.within(2, 8, 'retried, with back-off (50, 100, 200, 400, 400 … ms)');
     expect(logText().match(/refused the login/g)).to.have.length(1);
     expect(logText()).to.not.include('WrongS3cret');
     expect(logText()).to.not.include('S3cr3tAmiPass');
