@@ -3,7 +3,6 @@
 import { Command, Option } from 'commander';
 import { readFileSync } from 'fs';
 import { BitrixError } from '../bitrix/errors';
-import { OAuthSession } from '../bitrix/oauth';
 import { Config, configSecrets } from '../config/config';
 import { loadConfig, resolveConfigPath } from '../config/load';
 import { check } from '../flows/check';
@@ -12,7 +11,6 @@ import { waitForRecording } from '../flows/recording';
 import { retry } from '../flows/retry';
 import { Services } from '../flows/services';
 import { Logger } from '../log/logger';
-import { DbTokenStore } from '../store/tokens';
 
 interface GlobalOptions {
   config?: string;
@@ -154,12 +152,8 @@ export function makeProgram(): Command {
         await withServices(cmd, 'oauth', async (s, config) => {
           if (!config.app) throw new Error('no local application is configured');
           if (!/^[A-Za-z0-9._~-]{4,256}$/.test(code)) throw new Error('the authorization code is missing or malformed');
-          const { db, outbox } = await s.stores();
-          const session = new OAuthSession(
-            { clientId: config.app.clientId, clientSecret: config.app.clientSecret, oauthUrl: config.oauthUrl },
-            new DbTokenStore(db),
-          );
-          await session.exchangeCode(code, Date.now() + 15_000);
+          const { outbox } = await s.stores();
+          await (await s.oauthSession()).exchangeCode(code, Date.now() + 15_000);
           await outbox.unblock(Date.now());
         });
         print(json, { ok: true, message: 'connected' }, 'connected');

@@ -1,5 +1,5 @@
 import { BitrixError, errorFromEnvelope, transientError } from './errors';
-import { HttpError, multipartFile, request } from './http';
+import { HttpError, multipartFile, request, Transport } from './http';
 import { batchCommand, Params } from './query';
 import type { OAuthSession } from './oauth';
 
@@ -30,6 +30,8 @@ export interface ClientOptions {
   now?: () => number;
   /** Back-off before repeating a 503 QUERY_LIMIT_EXCEEDED, doubled each time. */
   rateBackoffMs?: number;
+  /** HTTPS proxy and/or a resident process's keep-alive agent. */
+  transport?: Transport;
 }
 
 const RESPONSE_RESERVE_MS = 20;
@@ -77,7 +79,14 @@ export class BitrixClient {
     const { body, contentType } = multipartFile(field, filename, data);
     let res;
     try {
-      res = await request({ method: 'POST', url, headers: { 'content-type': contentType }, body, timeoutMs: deadline - this.now() - RESPONSE_RESERVE_MS });
+      res = await request({
+        method: 'POST',
+        url,
+        headers: { 'content-type': contentType },
+        body,
+        timeoutMs: deadline - this.now() - RESPONSE_RESERVE_MS,
+        ...this.opts.transport,
+      });
     } catch (err) {
       throw transientError(method, (err as Error).message);
     }
@@ -119,6 +128,7 @@ export class BitrixClient {
           headers: { 'content-type': 'application/json; charset=utf-8' },
           body: JSON.stringify(body),
           timeoutMs: deadline - this.now() - RESPONSE_RESERVE_MS,
+          ...this.opts.transport,
         });
         status = res.status;
         parsed = parseJsonObject(res.body);

@@ -2,7 +2,7 @@
 // Only one process may refresh at a time (a lease row in the database); the others wait for
 // the new token and re-read it, so nobody uses a refresh token that was just invalidated.
 import { BitrixError, classify, transientError } from './errors';
-import { HttpError, request } from './http';
+import { HttpError, request, Transport } from './http';
 import { sleep } from './client';
 
 export interface Tokens {
@@ -35,6 +35,7 @@ export class OAuthSession {
     private readonly app: OAuthApp,
     private readonly store: TokenStore,
     private readonly now: () => number = Date.now,
+    private readonly transport: Transport = {},
   ) {}
 
   async accessToken(deadline: number): Promise<string> {
@@ -87,7 +88,7 @@ export class OAuthSession {
     let status = 0;
     let body: Record<string, unknown> = {};
     try {
-      const res = await request({ method: 'GET', url: `${this.app.oauthUrl}${sep}${query}`, timeoutMs: deadline - this.now() });
+      const res = await request({ method: 'GET', url: `${this.app.oauthUrl}${sep}${query}`, timeoutMs: deadline - this.now(), ...this.transport });
       status = res.status;
       body = JSON.parse(res.body);
     } catch (err) {

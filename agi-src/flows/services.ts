@@ -2,6 +2,7 @@
 // nothing here is touched before the flow knows the call is one of ours.
 import { BitrixClient, Credentials, Health } from '../bitrix/client';
 import { asBitrixError, BitrixError } from '../bitrix/errors';
+import type { Transport } from '../bitrix/http';
 import { OAuthSession } from '../bitrix/oauth';
 import { Config, credentialsFingerprint } from '../config/config';
 import { Logger } from '../log/logger';
@@ -25,6 +26,7 @@ export interface Stores {
 export class Services {
   private storesP?: Promise<Stores>;
   private clientP?: Promise<BitrixClient>;
+  private sessionP?: Promise<OAuthSession>;
   private lastHealth?: { ok: true; at: number } | { ok: false; at: number; error: string };
 
   constructor(
@@ -53,6 +55,17 @@ export class Services {
   client(): Promise<BitrixClient> {
     if (!this.clientP) this.clientP = this.makeClient();
     return this.clientP;
+  }
+
+  /** The local application's OAuth session (tokens in the database); only when `app` is configured. */
+  oauthSession(): Promise<OAuthSession> {
+    if (!this.sessionP) this.sessionP = this.makeSession();
+    return this.sessionP;
+  }
+
+  /** How this process connects to Bitrix24: directly, or through the configured HTTPS proxy. */
+  transport(): Transport {
+    return this.config.httpsProxy ? { proxy: this.config.httpsProxy } : {};
   }
 
   /**
@@ -92,23 +105,31 @@ export class Services {
       success: () => (this.lastHealth = { ok: true, at: this.now() }),
       failure: (err: BitrixError) => (this.lastHealth = { ok: false, at: this.now(), error: err.message }),
     };
-    let credentials: Credentials;
-    if (cfg.app) {
-      if (!db) throw new BitrixError('transient', 'NO_DATABASE', 'the OAuth tokens are in the database, which cannot be opened', 0, 'oauth');
-      const session = new OAuthSession(
-        { clientId: cfg.app.clientId, clientSecret: cfg.app.clientSecret, oauthUrl: cfg.oauthUrl },
-        new DbTokenStore(db, this.now),
-        this.now,
-      );
-      credentials = { kind: 'oauth', portalUrl: cfg.app.portalUrl, session };
-    } else {
-      credentials = { kind: 'webhook', baseUrl: cfg.webhookUrl };
-    }
+    const credentials: Credentials = cfg.app
+      ? { kind: 'oauth', portalUrl: cfg.app.portalUrl, session: await this.oauthSession() }
+      : { kind: 'webhook', baseUrl: cfg.webhookUrl };
     return new BitrixClient({
       credentials,
       gate: db ? new DbRequestGate(db, cfg.rateLimitPerSecond, cfg.rateLimitBurst, this.priority, this.now) : undefined,
       health,
       now: this.now,
+      transport: this.transport(),
     });
+  }
+
+  private async makeSession(): Promise<OAuthSession> {
+    const app = this.config.app;
+    if (!app) throw new BitrixError('auth', 'NOT_CONFIGURED', 'no local application is configured', 0, 'oauth');
+    const db = await this.stores().then(
+      (st) => st.db,
+      () => undefined,
+    );
+    if (!db) throw new BitrixError('transient', 'NO_DATABASE', 'the OAuth tokens are in the database, which cannot be opened', 0, 'oauth');
+    return new OAuthSession(
+      { clientId: app.clientId, clientSecret: app.clientSecret, oauthUrl: this.config.oauthUrl },
+      new DbTokenStore(db, this.now),
+      this.now,
+      this.transport(),
+    );
   }
 }

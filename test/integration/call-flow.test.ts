@@ -9,6 +9,7 @@ import { testSetup, TestSetup } from '../helpers/config';
 import { AGI_BIN, AgiRunResult, runAgiScript } from '../helpers/fake-asterisk';
 import { openCallDb, waitFor, wavFile } from '../helpers/calls';
 import { runCli } from '../helpers/cli';
+import { startConnectProxy } from '../helpers/connect-proxy';
 
 const DID = '74951234567';
 
@@ -242,6 +243,28 @@ describe('call flow (built AGIs, fake Bitrix24, real SQLite)', function () {
     const [finished] = [...fake.finishedCalls.values()];
     expect(finished).to.include({ PHONE_NUMBER: '+79161234567', CALL_FAILED_CODE: '304', PORTAL_USER_ID: 1 });
     expect(fake.finishedCalls.size).to.equal(1);
+  });
+
+  it('through an HTTPS proxy (httpsProxy): registered and finished through CONNECT tunnels; the proxy password in no log line', async () => {
+    const proxy = await startConnectProxy({ credentials: 'pbx:Pr0xyPa55' });
+    try {
+      t.write({ httpsProxy: `http://pbx:wr0ngPa55@127.0.0.1:${proxy.port}` });
+      const refused = await incoming('1700000040.1', '+79161234567');
+      expectCleanSession(refused);
+      expect(refused.vars.__BITRIX_CALL_ID).to.equal(undefined);
+      expect(t.log()).to.contain(`proxy 127.0.0.1:${proxy.port} refused the tunnel`);
+      t.write({ httpsProxy: `http://pbx:Pr0xyPa55@127.0.0.1:${proxy.port}` });
+      const inc = await incoming('1700000041.1', '+79161234567');
+      expectCleanSession(inc);
+      expect(inc.vars.__BITRIX_CALL_ID).to.match(/^externalCall\./);
+      const hup = await hangup('1700000041.1', inherited(inc));
+      expectCleanSession(hup);
+      expect(fake.finishedCalls.get(inc.vars.__BITRIX_CALL_ID)).to.include({ CALL_FAILED_CODE: '304' });
+      expect(proxy.tunnels.length, 'every request went through the proxy (one tunnel refused)').to.equal(fake.httpRequestCount() + 1);
+      expect(t.log()).not.to.match(/Pr0xyPa55|wr0ngPa55/);
+    } finally {
+      await proxy.close();
+    }
   });
 
   it('one 503 QUERY_LIMIT_EXCEEDED, then success: registered within the budget', async () => {

@@ -11,6 +11,7 @@ import { tmpdir } from 'os';
 import { join } from 'path';
 import { HttpError, MAX_RESPONSE, request } from '../../agi-src/bitrix/http';
 import { rejects } from '../helpers/assert';
+import { startConnectProxy } from '../helpers/connect-proxy';
 
 function rawServer(reply: (sock: net.Socket, req: string) => void): Promise<{ url: string; connections: () => number; close(): Promise<void> }> {
   let connections = 0;
@@ -202,29 +203,97 @@ describe('HTTP client', () => {
     await new Promise((r) => server.close(r));
   });
 
-  it('speaks TLS to https:// portals and verifies the certificate', async function () {
-    this.timeout(20_000);
-    const dir = mkdtempSync(join(tmpdir(), 'itd-tls-'));
-    try {
-      execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost',
-        '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
-    } catch {
-      this.skip();
-    }
-    if (!existsSync(join(dir, 'cert.pem'))) this.skip();
-    const https = await import('https');
-    const server = https.createServer({ key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) }, (_req, res) => res.end('{"result":true}'));
-    await new Promise<void>((r) => server.listen(0, () => r()));
-    const url = `https://localhost:${(server.address() as AddressInfo).port}/rest/1/c0de/x.json`;
-    const err = await rejects(request({ method: 'GET', url, timeoutMs: 2000 }), HttpError);
-    expect(err.message).to.match(/cannot reach localhost:\d+ \((SELF_SIGNED|DEPTH_ZERO)/);
-    expect(err.message).not.to.contain('c0de');
-    // Trusted the way an admin would trust a private CA: NODE_EXTRA_CA_CERTS, in a child process.
-    const { stdout: out } = await promisify(execFile)(process.execPath, ['-r', 'tsx/cjs', '-e',
-      `require(${JSON.stringify(join(__dirname, '../../agi-src/bitrix/http.ts'))}).request({method:'GET',url:${JSON.stringify(url)},timeoutMs:5000}).then(r=>process.stdout.write(r.body))`],
-      { env: { ...process.env, NODE_EXTRA_CA_CERTS: join(dir, 'cert.pem') }, encoding: 'utf8' },
-    );
-    expect(out).to.equal('{"result":true}');
-    await new Promise((r) => server.close(r));
+  describe('over TLS (a private CA, trusted the way an admin would: NODE_EXTRA_CA_CERTS)', () => {
+    let dir: string;
+    let server: import('https').Server;
+    let url: string;
+    before(async function () {
+      this.timeout(20_000);
+      dir = mkdtempSync(join(tmpdir(), 'itd-tls-'));
+      try {
+        execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost',
+          '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
+      } catch {
+        this.skip();
+      }
+      if (!existsSync(join(dir, 'cert.pem'))) this.skip();
+      const https = await import('https');
+      server = https.createServer({ key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) }, (_req, res) => res.end('{"result":true}'));
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+      url = `https://localhost:${(server.address() as AddressInfo).port}/rest/1/c0de/x.json`;
+    });
+    after(() => new Promise((r) => (server ? server.close(r) : r(undefined))));
+
+    /** One request in a child process that trusts the test CA; resolves to its stdout. */
+    const inChild = async (req: Record<string, unknown>) => {
+      const { stdout } = await promisify(execFile)(process.execPath, ['-r', 'tsx/cjs', '-e',
+        `require(${JSON.stringify(join(__dirname, '../../agi-src/bitrix/http.ts'))}).request(${JSON.stringify(req)})` +
+          `.then(r=>process.stdout.write(r.body),e=>process.stdout.write('ERR '+e.message))`],
+        { env: { ...process.env, NODE_EXTRA_CA_CERTS: join(dir, 'cert.pem') }, encoding: 'utf8' },
+      );
+      return stdout;
+    };
+
+    it('verifies the certificate', async () => {
+      const err = await rejects(request({ method: 'GET', url, timeoutMs: 2000 }), HttpError);
+      expect(err.message).to.match(/cannot reach localhost:\d+ \((SELF_SIGNED|DEPTH_ZERO)/);
+      expect(err.message).not.to.contain('c0de');
+      expect(await inChild({ method: 'GET', url, timeoutMs: 5000 })).to.equal('{"result":true}');
+    });
+
+    it('through an HTTPS proxy: TLS end to end inside the CONNECT tunnel, certificate still verified', async () => {
+      const proxy = await startConnectProxy({ credentials: 'pbx:s3cret pass' });
+      try {
+        const proxyUrl = `http://pbx:s3cret%20pass@127.0.0.1:${proxy.port}`;
+        expect(await inChild({ method: 'GET', url, timeoutMs: 5000, proxy: proxyUrl })).to.equal('{"result":true}');
+        expect(proxy.tunnels).to.deep.equal([`localhost:${new URL(url).port}`]);
+        const err = await rejects(request({ method: 'GET', url, timeoutMs: 3000, proxy: proxyUrl }), HttpError);
+        expect(err.message, 'a proxy is no reason to trust a certificate').to.match(/cannot reach localhost:\d+ \((SELF_SIGNED|DEPTH_ZERO)/);
+      } finally {
+        await proxy.close();
+      }
+    });
+  });
+
+  describe('through an HTTPS proxy (CONNECT)', () => {
+    const portal = () => rawServer((sock) => sock.end('HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\n{"result":1}'));
+
+    it('opens a tunnel to the portal with the proxy credentials, percent-decoded', async () => {
+      const srv = await portal();
+      const proxy = await startConnectProxy({ credentials: 'pbx:p@ss:w0rd' });
+      try {
+        const res = await request({ method: 'POST', url: srv.url, body: '{}', timeoutMs: 3000, proxy: `http://pbx:p%40ss%3Aw0rd@127.0.0.1:${proxy.port}` });
+        expect(res.body).to.equal('{"result":1}');
+        expect(proxy.tunnels).to.deep.equal([new URL(srv.url).host]);
+        expect(proxy.auth).to.deep.equal([`Basic ${Buffer.from('pbx:p@ss:w0rd').toString('base64')}`]);
+        // Without credentials in the URL, no Proxy-Authorization header at all.
+        const open = await startConnectProxy();
+        await request({ method: 'POST', url: srv.url, body: '{}', timeoutMs: 3000, proxy: open.url });
+        expect(open.auth).to.deep.equal(['']);
+        await open.close();
+      } finally {
+        await proxy.close();
+        await srv.close();
+      }
+    });
+
+    it('a refused, unreachable or silent proxy fails like the portal would, naming the proxy but never its credentials', async () => {
+      const srv = await portal();
+      const refusing = await startConnectProxy({ credentials: 'pbx:right' });
+      const silent = await startConnectProxy({ silent: true });
+      try {
+        const e1 = await rejects(request({ method: 'GET', url: srv.url, timeoutMs: 3000, proxy: `http://pbx:wr0ngpass@127.0.0.1:${refusing.port}` }), HttpError);
+        expect(e1.message).to.equal(`proxy 127.0.0.1:${refusing.port} refused the tunnel to ${new URL(srv.url).host} (HTTP 407)`);
+        const e2 = await rejects(request({ method: 'GET', url: srv.url, timeoutMs: 3000, proxy: 'http://pbx:wr0ngpass@127.0.0.1:1' }), HttpError);
+        expect(e2.message).to.equal('cannot reach proxy 127.0.0.1:1 (ECONNREFUSED)');
+        const e3 = await rejects(request({ method: 'GET', url: srv.url, timeoutMs: 300, proxy: `http://pbx:wr0ngpass@127.0.0.1:${silent.port}` }), HttpError);
+        expect(e3.message).to.match(/did not answer within 300 ms/);
+        for (const e of [e1, e2, e3]) expect(e.message).not.to.match(/wr0ngpass|pbx:/);
+      } finally {
+        await refusing.close();
+        await silent.close();
+        await srv.close();
+      }
+    });
   });
 });

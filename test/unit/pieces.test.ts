@@ -48,7 +48,11 @@ describe('secrets in text', () => {
     expect(out).to.contain('/rest/1/***');
   });
   it('knows which config values are secret', () => {
-    expect(configSecrets({ webhookUrl: 'https://p.bitrix24.ru/rest/7/c0de/', app: { portalUrl: 'https://p', clientId: 'id', clientSecret: 'sec' } })).to.deep.equal(['c0de', 'sec']);
+    expect(configSecrets({ webhookUrl: 'https://p.bitrix24.ru/rest/7/c0de/', app: { portalUrl: 'https://p', clientId: 'id', clientSecret: 'sec' }, httpsProxy: '' })).to.deep.equal(['c0de', 'sec']);
+    expect(configSecrets({ webhookUrl: '', app: null, httpsProxy: 'http://pbx:p%40ss@proxy.lan:3128' })).to.deep.equal(['p%40ss', 'p@ss']);
+  });
+  it('masks credentials in any URL (an HTTPS proxy)', () => {
+    expect(redact('proxy http://pbx:pr0xy@proxy.lan:3128 refused')).to.equal('proxy http://***@proxy.lan:3128 refused');
   });
 });
 
