@@ -104,6 +104,7 @@ export function makeProgram(): Command {
           lastSuccessAt: iso(h.last_success_at),
           lastErrorAt: iso(h.last_error_at),
           lastError: h.last_error,
+          redirectHost: h.redirect_host,
           outbox: { pending: o.pending + o.blocked, blocked: o.blocked, failed: o.failed, oldestAt: iso(o.oldestAt) },
         };
       });
@@ -111,6 +112,7 @@ export function makeProgram(): Command {
         cmd.optsWithGlobals<GlobalOptions>().json,
         data,
         `last success ${data.lastSuccessAt ?? 'never'}; last error ${data.lastErrorAt ?? 'never'} ${data.lastError ?? ''}\n` +
+          (data.redirectHost ? `the portal redirects to ${data.redirectHost}: put its new address in the module settings\n` : '') +
           `outbox: ${data.outbox.pending} pending (${data.outbox.blocked} waiting for credentials), ${data.outbox.failed} failed, oldest ${data.outbox.oldestAt ?? '-'}`,
       );
     });

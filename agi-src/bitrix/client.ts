@@ -1,4 +1,4 @@
-import { BitrixError, errorFromEnvelope, transientError } from './errors';
+import { BitrixError, errorFromEnvelope, movedError, transientError } from './errors';
 import { HttpError, multipartFile, request, Transport } from './http';
 import { batchCommand, Params } from './query';
 import type { OAuthSession } from './oauth';
@@ -90,6 +90,7 @@ export class BitrixClient {
     } catch (err) {
       throw transientError(method, (err as Error).message);
     }
+    if (isRedirect(res.status)) throw movedError(method, res.status, res.location, url);
     const parsed = parseJsonObject(res.body);
     if (!parsed) throw transientError(method, `HTTP ${res.status} with a non-JSON body`, res.status);
     if (parsed.error !== undefined || res.status >= 400) throw errorFromEnvelope(method, res.status, parsed);
@@ -131,6 +132,7 @@ export class BitrixClient {
           ...this.opts.transport,
         });
         status = res.status;
+        if (isRedirect(status)) throw movedError(method, status, res.location, url);
         parsed = parseJsonObject(res.body);
         if (!parsed) throw transientError(method, `HTTP ${res.status} with a non-JSON body`, res.status);
       } catch (err) {
@@ -168,6 +170,10 @@ export class BitrixClient {
     const portal = creds.portalUrl.replace(/\/+$/, '');
     return { url: `${portal}/rest/${method}.json`, body: { ...params, auth: token } };
   }
+}
+
+export function isRedirect(status: number): boolean {
+  return status >= 300 && status < 400;
 }
 
 function parseJsonObject(text: string): Record<string, unknown> | undefined {

@@ -1,9 +1,9 @@
 // Local-application OAuth: access tokens live an hour, refresh tokens rotate on every refresh.
 // Only one process may refresh at a time (a lease row in the database); the others wait for
 // the new token and re-read it, so nobody uses a refresh token that was just invalidated.
-import { BitrixError, classify, transientError } from './errors';
+import { BitrixError, classify, movedError, transientError } from './errors';
 import { HttpError, request, Transport } from './http';
-import { sleep } from './client';
+import { isRedirect, sleep } from './client';
 
 export interface Tokens {
   accessToken: string;
@@ -87,11 +87,14 @@ export class OAuthSession {
     const sep = this.app.oauthUrl.includes('?') ? '&' : '?';
     let status = 0;
     let body: Record<string, unknown> = {};
+    const url = `${this.app.oauthUrl}${sep}${query}`;
     try {
-      const res = await request({ method: 'GET', url: `${this.app.oauthUrl}${sep}${query}`, timeoutMs: deadline - this.now(), ...this.transport });
+      const res = await request({ method: 'GET', url, timeoutMs: deadline - this.now(), ...this.transport });
       status = res.status;
+      if (isRedirect(status)) throw movedError('oauth', status, res.location, url);
       body = JSON.parse(res.body);
     } catch (err) {
+      if (err instanceof BitrixError) throw err;
       if (err instanceof HttpError) throw transientError('oauth', err.message);
       throw transientError('oauth', `token endpoint answered HTTP ${status} without JSON`, status);
     }

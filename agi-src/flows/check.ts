@@ -31,6 +31,8 @@ function explain(err: unknown): string {
     case 'invalid_grant':
     case 'NOT_CONNECTED':
       return 'the local application is not connected or its tokens are no longer valid: press Connect again';
+    case 'PORTAL_MOVED':
+      return err.description;
     case 'QUERY_LIMIT_EXCEEDED':
       return 'the portal is rate-limiting requests right now; try again in a minute';
     default:

@@ -77,11 +77,11 @@ export class Services {
     const err = asBitrixError(failure, step);
     const blocked = err.kind === 'auth';
     const line = `${context} ${uniqueid}: ${step} not done (${err.message}); the call goes on`;
-    if (blocked) this.log.error(`${line}; fix the credentials in the module settings`);
+    if (blocked) this.log.error(err.redirectHost ? line : `${line}; fix the credentials in the module settings`);
     else this.log.warn(`${line}; queued for retry`);
     const { outbox, health } = await this.stores();
     await outbox.failed(uniqueid, step, err.message, this.now(), blocked);
-    if (blocked) await health.setAuthBlocked(credentialsFingerprint(this.config));
+    if (blocked) await health.setAuthBlocked(credentialsFingerprint(this.config), err.redirectHost ?? null);
     return err;
   }
 

@@ -53,7 +53,7 @@ export type Fault =
   | 'query_limit'
   | 'operation_time_limit'
   | 'internal'
-  | { status: number; body: string; contentType?: string };
+  | { status: number; body: string; contentType?: string; headers?: Record<string, string> };
 
 export interface FakeBitrixOptions {
   webhook?: { userId: number; code: string; scopes?: string[] };
@@ -62,6 +62,8 @@ export interface FakeBitrixOptions {
   rateLimit?: { burst: number; drainPerSec: number } | false;
   errorCode?: '' | 'ERROR_CORE';
   latencyMs?: number;
+  /** Extra think-time of the token endpoint: the grant (and its rotation) happens on arrival, the answer this much later. */
+  oauthLatencyMs?: number;
   portalTimeZoneOffsetMin?: number;
   /** Seconds until `time.operating_reset_at` in an OPERATION_TIME_LIMIT answer (default 60). */
   operationLimitResetSec?: number;
@@ -236,6 +238,8 @@ export class FakeBitrix {
   private rate: { burst: number; drainPerSec: number } | false;
   private readonly errorCode: string;
   private latencyMs: number;
+  private oauthLatencyMs: number;
+  private redirect: { origin: string; status: number } | null = null;
   private readonly tzOffsetMin: number;
   private readonly operationResetSec: number;
 
@@ -277,6 +281,7 @@ export class FakeBitrix {
     this.rate = opts.rateLimit === undefined ? { burst: 50, drainPerSec: 2 } : opts.rateLimit;
     this.errorCode = opts.errorCode ?? '';
     this.latencyMs = opts.latencyMs ?? 0;
+    this.oauthLatencyMs = opts.oauthLatencyMs ?? 0;
     this.tzOffsetMin = opts.portalTimeZoneOffsetMin ?? 180;
     this.operationResetSec = opts.operationLimitResetSec ?? 60;
     this.url = `http://127.0.0.1:${port}`;
@@ -358,6 +363,20 @@ export class FakeBitrix {
 
   setLatency(ms: number): void {
     this.latencyMs = ms;
+  }
+
+  /** The token endpoint grants (and rotates) at once but answers `ms` later. */
+  setOAuthLatency(ms: number): void {
+    this.oauthLatencyMs = ms;
+  }
+
+  /**
+   * A renamed portal (or one that moved to https): every portal request (REST, webhook, upload;
+   * not the token endpoint, another host in reality) is answered `status` with a Location on
+   * `origin`, path and query kept, as a web server's rewrite rule does. null ends it.
+   */
+  setRedirect(origin: string | null, status = 301): void {
+    this.redirect = origin === null ? null : { origin: origin.replace(/\/+$/, ''), status };
   }
 
   /**
@@ -609,6 +628,12 @@ export class FakeBitrix {
     if (fault !== undefined) return this.applyFault(fault, req, res, rec);
 
     if (route.kind === 'none') return this.send(res, rec, 404, '<html><body><h1>404 Not Found</h1></body></html>', 'text/html');
+    if (this.redirect && route.kind !== 'oauth') {
+      const { origin, status } = this.redirect;
+      return this.send(res, rec, status, `<html><body>Moved to <a href="${origin}${u.pathname}">${origin}</a></body></html>`, 'text/html', {
+        Location: `${origin}${u.pathname}${u.search}`,
+      });
+    }
     if (route.kind === 'oauth') return this.handleOAuth(params, res, rec);
 
     const ip = req.socket.remoteAddress ?? '?';
@@ -667,7 +692,7 @@ export class FakeBitrix {
       case 'internal':
         return this.sendError(res, rec, new ApiError(500, 'INTERNAL_SERVER_ERROR', 'Internal server error'));
       default:
-        return this.send(res, rec, fault.status, fault.body, fault.contentType ?? JSON_CT);
+        return this.send(res, rec, fault.status, fault.body, fault.contentType ?? JSON_CT, fault.headers);
     }
   }
 
@@ -745,13 +770,15 @@ export class FakeBitrix {
       if (rt === '' || !entry) return err(400, 'invalid_grant', 'Invalid refresh token');
       this.refreshTokens.delete(rt); // rotation: a refresh token works once
       this.grants.refreshGrants += 1;
-      return this.sendJson(res, rec, 200, this.mintTokens(entry.userId));
+      const tokens = this.mintTokens(entry.userId);
+      return this.sleep(this.oauthLatencyMs).then(() => this.sendJson(res, rec, 200, tokens));
     }
     const code = toStr(p.code);
     if (code === '' || !this.authCodes.has(code)) return err(400, 'invalid_grant', 'Invalid authorization code');
     this.authCodes.delete(code);
     this.grants.codeGrants += 1;
-    return this.sendJson(res, rec, 200, this.mintTokens(this.app.userId));
+    const tokens = this.mintTokens(this.app.userId);
+    return this.sleep(this.oauthLatencyMs).then(() => this.sendJson(res, rec, 200, tokens));
   }
 
   // ---------------------------------------------------------------- batch

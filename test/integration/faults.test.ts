@@ -281,6 +281,33 @@ describe('faults: the call goes on, nothing is lost', function () {
     expect(fake.calls('telephony.externalcall.finish')).to.have.length(10);
   });
 
+  it('portal renamed (3xx): the call goes on, one error line naming the new host, the outbox waits like refused credentials; status names the host', async () => {
+    fake.setRedirect('https://renamed.bitrix24.ru');
+    const r = await incoming('1700006100.1');
+    expect(r.exitCode).to.equal(0);
+    expect(r.vars.__BITRIX_CALL_ID).to.equal(undefined);
+    await hangup('1700006100.1', r);
+    const lines = errorLines(t.log());
+    expect(lines.length).to.be.at.least(1);
+    expect(lines[0]).to.match(/redirects to https:\/\/renamed\.bitrix24\.ru .*new address/);
+    expect(t.log()).not.to.contain(fake.webhookUrl.split('/')[5]);
+    const before = fake.requests.length;
+    await dueNow();
+    await runCli(t, ['retry']);
+    expect(fake.requests.length, 'no request while the same address is configured').to.equal(before);
+    const status = JSON.parse((await runCli(t, ['status', '--json'])).stdout);
+    expect(status).to.include({ redirectHost: 'renamed.bitrix24.ru' });
+    expect(status.outbox).to.include({ pending: 2, blocked: 1 });
+
+    // The admin puts the new address in (here: the fake stops redirecting and is reached by another name).
+    fake.setRedirect(null);
+    t.write({ webhookUrl: fake.webhookUrl.replace('127.0.0.1', 'localhost') });
+    const rr = await runCli(t, ['retry', '--json']);
+    expect(JSON.parse(rr.stdout), rr.stdout).to.include({ unblocked: 1, failed: 0 });
+    expect([...fake.finishedCalls.values()].map((c) => c.EXTERNAL_CALL_ID)).to.deep.equal(['1700006100.1']);
+    expect(JSON.parse((await runCli(t, ['status', '--json'])).stdout)).to.include({ redirectHost: null });
+  });
+
   it('credentials refused: nothing is retried until the credentials change; then it all goes through', async () => {
     fake.setWebhooksAllowedForTelephony(false);
     const r = await incoming('1700006000.1');
