@@ -116,10 +116,9 @@ export class BitrixClient {
 
   private async send(method: string, params: Params, deadline: number): Promise<unknown> {
     let backoff = this.opts.rateBackoffMs ?? 500;
-    let refreshed = false;
     for (;;) {
       await this.opts.gate?.acquire(method, deadline);
-      const { url, body } = await this.target(method, params, deadline);
+      const { url, body } = await this.target(method, params);
       let status = 0;
       let parsed: Record<string, unknown> | undefined;
       try {
@@ -141,11 +140,9 @@ export class BitrixClient {
       }
       if (parsed.error === undefined && status < 400 && 'result' in parsed) return parsed.result;
       const err = parsed.error !== undefined ? errorFromEnvelope(method, status, parsed) : transientError(method, `HTTP ${status}`, status);
-      if (err.kind === 'expired' && this.opts.credentials.kind === 'oauth' && !refreshed) {
-        refreshed = true;
-        await this.opts.credentials.session.refresh(String(body.auth ?? ''), deadline);
-        continue;
-      }
+      // Never refreshed here: a refresh inside a step's budget may lose its answer and, with
+      // it, the rotated refresh token. The step's work waits; the scheduled retry renews.
+      if (err.kind === 'expired' && this.opts.credentials.kind === 'oauth') await this.opts.credentials.session.markExpired(String(body.auth ?? ''));
       if (err.code === 'QUERY_LIMIT_EXCEEDED' && this.now() + backoff < deadline - RESPONSE_RESERVE_MS) {
         await sleep(backoff);
         backoff *= 2;
@@ -160,13 +157,13 @@ export class BitrixClient {
     }
   }
 
-  private async target(method: string, params: Params, deadline: number): Promise<{ url: string; body: Params }> {
+  private async target(method: string, params: Params): Promise<{ url: string; body: Params }> {
     const creds = this.opts.credentials;
     if (creds.kind === 'webhook') {
       const base = creds.baseUrl.endsWith('/') ? creds.baseUrl : `${creds.baseUrl}/`;
       return { url: `${base}${method}.json`, body: params };
     }
-    const token = await creds.session.accessToken(deadline);
+    const token = await creds.session.accessToken();
     const portal = creds.portalUrl.replace(/\/+$/, '');
     return { url: `${portal}/rest/${method}.json`, body: { ...params, auth: token } };
   }

@@ -31,6 +31,7 @@ export async function retry(s: Services, untilMs: number): Promise<RetryReport> 
     await health.setAuthBlocked(null);
     s.log.info(`retry: credentials changed; ${report.unblocked} waiting step(s) are due again`);
   }
+  await s.renewTokensIfDue();
   report.replayed = await replayJournal(s);
   const seen = new Set<string>();
   while (s.now() < untilMs) {

@@ -63,6 +63,23 @@ export class Services {
     return this.sessionP;
   }
 
+  /**
+   * For the scheduled retry only: renews the local application's tokens ahead of expiry, with
+   * time to spare. Call steps never refresh (see bitrix/oauth.ts).
+   */
+  async renewTokensIfDue(): Promise<void> {
+    if (!this.config.app) return;
+    try {
+      if ((await (await this.oauthSession()).renewIfDue()) === 'renewed') this.log.info('OAuth: access token renewed');
+    } catch (err) {
+      const e = asBitrixError(err, 'oauth');
+      this.lastHealth = { ok: false, at: this.now(), error: e.message };
+      if (e.code === 'invalid_grant') this.log.error(`OAuth: the token endpoint refused to renew the access token (${e.message}); press Connect in the module settings`);
+      else if (e.kind === 'auth') this.log.error(`OAuth: the access token was not renewed (${e.message}); check the application settings`);
+      else this.log.warn(`OAuth: the access token was not renewed (${e.message}); trying again on the next run`);
+    }
+  }
+
   /** How this process connects to Bitrix24: directly, or through the configured HTTPS proxy. */
   transport(): Transport {
     return this.config.httpsProxy ? { proxy: this.config.httpsProxy } : {};
