@@ -6,6 +6,7 @@ import type { Transport } from '../bitrix/http';
 import { OAuthSession } from '../bitrix/oauth';
 import { Config, credentialsFingerprint } from '../config/config';
 import { Logger } from '../log/logger';
+import { MAX_ATTACH_ATTEMPTS } from '../logic/upload';
 import { Caches } from '../store/caches';
 import { CallStore } from '../store/calls';
 import { Db } from '../store/db';
@@ -95,9 +96,11 @@ export class Services {
     const blocked = err.kind === 'auth';
     const line = `${context} ${uniqueid}: ${step} not done (${err.message}); the call goes on`;
     if (blocked) this.log.error(err.redirectHost ? line : `${line}; fix the credentials in the module settings`);
-    else this.log.warn(`${line}; queued for retry`);
     const { outbox, health } = await this.stores();
-    await outbox.failed(uniqueid, step, err.message, this.now(), blocked);
+    const giveUpAfter = step === 'attach' ? MAX_ATTACH_ATTEMPTS : 0;
+    const { attempts, gaveUp } = await outbox.failed(uniqueid, step, err.message, this.now(), blocked, giveUpAfter);
+    if (gaveUp) this.log.error(`${context} ${uniqueid}: recording not attached after ${attempts} attempts; given up (last: ${err.message}). The call itself is finished`);
+    else if (!blocked) this.log.warn(`${line}; queued for retry`);
     if (blocked) await health.setAuthBlocked(credentialsFingerprint(this.config), err.redirectHost ?? null);
     return err;
   }

@@ -56,16 +56,27 @@ export class Outbox {
     await this.db.run('UPDATE outbox SET lease_until = NULL WHERE uniqueid = ?', [uniqueid]);
   }
 
-  /** A failed attempt: try again after a back-off, or wait for new credentials ('blocked'). */
-  async failed(uniqueid: string, step: Step, error: string, now: number, blocked: boolean): Promise<void> {
+  /**
+   * A failed attempt: try again after a back-off, wait for new credentials ('blocked'), or, from
+   * the `giveUpAfter`th attempt on, give the step up ('failed'). Returns the attempts so far and
+   * whether the step was given up.
+   */
+  async failed(uniqueid: string, step: Step, error: string, now: number, blocked: boolean, giveUpAfter = 0): Promise<{ attempts: number; gaveUp: boolean }> {
     const row = await this.db.get<{ attempts: number }>('SELECT attempts FROM outbox WHERE uniqueid = ? AND step = ?', [uniqueid, step]);
     const attempts = (row?.attempts ?? 0) + 1;
+    const gaveUp = !blocked && giveUpAfter > 0 && attempts >= giveUpAfter;
     await this.db.run(
       `UPDATE outbox SET attempts = ?, last_error = ?, lease_until = NULL, next_at = ?,
-         state = CASE WHEN ? THEN 'blocked' ELSE state END
+         state = CASE WHEN ? THEN 'blocked' WHEN ? THEN 'failed' ELSE state END
        WHERE uniqueid = ? AND step = ?`,
-      [attempts, error.slice(0, 500), now + backoffMs(attempts), blocked ? 1 : 0, uniqueid, step],
+      [attempts, error.slice(0, 500), now + backoffMs(attempts), blocked ? 1 : 0, gaveUp ? 1 : 0, uniqueid, step],
     );
+    return { attempts, gaveUp };
+  }
+
+  /** Nobody else starts the call's pending steps before `until` (a long upload is under way). */
+  async postpone(uniqueid: string, until: number): Promise<void> {
+    await this.db.run(`UPDATE outbox SET next_at = MAX(next_at, ?) WHERE uniqueid = ? AND state = 'pending'`, [until, uniqueid]);
   }
 
   /** Gives up on steps older than the limit; their calls show as failed. */

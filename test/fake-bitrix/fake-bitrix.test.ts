@@ -525,6 +525,10 @@ describe('fake Bitrix24 portal', function () {
       expect([c.status, c.text]).to.deep.equal([504, 'Gateway Timeout']);
       fake.failNext(1, 'query_limit');
       expect((await call(`${W}user.current`)).status).to.equal(503);
+      fake.failNext(1, { slowMs: 150 });
+      const t0 = Date.now();
+      const slow = await call(`${W}user.current`);
+      expect([slow.status, Date.now() - t0 >= 140, fake.requests.at(-1)!.fault]).to.deep.equal([200, true, 'slow:150']);
     });
 
     it('setRedirect: a renamed portal answers every portal request with a redirect to the new host, path kept', async () => {

@@ -53,7 +53,9 @@ export type Fault =
   | 'query_limit'
   | 'operation_time_limit'
   | 'internal'
-  | { status: number; body: string; contentType?: string; headers?: Record<string, string> };
+  | { status: number; body: string; contentType?: string; headers?: Record<string, string> }
+  /** Answered normally, but only after this long (e.g. a slow uplink for an upload). */
+  | { slowMs: number };
 
 export interface FakeBitrixOptions {
   webhook?: { userId: number; code: string; scopes?: string[] };
@@ -600,8 +602,8 @@ export class FakeBitrix {
     const rec: RecordedRequest = { method: route.method, params: {}, status: 0, at, auth: 'none' };
     this.requests.push(rec);
 
-    const fault = route.kind === 'none' ? undefined : this.takeFault(route.method, route.kind);
-    if (fault !== undefined) rec.fault = typeof fault === 'string' ? fault : `custom:${fault.status}`;
+    let fault = route.kind === 'none' ? undefined : this.takeFault(route.method, route.kind);
+    if (fault !== undefined) rec.fault = typeof fault === 'string' ? fault : 'slowMs' in fault ? `slow:${fault.slowMs}` : `custom:${fault.status}`;
     if (fault === 'down') {
       req.socket.destroy();
       return;
@@ -625,6 +627,10 @@ export class FakeBitrix {
     }
     rec.params = params;
 
+    if (typeof fault === 'object' && 'slowMs' in fault) {
+      await this.sleep(fault.slowMs);
+      fault = undefined;
+    }
     if (fault !== undefined) return this.applyFault(fault, req, res, rec);
 
     if (route.kind === 'none') return this.send(res, rec, 404, '<html><body><h1>404 Not Found</h1></body></html>', 'text/html');
@@ -664,7 +670,7 @@ export class FakeBitrix {
     }
   }
 
-  private applyFault(fault: Fault, req: http.IncomingMessage, res: http.ServerResponse, rec: RecordedRequest): Promise<void> {
+  private applyFault(fault: Exclude<Fault, { slowMs: number }>, req: http.IncomingMessage, res: http.ServerResponse, rec: RecordedRequest): Promise<void> {
     const now = Date.now();
     switch (fault) {
       case 'down':

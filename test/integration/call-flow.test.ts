@@ -55,6 +55,11 @@ describe('call flow (built AGIs, fake Bitrix24, real SQLite)', function () {
       configPath: t.configPath,
       ...more,
     });
+  const dueNowAll = async () => {
+    const db = await openCallDb(t.dbPath);
+    await db.run('UPDATE outbox SET next_at = 0, lease_until = NULL');
+    await db.close();
+  };
   const inherited = (r: AgiRunResult) => ({ BITRIX_UNIQUEID: r.vars.__BITRIX_UNIQUEID ?? '', BITRIX_CALL_ID: r.vars.__BITRIX_CALL_ID ?? '' });
 
   function expectCleanSession(r: AgiRunResult) {
@@ -249,15 +254,15 @@ describe('call flow (built AGIs, fake Bitrix24, real SQLite)', function () {
     const proxy = await startConnectProxy({ credentials: 'pbx:Pr0xyPa55' });
     try {
       t.write({ httpsProxy: `http://pbx:wr0ngPa55@127.0.0.1:${proxy.port}` });
-      const refused = await incoming('1700000040.1', '+79161234567');
+      const refused = await incoming('1700000046.1', '+79161234567');
       expectCleanSession(refused);
       expect(refused.vars.__BITRIX_CALL_ID).to.equal(undefined);
       expect(t.log()).to.contain(`proxy 127.0.0.1:${proxy.port} refused the tunnel`);
       t.write({ httpsProxy: `http://pbx:Pr0xyPa55@127.0.0.1:${proxy.port}` });
-      const inc = await incoming('1700000041.1', '+79161234567');
+      const inc = await incoming('1700000047.1', '+79161234567');
       expectCleanSession(inc);
       expect(inc.vars.__BITRIX_CALL_ID).to.match(/^externalCall\./);
-      const hup = await hangup('1700000041.1', inherited(inc));
+      const hup = await hangup('1700000047.1', inherited(inc));
       expectCleanSession(hup);
       expect(fake.finishedCalls.get(inc.vars.__BITRIX_CALL_ID)).to.include({ CALL_FAILED_CODE: '304' });
       expect(proxy.tunnels.length, 'every request went through the proxy (one tunnel refused)').to.equal(fake.httpRequestCount() + 1);
@@ -362,6 +367,94 @@ describe('call flow (built AGIs, fake Bitrix24, real SQLite)', function () {
     await waitFor(() => fake.attachedFiles.length > 0, 10_000);
     expect(fake.attachedFiles[0]).to.include({ mode: 'upload', callId: inc.vars.__BITRIX_CALL_ID });
     expect(fake.attachedFiles[0].data.equals(bytes)).to.equal(true);
+  });
+
+  describe('a recording upload', () => {
+    const recordedCall = async (uniqueid: string, bytes: Buffer) => {
+      const wav = join(t.dir, `rec-${uniqueid}.wav`);
+      writeFileSync(wav, bytes);
+      const inc = await incoming(uniqueid, '+79161234567');
+      await show('101', inherited(inc));
+      await new Promise((r) => setTimeout(r, 1100));
+      await hangup(uniqueid, { ...inherited(inc), MIXMONITOR_FILENAME: wav });
+      return inc.vars.__BITRIX_CALL_ID;
+    };
+    const attachRow = async (uniqueid: string) => {
+      const db = await openCallDb(t.dbPath);
+      const row = await db.get<{ state: string; attempts: number }>("SELECT state, attempts FROM outbox WHERE uniqueid = ? AND step = 'attach'", [uniqueid]);
+      await db.close();
+      return row;
+    };
+    const waitForAttempts = async (uniqueid: string, n: number) => {
+      for (let i = 0; i < 200 && ((await attachRow(uniqueid))?.attempts ?? 0) < n; i++) await new Promise((r) => setTimeout(r, 100));
+      expect((await attachRow(uniqueid))?.attempts).to.equal(n);
+    };
+
+    it('gets time in proportion to its size, not the per-call budget of the retry', async () => {
+      const bytes = wavFile(700_000);
+      fake.failNext(1, 'reset', 'upload'); // the recording worker's attempt is lost
+      const callId = await recordedCall('1700000042.1', bytes);
+      await waitForAttempts('1700000042.1', 1);
+      expect(fake.finishedCalls.get(callId), 'the finish went out first').to.exist;
+      // Upload link slower than the 2 s the retry run has for everything.
+      fake.failNext(1, { slowMs: 3000 }, 'upload');
+      await dueNowAll();
+      const out = await runCli(t, ['retry', '--json', '--max-seconds', '2']);
+      expect(JSON.parse(out.stdout), out.stdout).to.include({ done: 1, failed: 0 });
+      expect(fake.attachedFiles).to.have.length(1);
+      expect(fake.attachedFiles[0]).to.include({ mode: 'upload', callId });
+      expect(fake.attachedFiles[0].data.equals(bytes)).to.equal(true);
+    });
+
+    it('that keeps failing is given up after 6 attempts; the call stays finished, status counts it as failed', async () => {
+      fake.failNext(100, 'reset', 'upload');
+      const callId = await recordedCall('1700000043.1', wavFile(700_000));
+      await waitForAttempts('1700000043.1', 1);
+      for (let attempt = 2; attempt <= 6; attempt++) {
+        await dueNowAll();
+        await runCli(t, ['retry']);
+        await waitForAttempts('1700000043.1', attempt);
+      }
+      expect(await attachRow('1700000043.1')).to.deep.equal({ state: 'failed', attempts: 6 });
+      await dueNowAll();
+      await runCli(t, ['retry']);
+      expect(fake.calls('upload'), 'not tried again').to.have.length(6);
+      const status = JSON.parse((await runCli(t, ['status', '--json'])).stdout);
+      expect(status.outbox).to.include({ pending: 0, failed: 1 });
+      const calls = JSON.parse((await runCli(t, ['calls', '--json'])).stdout).calls;
+      expect(calls[0]).to.include({ uniqueid: '1700000043.1', state: 'finished' });
+      expect(fake.finishedCalls.get(callId)).to.include({ CALL_FAILED_CODE: '200' });
+      expect(t.log()).to.match(/ ERROR .*1700000043\.1: recording not attached after 6 attempts; given up/);
+    });
+
+    it('is not charged for a finish that could not be sent with it (Bitrix24 down for hours)', async () => {
+      const bytes = wavFile(16_000); // small: inline, in one batch with the finish
+      const wav = join(t.dir, 'rec-1700000044.1.wav');
+      writeFileSync(wav, bytes);
+      const inc = await incoming('1700000044.1', '+79161234567');
+      await show('101', inherited(inc));
+      await new Promise((r) => setTimeout(r, 1100));
+      fake.setDown(true);
+      await hangup('1700000044.1', { ...inherited(inc), MIXMONITOR_FILENAME: wav });
+      const finishAttempts = async () => {
+        const db = await openCallDb(t.dbPath);
+        const row = await db.get<{ attempts: number }>("SELECT attempts FROM outbox WHERE uniqueid = '1700000044.1' AND step = 'finish'");
+        await db.close();
+        return row?.attempts ?? 0;
+      };
+      for (let i = 0; i < 100 && (await finishAttempts()) < 1; i++) await new Promise((r) => setTimeout(r, 100)); // the recording worker tried
+      for (let i = 0; i < 7; i++) {
+        await dueNowAll();
+        await runCli(t, ['retry']);
+      }
+      expect(await finishAttempts()).to.equal(8);
+      expect(await attachRow('1700000044.1')).to.deep.equal({ state: 'pending', attempts: 0 });
+      fake.setDown(false);
+      await dueNowAll();
+      await runCli(t, ['retry']);
+      expect(fake.attachedFiles).to.have.length(1);
+      expect(fake.attachedFiles[0].data.equals(bytes)).to.equal(true);
+    });
   });
 
   it('agi-bin/ alone, copied into an empty folder, runs a whole recorded call (nothing from node_modules)', async () => {

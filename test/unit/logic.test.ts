@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { decideFinish, usersToHide } from '../../agi-src/logic/finish';
+import { MIN_UPLINK_BYTES_PER_S, UPLOAD_FLOOR_MS, uploadBudgetMs } from '../../agi-src/logic/upload';
 import { MAX_NAME_CHARS, pickCrmName, sanitiseCallerName } from '../../agi-src/logic/name';
 import { didKey, isListedDid, normaliseNumber } from '../../agi-src/logic/phone';
 import { isoWithOffset, talkSeconds } from '../../agi-src/logic/time';
@@ -107,5 +108,14 @@ describe('dates', () => {
     const s = isoWithOffset(Date.UTC(2025, 11, 30, 11, 0, 0));
     expect(s).to.match(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d$/);
     expect(new Date(s).getTime()).to.equal(Date.UTC(2025, 11, 30, 11, 0, 0));
+  });
+});
+
+describe('recording upload budget', () => {
+  it('a floor for a small file, then time in proportion to the size at the slowest planned uplink', () => {
+    expect(uploadBudgetMs(0)).to.equal(UPLOAD_FLOOR_MS);
+    expect(uploadBudgetMs(MIN_UPLINK_BYTES_PER_S)).to.equal(UPLOAD_FLOOR_MS + 1000);
+    // One hour of 8 kHz 16-bit WAV (57.6 MB): an hour and 20 s at 128 kbit/s.
+    expect(uploadBudgetMs(57_600_000)).to.equal(UPLOAD_FLOOR_MS + 3600_000);
   });
 });
