@@ -188,8 +188,9 @@ describe('call flow (built AGIs, fake Bitrix24, real SQLite)', function () {
 
   describe('CRM names that could break the AGI session', () => {
     const names: Array<[string, string]> = [
-      ['Ivan "The Terrible" Petrov', 'Ivan "The Terrible" Petrov'],
-      ['C:\\Users\\ivan', 'C:\\Users\\ivan'],
+      ['Ivan "The Terrible" Petrov', 'Ivan The Terrible Petrov'],
+      ['C:\\Users\\ivan', 'C: Users ivan'],
+      ['${EVIL}$[1/0]|Gosub(x,s,1);', 'EVIL 1/0 Gosub(x s 1)'],
       ['Иван\nSET VARIABLE EVIL 1\nПетров', 'Иван SET VARIABLE EVIL 1 Петров'],
       ['Клиент 😀🚀', 'Клиент 😀🚀'],
       ['Я'.repeat(300), 'Я'.repeat(40)],
@@ -204,6 +205,31 @@ describe('call flow (built AGIs, fake Bitrix24, real SQLite)', function () {
         expect(r.commands.every((c) => /^(GET|SET) (FULL )?VARIABLE |^VERBOSE /.test(c))).to.equal(true);
       });
     });
+  });
+
+  it('a CALL_ID of another shape is a failed register: logged once, queued, never set on the channel', async () => {
+    const evil = 'externalCall.1;Set(EVIL=1)';
+    const body = JSON.stringify({ result: { result: { find: [], reg: { CALL_ID: evil } }, result_error: [] }, time: {} });
+    fake.failNext(1, { status: 200, body }, 'batch');
+    const inc = await incoming('1700000050.1', '+79169990000');
+    expectCleanSession(inc);
+    expect(inc.vars.__BITRIX_CALL_ID).to.equal(undefined);
+    expect(Object.values(inc.vars)).not.to.include(evil);
+    const lines = t.log().split('\n').filter((l) => /1700000050\.1: register not done/.test(l));
+    expect(lines).to.have.length(1);
+    expect(lines[0]).to.match(/CALL_ID of unknown shape.*queued for retry/);
+    // A later step that finds such a value on the channel does not use it either.
+    await show('101', { BITRIX_UNIQUEID: '1700000050.1', BITRIX_CALL_ID: evil });
+    await hangup('1700000050.1', { BITRIX_UNIQUEID: '1700000050.1', BITRIX_CALL_ID: evil });
+    const db = await openCallDb(t.dbPath);
+    await db.run('UPDATE outbox SET next_at = 0');
+    await db.close();
+    await runCli(t, ['retry']);
+    const [finished] = [...fake.finishedCalls.values()];
+    expect(finished).to.include({ EXTERNAL_CALL_ID: '1700000050.1' });
+    expect(finished.CALL_ID).to.match(/^externalCall\.[0-9a-f]{32}\.\d+$/);
+    const sentIds = [...fake.calls('telephony.externalcall.show'), ...fake.calls('telephony.externalcall.finish')].map((r) => r.params.CALL_ID);
+    expect(sentIds).not.to.include(evil);
   });
 
   it('caller hangs up during the lookup (SIGHUP): the AGI carries on, registers, exits 0', async () => {
