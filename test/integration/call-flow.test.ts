@@ -395,7 +395,8 @@ describe('call flow (built AGIs, fake Bitrix24, real SQLite)', function () {
     expect(fake.attachedFiles[0].data.equals(bytes)).to.equal(true);
   });
 
-  describe('a recording upload', () => {
+  describe('a recording upload', function () {
+    this.timeout(90_000);
     const recordedCall = async (uniqueid: string, bytes: Buffer) => {
       const wav = join(t.dir, `rec-${uniqueid}.wav`);
       writeFileSync(wav, bytes);
@@ -422,10 +423,10 @@ describe('call flow (built AGIs, fake Bitrix24, real SQLite)', function () {
       const callId = await recordedCall('1700000042.1', bytes);
       await waitForAttempts('1700000042.1', 1);
       expect(fake.finishedCalls.get(callId), 'the finish went out first').to.exist;
-      // Upload link slower than the 2 s the retry run has for everything.
-      fake.failNext(1, { slowMs: 3000 }, 'upload');
+      // Upload link slower than the 5 s the retry run has for everything.
+      fake.failNext(1, { slowMs: 8000 }, 'upload');
       await dueNowAll();
-      const out = await runCli(t, ['retry', '--json', '--max-seconds', '2']);
+      const out = await runCli(t, ['retry', '--json', '--max-seconds', '5']);
       expect(JSON.parse(out.stdout), out.stdout).to.include({ done: 1, failed: 0 });
       expect(fake.attachedFiles).to.have.length(1);
       expect(fake.attachedFiles[0]).to.include({ mode: 'upload', callId });
@@ -468,12 +469,13 @@ describe('call flow (built AGIs, fake Bitrix24, real SQLite)', function () {
         await db.close();
         return row?.attempts ?? 0;
       };
-      for (let i = 0; i < 100 && (await finishAttempts()) < 1; i++) await new Promise((r) => setTimeout(r, 100)); // the recording worker tried
+      for (let i = 0; i < 300 && (await finishAttempts()) < 1; i++) await new Promise((r) => setTimeout(r, 100)); // the recording worker tried
+      expect(await finishAttempts(), 'the recording worker tried').to.be.at.least(1);
       for (let i = 0; i < 7; i++) {
         await dueNowAll();
         await runCli(t, ['retry']);
       }
-      expect(await finishAttempts()).to.equal(8);
+      expect(await finishAttempts()).to.be.at.least(8);
       expect(await attachRow('1700000044.1')).to.deep.equal({ state: 'pending', attempts: 0 });
       fake.setDown(false);
       await dueNowAll();

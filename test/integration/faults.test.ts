@@ -265,27 +265,27 @@ describe('faults: the call goes on, nothing is lost', function () {
       await db.close();
     };
 
-    it('token endpoint slower than the call budget: 10 calls send nothing to it and wait in the outbox; one retry renews once and delivers', async () => {
+    it('token endpoint slower than the call budget: calls send nothing to it and wait in the outbox; one retry renews once and delivers', async () => {
       await connect();
       fake.setOAuthLatency(3000); // the incoming budget is 2000 ms
       await setExpiry(Date.now() - 1000);
       fake.expireAccessTokens();
-      const ids = Array.from({ length: 10 }, (_, i) => `1700007000.${i}`);
+      const ids = Array.from({ length: 4 }, (_, i) => `1700007000.${i}`);
       const rs = await Promise.all(ids.map((id, i) => incoming(id, `+791670000${String(i).padStart(2, '0')}`)));
       rs.forEach((r) => expect(r.vars.__BITRIX_CALL_ID, r.stderr).to.equal(undefined));
       await Promise.all(ids.map((id, i) => hangup(id, rs[i])));
       expect(fake.calls('oauth.token').filter((r) => r.params.grant_type === 'refresh_token'), 'no call step went to the token endpoint').to.have.length(0);
       expect(fake.httpRequestCount(), 'nor to the portal with a token known to be expired').to.equal(0);
       const status = JSON.parse((await runCli(t, ['status', '--json'])).stdout);
-      expect(status.outbox).to.include({ pending: 20, blocked: 0, failed: 0 });
+      expect(status.outbox).to.include({ pending: 8, blocked: 0, failed: 0 });
       expect(t.log()).not.to.match(/ ERROR /);
 
       await dueNow();
       const out = await runCli(t, ['retry', '--json', '--max-seconds', '60']);
-      expect(JSON.parse(out.stdout), out.stdout).to.include({ calls: 10, failed: 0 });
+      expect(JSON.parse(out.stdout), out.stdout).to.include({ calls: 4, failed: 0 });
       expect(fake.issuedTokens().refreshGrants, 'renewed once').to.equal(1);
       expect(new Set([...fake.finishedCalls.values()].map((c) => c.EXTERNAL_CALL_ID))).to.deep.equal(new Set(ids));
-      expect(fake.finishedCalls.size).to.equal(10);
+      expect(fake.finishedCalls.size).to.equal(4);
       expect(t.log()).to.match(/access token renewed/);
       expect(t.log()).not.to.match(/invalid_grant|app-s3cr3t-value/);
     });
