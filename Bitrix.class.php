@@ -20,6 +20,7 @@ require_once __DIR__ . '/Settings.php';
 require_once __DIR__ . '/SettingsValidator.php';
 require_once __DIR__ . '/SettingsPage.php';
 require_once __DIR__ . '/InboundRoutes.php';
+require_once __DIR__ . '/OutboundRoutes.php';
 require_once __DIR__ . '/FileOwner.php';
 require_once __DIR__ . '/ConfigFile.php';
 require_once __DIR__ . '/Subprocess.php';
@@ -29,11 +30,15 @@ require_once __DIR__ . '/HostCheck.php';
 require_once __DIR__ . '/OauthConnect.php';
 require_once __DIR__ . '/RetryJob.php';
 require_once __DIR__ . '/InstalledFiles.php';
+require_once __DIR__ . '/AmiCredentials.php';
 require_once __DIR__ . '/Dialplan/Splice.php';
 require_once __DIR__ . '/Dialplan/AgiStep.php';
 require_once __DIR__ . '/Dialplan/InboundSubroutine.php';
 require_once __DIR__ . '/Dialplan/HangupHandler.php';
 require_once __DIR__ . '/Dialplan/AnswerHook.php';
+require_once __DIR__ . '/Dialplan/OutboundSubroutine.php';
+require_once __DIR__ . '/Dialplan/OutboundAnswer.php';
+require_once __DIR__ . '/Dialplan/OutboundHangupHandler.php';
 
 #[\AllowDynamicProperties]
 class Bitrix extends \FreePBX_Helpers implements \BMO
@@ -215,19 +220,29 @@ class Bitrix extends \FreePBX_Helpers implements \BMO
         return 500; // after core (480), which builds ext-did-* and macro-auto-blkvm
     }
 
-    /** Nothing while off or without DIDs; nothing either when no listed DID has a route. */
+    /**
+     * Nothing while off. Inbound: only routes of listed DIDs. Outgoing: the trunk hook when
+     * outgoing calls are reported or click-to-call is on (the clicked call leaves through a trunk).
+     */
     public function doDialplanHook(&$ext, $engine, $priority)
     {
         $s = $this->settings()->get();
-        if (empty($s['enabled']) || empty($s['dids'])) {
+        if (empty($s['enabled'])) {
             return;
         }
-        list($spliced, $problems) = Bitrix\Dialplan\InboundSubroutine::spliceRoutes($ext, $this->inboundRoutes()->listed($s));
-        if ($spliced > 0) {
-            $agi = new Bitrix\Dialplan\AgiStep();
-            Bitrix\Dialplan\InboundSubroutine::add($ext, $agi);
-            Bitrix\Dialplan\HangupHandler::add($ext, $agi);
-            $problems = array_merge($problems, Bitrix\Dialplan\AnswerHook::add($ext, $agi));
+        $agi = new Bitrix\Dialplan\AgiStep();
+        $problems = [];
+        if (!empty($s['dids'])) {
+            list($spliced, $problems) = Bitrix\Dialplan\InboundSubroutine::spliceRoutes($ext, $this->inboundRoutes()->listed($s));
+            if ($spliced > 0) {
+                Bitrix\Dialplan\InboundSubroutine::add($ext, $agi);
+                Bitrix\Dialplan\HangupHandler::add($ext, $agi);
+                $problems = array_merge($problems, Bitrix\Dialplan\AnswerHook::add($ext, $agi));
+            }
+        }
+        if (!empty($s['outgoingEnabled']) || !empty($s['clickToCall'])) {
+            $problems = array_merge($problems, Bitrix\Dialplan\OutboundSubroutine::add($ext, $agi,
+                ['report' => !empty($s['outgoingEnabled']), 'routes' => $s['outgoingRoutes']]));
         }
         foreach ($problems as $problem) {
             $this->log($problem);
@@ -279,12 +294,17 @@ class Bitrix extends \FreePBX_Helpers implements \BMO
     public function page()
     {
         return $this->room('page', fn () => new Bitrix\SettingsPage($this->settings(), $this->configFile(), $this->inboundRoutes(),
-            $this->cli(), $this->options['moduleDir']));
+            $this->outboundRoutes(), $this->cli(), $this->options['moduleDir']));
     }
 
     public function inboundRoutes()
     {
         return $this->room('inboundRoutes', fn () => new Bitrix\InboundRoutes($this->FreePBX));
+    }
+
+    public function outboundRoutes()
+    {
+        return $this->room('outboundRoutes', fn () => new Bitrix\OutboundRoutes($this->FreePBX));
     }
 
     public function retryJob()
@@ -304,6 +324,12 @@ class Bitrix extends \FreePBX_Helpers implements \BMO
     {
         return $this->room('installedFiles', fn () => new Bitrix\InstalledFiles($this->agiDir(), $this->options['moduleDir'],
             $this->owner()));
+    }
+
+    /** FreePBX's manager user for the resident service's environment (click-to-call). */
+    public function amiCredentials()
+    {
+        return $this->room('amiCredentials', fn () => new Bitrix\AmiCredentials($this->FreePBX));
     }
 
     private function owner()

@@ -106,7 +106,7 @@ abstract class BitrixTestCase extends TestCase
      * and a stand-in self-test that answers "can run".
      */
     protected function moduleWithAgiBin(array $files = ['itd_bitrix.js', 'itd_bitrix_incoming.js', 'itd_bitrix_show.js', 'itd_bitrix_hangup.js',
-        'itd_bitrix_sqlite3-linux-x64-glibc2.28.node', 'itd_bitrix_sqlite3-linux-arm64-glibc2.28.node'])
+        'itd_bitrix_outgoing.js', 'itd_bitrix_sqlite3-linux-x64-glibc2.28.node', 'itd_bitrix_sqlite3-linux-arm64-glibc2.28.node'])
     {
         $mod = $this->tmp . '/modules/bitrix';
         @mkdir($mod . '/agi-bin', 0755, true);

@@ -73,7 +73,7 @@ class InstallTest extends BitrixTestCase
         // What reload copied, plus leftovers of an older version (17.0.1's binding under sqlite3's
         // generic name, which no other module ships) and other modules' files.
         $this->reload();
-        $this->assertCount(7, array_diff(scandir($agi), ['.', '..']), 'four bundles, the self-test, both bindings');
+        $this->assertCount(8, array_diff(scandir($agi), ['.', '..']), 'five bundles, the self-test, both bindings');
         foreach (['node_sqlite3.node', 'itd_bitrix_old.js', 'contactmanager.agi', 'other.node'] as $f) {
             file_put_contents($agi . '/' . $f, 'x');
         }

@@ -38,7 +38,7 @@ class SettingsPageTest extends BitrixTestCase
         $this->assertSame($fields + 2, substr_count($html, '<div class="element-container'), 'one row per field + Connect + Test');
         $this->assertStringContainsString('<form class="fpbx-submit" name="itdbitrix"', $html);
         $this->assertStringContainsString('<input type="hidden" name="action" value="save">', $html);
-        $this->assertSame(6, substr_count($html, 'class="col-md-9 radioset"'), 'yes/no fields and the connect-with choice');
+        $this->assertSame(9, substr_count($html, 'class="col-md-9 radioset"'), 'yes/no fields and the connect-with choice');
         $this->assertMatchesRegularExpression('/name="enabled" id="itd_enabled_first" value="yes" checked/', $html);
         // The route DID listed as +7495… is ticked; the free one is in the textarea.
         $this->assertMatchesRegularExpression('/name="dids\[\]" value="74951234567" checked/', $html);
@@ -108,7 +108,8 @@ class SettingsPageTest extends BitrixTestCase
         };
         $this->assertMatchesRegularExpression($row('Due: sent by the next retry run', 0, 0, false), $html);
         $this->assertMatchesRegularExpression($row('Waiting for their next attempt', 1, 2, false), $html);
-        $this->assertMatchesRegularExpression($row('Held until the credentials change', 1, 1, true), $html);
+        $this->assertMatchesRegularExpression($row('Held until the credentials or the portal address change', 1, 1, true), $html);
+        $this->assertStringContainsString('<div class="alert alert-danger">The portal redirects to new-portal.bitrix24.ru&quot;&gt;&lt;b&gt;: put its new address in the settings above.', $html);
         $this->assertMatchesRegularExpression($row('Given up: too old, not sent', 1, 1, true), $html);
         $this->assertMatchesRegularExpression('#<th>Next attempt</th>\s*<td>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d</td>#', $html);
         // Each waiting step: the call, the step in words, attempts, next attempt, last error (escaped).

@@ -28,6 +28,9 @@ $stepNames = ['register' => _('register the call'), 'finish' => _('finish the ca
 <?php if (isset($status['error'])) { ?>
     <div class="alert alert-warning"><?php echo $h($status['error']); ?></div>
 <?php } else { ?>
+<?php if (!empty($status['redirectHost']) && is_string($status['redirectHost'])) { ?>
+    <div class="alert alert-danger"><?php echo $h(sprintf(_('The portal redirects to %s: put its new address in the settings above. Until then the steps are held.'), $status['redirectHost'])); ?></div>
+<?php } ?>
     <div class="row">
         <div class="col-md-6">
             <table class="table table-condensed">
@@ -72,7 +75,7 @@ $stepNames = ['register' => _('register the call'), 'finish' => _('finish the ca
 <?php foreach ([
         'due' => [_('Due: sent by the next retry run'), false],
         'waiting' => [_('Waiting for their next attempt'), false],
-        'held' => [_('Held until the credentials change'), true],
+        'held' => [_('Held until the credentials or the portal address change'), true],
         'givenUp' => [_('Given up: too old, not sent'), true],
     ] as $state => $row) { ?>
                 <tr>
