@@ -59,7 +59,7 @@ class HostCheck
             return self::answer(false, 'node', sprintf(_('Node.js is not installed or not on the PATH of user %s: itd-bitrix needs Node.js 18 or newer (Debian: apt-get install nodejs).'),
                 $this->runsAs($asRoot)), $code);
         }
-        if (is_array($report) && isset($report['message']) && is_string($report['message']) && ($code === 0 || isset(self::FAILED_BY_EXIT[$code]))) {
+        if (is_array($report) && isset($report['message']) && is_string($report['message']) && ($code === 0 || array_key_exists($code, self::FAILED_BY_EXIT))) {
             $failed = $code === 0 ? null : self::FAILED_BY_EXIT[$code];
             $answer = self::answer($code === 0, $failed, self::oneLine($report['message']), $code);
             foreach (self::REPORT_KEYS as $k) {
