@@ -350,7 +350,7 @@ class Bitrix extends \FreePBX_Helpers implements \BMO
     {
         try {
             $user = $this->FreePBX->Config->get('AMPASTERISKUSER');
-        } catch (\Exception $e) {
+        } catch (\Throwable $e) {
             $user = null;
         }
         return is_string($user) && $user !== '' ? $user : 'asterisk';
