@@ -7,8 +7,7 @@ import { OAuthSession } from '../bitrix/oauth';
 import { Config, configSecrets } from '../config/config';
 import { loadConfig, resolveConfigPath } from '../config/load';
 import { check } from '../flows/check';
-import { completeCall } from '../flows/complete';
-import { waitForRecording } from '../flows/recording';
+import { completeAfterRecording } from '../flows/complete';
 import { retry } from '../flows/retry';
 import { Services } from '../flows/services';
 import { Logger } from '../log/logger';
@@ -87,11 +86,7 @@ export function makeProgram(): Command {
     .command('complete <uniqueid>')
     .description('finish one call and attach its recording once Asterisk has closed the file (started by the hangup AGI)')
     .action(async (uniqueid: string, _o, cmd: Command) => {
-      await withServices(cmd, 'complete', async (s) => {
-        const call = await (await s.stores()).calls.get(uniqueid);
-        if (call?.recording_path) await waitForRecording(call.recording_path, Date.now() + 30_000);
-        await completeCall(s, uniqueid, Date.now() + 20_000);
-      });
+      await withServices(cmd, 'complete', (s) => completeAfterRecording(s, uniqueid));
     });
 
   program

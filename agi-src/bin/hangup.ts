@@ -1,10 +1,5 @@
 import './ignore-sighup';
-import { detachedWorker, hangup } from '../flows/hangup';
+import { hangupStep } from '../steps/steps';
 import { runAgi } from './agi-runner';
 
-runAgi(
-  'hangup',
-  (c) => c.hangupTimeoutMs,
-  (r) => hangup(r.services, r.channel, r.env, r.deadline, { spawnRecordingWorker: detachedWorker(r.configPath) }),
-  1000,
-);
+runAgi(hangupStep);

@@ -1,9 +1,20 @@
+import type { Agent } from 'http';
 import { BitrixError, errorFromEnvelope, transientError } from './errors';
 import { HttpError, multipartFile, request } from './http';
 import { batchCommand, Params } from './query';
 import type { OAuthSession } from './oauth';
 
 export type Credentials = { kind: 'webhook'; baseUrl: string } | { kind: 'oauth'; portalUrl: string; session: OAuthSession };
+
+/** Work a caller waits for (incoming, show) may use the whole burst; the rest leaves headroom. */
+export type RequestPriority = 'call-path' | 'background';
+
+/** What the flows ask of Bitrix24: the client itself, or the resident service's coalescing front. */
+export interface BitrixApi {
+  call(method: string, params: Params, deadline: number): Promise<unknown>;
+  sendAll(cmds: Record<string, { method: string; params: Params }>, deadline: number): Promise<BatchResult>;
+  upload(url: string, field: string, filename: string, data: Buffer, deadline: number): Promise<unknown>;
+}
 
 /** Shared by every process on the PBX: keeps the portal under its leaky bucket. */
 export interface RequestGate {
@@ -30,12 +41,14 @@ export interface ClientOptions {
   now?: () => number;
   /** Back-off before repeating a 503 QUERY_LIMIT_EXCEEDED, doubled each time. */
   rateBackoffMs?: number;
+  /** A keep-alive agent (the resident service); without one every request opens its own connection. */
+  agent?: Agent;
 }
 
 const RESPONSE_RESERVE_MS = 20;
 
 /** All Bitrix24 traffic of the project goes through this client. */
-export class BitrixClient {
+export class BitrixClient implements BitrixApi {
   private readonly now: () => number;
 
   constructor(private readonly opts: ClientOptions) {
@@ -77,7 +90,14 @@ export class BitrixClient {
     const { body, contentType } = multipartFile(field, filename, data);
     let res;
     try {
-      res = await request({ method: 'POST', url, headers: { 'content-type': contentType }, body, timeoutMs: deadline - this.now() - RESPONSE_RESERVE_MS });
+      res = await request({
+        method: 'POST',
+        url,
+        headers: { 'content-type': contentType },
+        body,
+        timeoutMs: deadline - this.now() - RESPONSE_RESERVE_MS,
+        agent: this.opts.agent,
+      });
     } catch (err) {
       throw transientError(method, (err as Error).message);
     }
@@ -119,6 +139,7 @@ export class BitrixClient {
           headers: { 'content-type': 'application/json; charset=utf-8' },
           body: JSON.stringify(body),
           timeoutMs: deadline - this.now() - RESPONSE_RESERVE_MS,
+          agent: this.opts.agent,
         });
         status = res.status;
         parsed = parseJsonObject(res.body);

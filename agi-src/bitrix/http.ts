@@ -1,7 +1,10 @@
 // The one place that opens connections to Bitrix24: a small HTTP/1.1 client over node's `net`
 // and `tls`. One request per connection (`Connection: close`), which is all an AGI process ever
 // needs; node's `http` stack costs a new process several milliseconds more per request, and the
-// caller is waiting. Messages never include the URL path or query: those hold secrets.
+// caller is waiting. The resident service passes a keep-alive agent instead: its requests go
+// through node's own http/https stack over a warm connection. Messages never include the URL path
+// or query: those hold secrets.
+import type { Agent, IncomingMessage } from 'http';
 import type { Socket } from 'net';
 
 export interface HttpResponse {
@@ -23,6 +26,8 @@ export interface HttpRequest {
   headers?: Record<string, string>;
   body?: string | Buffer;
   timeoutMs: number;
+  /** A keep-alive agent for this URL's protocol; ignored when it speaks another one. */
+  agent?: Agent;
 }
 
 const MAX_RESPONSE = 8 * 1024 * 1024;
@@ -31,6 +36,7 @@ export function request(req: HttpRequest): Promise<HttpResponse> {
   const url = new URL(req.url);
   const host = url.host;
   if (req.timeoutMs <= 0) return Promise.reject(new HttpError(`no time left for ${host}`));
+  if (req.agent && (req.agent as Agent & { protocol?: string }).protocol === url.protocol) return viaAgent(req, url, req.agent);
   const secure = url.protocol === 'https:';
   const port = Number(url.port) || (secure ? 443 : 80);
   const hostname = url.hostname.replace(/^\[|\]$/g, '');
@@ -84,6 +90,70 @@ export function request(req: HttpRequest): Promise<HttpResponse> {
     });
     socket.on('end', () => settle(true));
     socket.on('error', (err: NodeJS.ErrnoException) => done(new HttpError(`cannot reach ${host} (${err.code ?? 'error'})`)));
+  });
+}
+
+/**
+ * One request over a pooled keep-alive connection. A connection the server closed while it sat
+ * idle fails at once with a reset: that request is sent once more on a fresh connection (every
+ * request we send is safe to repeat: register and finish are idempotent for Bitrix24).
+ */
+function viaAgent(req: HttpRequest, url: URL, agent: Agent, retried = false): Promise<HttpResponse> {
+  const host = url.host;
+  const started = Date.now();
+  const body = req.body === undefined ? undefined : Buffer.isBuffer(req.body) ? req.body : Buffer.from(req.body);
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const lib = (url.protocol === 'https:' ? require('https') : require('http')) as typeof import('https');
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const done = (err: Error | null, res?: HttpResponse) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      if (err) {
+        outgoing.destroy();
+        reject(err);
+      } else resolve(res as HttpResponse);
+    };
+    const outgoing = lib.request(
+      url,
+      {
+        method: req.method,
+        agent,
+        headers: {
+          'User-Agent': 'itd-bitrix',
+          Accept: 'application/json',
+          ...Object.fromEntries(Object.entries(req.headers ?? {}).map(([k, v]) => [k, v.replace(/[\r\n]/g, ' ')])),
+          ...(body ? { 'Content-Length': String(body.length) } : {}),
+        },
+      },
+      (res: IncomingMessage) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (c: Buffer) => {
+          size += c.length;
+          if (size > MAX_RESPONSE) done(new HttpError(`response from ${host} too large`));
+          else chunks.push(c);
+        });
+        res.on('end', () =>
+          done(null, { status: res.statusCode ?? 0, contentType: String(res.headers['content-type'] ?? ''), body: Buffer.concat(chunks).toString('utf8') }),
+        );
+        res.on('error', () => done(new HttpError(`connection to ${host} closed before a complete answer`)));
+      },
+    );
+    const timer = setTimeout(() => done(new HttpError(`${host} did not answer within ${req.timeoutMs} ms`)), req.timeoutMs);
+    outgoing.on('error', (err: NodeJS.ErrnoException) => {
+      const stale = outgoing.reusedSocket && !retried && (err.code === 'ECONNRESET' || err.code === 'EPIPE');
+      const left = req.timeoutMs - (Date.now() - started);
+      if (stale && left > 0 && !settled) {
+        settled = true;
+        clearTimeout(timer);
+        viaAgent({ ...req, timeoutMs: left }, url, agent, true).then(resolve, reject);
+        return;
+      }
+      done(new HttpError(`cannot reach ${host} (${err.code ?? 'error'})`));
+    });
+    outgoing.end(body);
   });
 }
 

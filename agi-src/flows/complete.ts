@@ -5,7 +5,7 @@ import { basename } from 'path';
 import { BitrixError } from '../bitrix/errors';
 import { usersToHide } from '../logic/finish';
 import { CallRow, parseIds, Step } from '../store/calls';
-import { judge, probe } from './recording';
+import { judge, probe, waitForRecording } from './recording';
 import { callIdFrom, finishRequest, hideRequest, registerRequest, Request, userByExtensionRequest, userIdFrom } from './requests';
 import type { Services } from './services';
 
@@ -125,6 +125,16 @@ export async function completeCall(s: Services, uniqueid: string, deadline: numb
     }
   }
   return outcome;
+}
+
+/**
+ * After a recorded call's hangup: waits until Asterisk has closed the recording, then finishes
+ * the call and attaches it (`itd_bitrix.js complete`, or a task of the resident service).
+ */
+export async function completeAfterRecording(s: Services, uniqueid: string): Promise<CompleteOutcome> {
+  const call = await (await s.stores()).calls.get(uniqueid);
+  if (call?.recording_path) await waitForRecording(call.recording_path, s.now() + 30_000);
+  return completeCall(s, uniqueid, s.now() + 20_000);
 }
 
 /** Fills in the operator's Bitrix24 user (and so the finishing user) from the cache or user.get. */

@@ -14,8 +14,10 @@ import type { Services } from './services';
 const FINISH_GRACE_MS = 90_000;
 
 export interface HangupOptions {
-  /** Starts the detached worker that attaches the recording once Asterisk has closed it. */
+  /** Starts the worker that attaches the recording once Asterisk has closed it (a detached process, or a task of the service). */
   spawnRecordingWorker?: (uniqueid: string) => void;
+  /** Called once the hangup facts are safe on disk: the handler need not wait for Bitrix24. */
+  release?: () => void;
 }
 
 export async function hangup(s: Services, channel: AgiChannel, env: AgiEnvironment, deadline: number, opts: HangupOptions = {}): Promise<void> {
@@ -38,10 +40,12 @@ export async function hangup(s: Services, channel: AgiChannel, env: AgiEnvironme
   };
   try {
     appendHangup(s.config.databasePath, facts);
+    opts.release?.();
   } catch (err) {
     s.log.error(`hangup ${facts.uniqueid}: cannot write the hangup journal (${(err as Error).message})`);
   }
   const attach = await applyHangup(s, facts);
+  opts.release?.();
   if (attach === null) return;
   if (attach && opts.spawnRecordingWorker) {
     // MixMonitor closes the file only after this handler returns: finish and upload together later.

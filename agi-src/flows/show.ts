@@ -8,7 +8,19 @@ import type { Services } from './services';
 
 const EXTENSION = /^[0-9A-Za-z*#+_-]{1,32}$/;
 
-export async function show(s: Services, channel: AgiChannel, env: AgiEnvironment, extension: string | undefined, deadline: number): Promise<void> {
+export interface ShowOptions {
+  /** Called once the answer is recorded: the bridge need not wait for the card. */
+  release?: () => void;
+}
+
+export async function show(
+  s: Services,
+  channel: AgiChannel,
+  env: AgiEnvironment,
+  extension: string | undefined,
+  deadline: number,
+  opts: ShowOptions = {},
+): Promise<void> {
   const cfg = s.config;
   if (!extension || !EXTENSION.test(extension)) {
     s.log.warn(`show: operator extension ${JSON.stringify(extension ?? '')} is not usable; card not shown`);
@@ -35,6 +47,7 @@ export async function show(s: Services, channel: AgiChannel, env: AgiEnvironment
     recordingPath: vars.recording || null,
   });
   s.log.info(`show ${call.uniqueid}: answered by ${extension}`);
+  opts.release?.();
 
   let userId = cached?.userId ?? null;
   try {
