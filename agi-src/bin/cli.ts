@@ -11,7 +11,10 @@ import { completeAfterRecording } from '../flows/complete';
 import { retry } from '../flows/retry';
 import { Services } from '../flows/services';
 import { Logger } from '../log/logger';
+import { describeService, readStatus, statusPath } from '../service/status';
+import { DEFAULT_PORT } from '../service/service';
 import { DbTokenStore } from '../store/tokens';
+import { serve } from './serve';
 
 interface GlobalOptions {
   config?: string;
@@ -90,10 +93,20 @@ export function makeProgram(): Command {
     });
 
   program
+    .command('serve')
+    .description('resident service: incoming, show and hangup over FastAGI on 127.0.0.1 (the AGI executables stay the fallback)')
+    .option('--port <n>', 'FastAGI port (0: any free port, see the status file)', String(DEFAULT_PORT))
+    .action(async (o: { port: string }, cmd: Command) => {
+      const port = Number(o.port);
+      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be a TCP port, not ${JSON.stringify(o.port)}`);
+      await serve({ configPath: resolveConfigPath(cmd.optsWithGlobals<GlobalOptions>().config), port });
+    });
+
+  program
     .command('status')
     .description('last exchange with Bitrix24 and the outbox')
     .action(async (_o, cmd: Command) => {
-      const data = await withServices(cmd, 'status', async (s) => {
+      const data = await withServices(cmd, 'status', async (s, config) => {
         const { health, outbox } = await s.stores();
         const h = await health.read();
         const o = await outbox.summary();
@@ -102,13 +115,19 @@ export function makeProgram(): Command {
           lastErrorAt: iso(h.last_error_at),
           lastError: h.last_error,
           outbox: { pending: o.pending + o.blocked, blocked: o.blocked, failed: o.failed, oldestAt: iso(o.oldestAt) },
+          service: describeService(readStatus(statusPath(config.databasePath))),
         };
       });
+      const svc = data.service;
       print(
         cmd.optsWithGlobals<GlobalOptions>().json,
         data,
         `last success ${data.lastSuccessAt ?? 'never'}; last error ${data.lastErrorAt ?? 'never'} ${data.lastError ?? ''}\n` +
-          `outbox: ${data.outbox.pending} pending (${data.outbox.blocked} waiting for credentials), ${data.outbox.failed} failed, oldest ${data.outbox.oldestAt ?? '-'}`,
+          `outbox: ${data.outbox.pending} pending (${data.outbox.blocked} waiting for credentials), ${data.outbox.failed} failed, oldest ${data.outbox.oldestAt ?? '-'}\n` +
+          ('pid' in svc
+            ? `service: ${svc.online ? 'online' : `offline (${svc.state})`}, pid ${svc.pid}, port ${svc.port}, up ${svc.uptimeSec} s since ${svc.startedAt}, ` +
+              `${svc.served.total} step(s) served, ${svc.memory.rssMB} MB, heartbeat ${svc.heartbeatAgeSec} s ago`
+            : 'service: not running (the AGI executables serve the calls)'),
       );
     });
 

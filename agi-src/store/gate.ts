@@ -87,6 +87,11 @@ export class SharedBucket {
     return row?.until ?? 0;
   }
 
+  /** Every method paused right now (the resident service keeps them in memory). */
+  activePauses(): Promise<Array<{ method: string; until: number }>> {
+    return this.db.all<{ method: string; until: number }>('SELECT method, until FROM method_pause WHERE until > ?', [this.now()]);
+  }
+
   async pauseMethod(method: string, untilMs: number): Promise<void> {
     await this.db.run(
       `INSERT INTO method_pause (method, until) VALUES (?, ?) ON CONFLICT(method) DO UPDATE SET until = MAX(until, excluded.until)`,

@@ -114,31 +114,67 @@ export function evaluate(expr: string, vars: Record<string, string>): string {
   return expr.replace(/\$\{([^{}]+)\}/g, (_m, name: string) => lookup(vars, name) ?? '');
 }
 
-export function runAgiScript(opts: AgiRunOptions): Promise<AgiRunResult> {
-  const vars: Record<string, string> = { ...(opts.vars ?? {}) };
-  const env = defaultEnvironment(opts.env);
-  env.agi_request = opts.script;
-  (opts.args ?? []).forEach((a, i) => (env[`agi_arg_${i + 1}`] = a));
-  if (!('CALLERID(num)' in vars)) vars['CALLERID(num)'] = env.agi_callerid === 'unknown' ? '' : env.agi_callerid;
-  if (!('CHANNEL(linkedid)' in vars)) vars['CHANNEL(linkedid)'] = env.agi_uniqueid;
-  if (!('UNIQUEID' in vars)) vars.UNIQUEID = env.agi_uniqueid;
+export interface SessionOptions {
+  args?: string[];
+  env?: Record<string, string>;
+  vars?: Record<string, string>;
+  dead?: boolean;
+}
 
-  const result: AgiRunResult = { commands: [], vars, verbose: [], exitCode: null, signal: null, durationMs: 0, stderr: '', rejected: [] };
-  let dead = !!opts.dead;
-  const started = Date.now();
-  const scriptPath = join(opts.agiBin ?? AGI_BIN, opts.script);
-  const [command, argv] = opts.viaShebang ? [scriptPath, opts.args ?? []] : [opts.node ?? process.execPath, [scriptPath, ...(opts.args ?? [])]];
-  const child: ChildProcess = spawn(command, argv, {
-    env: { ...process.env, ...(opts.configPath ? { ITD_BITRIX_CONFIG: opts.configPath } : {}), ...opts.processEnv },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  const reply = (text: string) => {
-    if (child.stdin && !child.stdin.destroyed) child.stdin.write(`${text}\n`);
-  };
-  const answer = (line: string): string => {
+/**
+ * Asterisk's side of one AGI session, whatever carries it (an AGI process's pipes, a FastAGI
+ * socket): the channel's variables, the environment block, and each command's reply as res_agi
+ * gives it (quoting rules, 510/511/520, dead mode).
+ */
+export class AsteriskSide {
+  readonly vars: Record<string, string>;
+  readonly env: Record<string, string>;
+  readonly commands: string[] = [];
+  readonly verbose: string[] = [];
+  /** Replies that were 510/520: commands Asterisk would not have understood. */
+  readonly rejected: string[] = [];
+  /** Dead channel: only the dead-mode commands work (h extension, hangup handler, after a hangup). */
+  dead: boolean;
+  private buffer = '';
+
+  /** `head`: lines res_agi sends before agi_request (FastAGI's agi_network lines). */
+  constructor(opts: SessionOptions, request: string, head: Record<string, string> = {}) {
+    this.vars = { ...(opts.vars ?? {}) };
+    this.env = { ...head, ...defaultEnvironment(opts.env), agi_request: request };
+    (opts.args ?? []).forEach((a, i) => (this.env[`agi_arg_${i + 1}`] = a));
+    if (!('CALLERID(num)' in this.vars)) this.vars['CALLERID(num)'] = this.env.agi_callerid === 'unknown' ? '' : this.env.agi_callerid;
+    if (!('CHANNEL(linkedid)' in this.vars)) this.vars['CHANNEL(linkedid)'] = this.env.agi_uniqueid;
+    if (!('UNIQUEID' in this.vars)) this.vars.UNIQUEID = this.env.agi_uniqueid;
+    this.dead = !!opts.dead;
+  }
+
+  /** The environment block, empty line included. */
+  environment(): string {
+    return `${Object.entries(this.env)
+      .map(([k, v]) => `${k}: ${v}`)
+      .join('\n')}\n\n`;
+  }
+
+  /** Takes what the AGI wrote; `reply` gets each answer, `answered` the number of commands so far. */
+  feed(chunk: string, reply: (text: string) => void, answered?: (n: number) => void): void {
+    this.buffer += chunk;
+    let nl: number;
+    while ((nl = this.buffer.indexOf('\n')) >= 0) {
+      const line = this.buffer.slice(0, nl);
+      this.buffer = this.buffer.slice(nl + 1);
+      this.commands.push(line);
+      const r = this.answer(line);
+      if (/^5(10|20)/.test(r)) this.rejected.push(line);
+      reply(r);
+      answered?.(this.commands.length);
+    }
+  }
+
+  answer(line: string): string {
+    const vars = this.vars;
     const words = parseAgiArgs(line);
     const cmd = words.slice(0, 3).join(' ').toUpperCase();
-    if (dead && !DEAD_OK.test(line)) return '511 Command Not Permitted on a dead channel or intercept routine';
+    if (this.dead && !DEAD_OK.test(line)) return '511 Command Not Permitted on a dead channel or intercept routine';
     if (cmd.startsWith('GET FULL VARIABLE')) {
       if (words.length !== 4) return '520-Invalid command syntax.  Proper usage follows:\nUsage: GET FULL VARIABLE\n520 End of proper usage.';
       return `200 result=1 (${evaluate(words[3], vars)})`;
@@ -155,45 +191,55 @@ export function runAgiScript(opts: AgiRunOptions): Promise<AgiRunResult> {
       return '200 result=1';
     }
     if (words[0]?.toUpperCase() === 'VERBOSE') {
-      result.verbose.push(words[1] ?? '');
+      this.verbose.push(words[1] ?? '');
       return '200 result=1';
     }
     if (words[0]?.toUpperCase() === 'NOOP') return '200 result=0';
     if (two === 'CHANNEL STATUS') return '200 result=4';
     if (words[0]?.toUpperCase() === 'ANSWER') return '200 result=0';
     return '510 Invalid or unknown command';
-  };
+  }
+}
 
-  let buffer = '';
+export function runAgiScript(opts: AgiRunOptions): Promise<AgiRunResult> {
+  const side = new AsteriskSide(opts, opts.script);
+  const result: AgiRunResult = {
+    commands: side.commands,
+    vars: side.vars,
+    verbose: side.verbose,
+    exitCode: null,
+    signal: null,
+    durationMs: 0,
+    stderr: '',
+    rejected: side.rejected,
+  };
+  const started = Date.now();
+  const scriptPath = join(opts.agiBin ?? AGI_BIN, opts.script);
+  const [command, argv] = opts.viaShebang ? [scriptPath, opts.args ?? []] : [opts.node ?? process.execPath, [scriptPath, ...(opts.args ?? [])]];
+  const child: ChildProcess = spawn(command, argv, {
+    env: { ...process.env, ...(opts.configPath ? { ITD_BITRIX_CONFIG: opts.configPath } : {}), ...opts.processEnv },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  const reply = (text: string) => {
+    if (child.stdin && !child.stdin.destroyed) child.stdin.write(`${text}\n`);
+  };
   child.stdout!.setEncoding('utf8');
-  child.stdout!.on('data', (chunk: string) => {
-    buffer += chunk;
-    let nl: number;
-    while ((nl = buffer.indexOf('\n')) >= 0) {
-      const line = buffer.slice(0, nl);
-      buffer = buffer.slice(nl + 1);
-      result.commands.push(line);
-      const r = answer(line);
-      if (/^5(10|20)/.test(r)) result.rejected.push(line);
-      reply(r);
-      if (opts.hangupAfterCommand === result.commands.length) {
-        dead = true;
+  child.stdout!.on('data', (chunk: string) =>
+    side.feed(chunk, reply, (n) => {
+      if (opts.hangupAfterCommand === n) {
+        side.dead = true;
         child.kill('SIGHUP');
       }
-    }
-  });
+    }),
+  );
   child.stderr!.setEncoding('utf8');
   child.stderr!.on('data', (c: string) => (result.stderr += c));
   child.stdin!.on('error', () => undefined);
-
-  const envBlock = Object.entries(env)
-    .map(([k, v]) => `${k}: ${v}`)
-    .join('\n');
-  child.stdin!.write(`${envBlock}\n\n`);
+  child.stdin!.write(side.environment());
 
   if (opts.hangupAfterMs !== undefined) {
     setTimeout(() => {
-      dead = true;
+      side.dead = true;
       child.kill('SIGHUP');
     }, opts.hangupAfterMs);
   }

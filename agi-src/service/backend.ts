@@ -1,0 +1,130 @@
+// The resident service's warm half: one database connection with memory caches in front, one
+// keep-alive connection pool to the portal, one coalescing front that takes slots of the shared
+// rate bucket (which the AGI processes of the fallback path and the cron retry use too).
+import * as http from 'http';
+import * as https from 'https';
+import { BitrixApi, BitrixClient, RequestPriority } from '../bitrix/client';
+import { CoalescingClient, RequestLimiter } from '../bitrix/coalesce';
+import type { Config } from '../config/config';
+import { Backend, credentialsFrom, HealthTracker, openStores, portalUrl, Stores } from '../flows/services';
+import type { Logger } from '../log/logger';
+import { MemoryCaches } from '../store/caches';
+import { CALL_PATH_LOCK_WAIT_MS, Priority, SharedBucket } from '../store/gate';
+
+/** A statement of the service waits this long for another process's write lock. */
+const BUSY_TIMEOUT_MS = 2000;
+
+/** What a backend is bound to: a change of any of these opens a new one. */
+export function backendKey(c: Config): string {
+  return JSON.stringify([c.databasePath, c.webhookUrl, c.app, c.oauthUrl, c.rateLimitPerSecond, c.rateLimitBurst]);
+}
+
+/** The shared bucket, with OPERATION_TIME_LIMIT pauses kept in memory (refreshed from the database). */
+class ServiceLimiter implements RequestLimiter {
+  private readonly pauses = new Map<string, number>();
+
+  constructor(
+    private readonly bucket: SharedBucket,
+    readonly ratePerSec: number,
+    private readonly now: () => number,
+  ) {}
+
+  take(priority: Priority): Promise<number> {
+    return this.bucket.take(priority, priority === 'call-path' ? CALL_PATH_LOCK_WAIT_MS : undefined);
+  }
+
+  pausedUntil(method: string): number {
+    const until = this.pauses.get(method) ?? 0;
+    if (until && until <= this.now()) this.pauses.delete(method);
+    return until > this.now() ? until : 0;
+  }
+
+  pauseMethod(method: string, untilMs: number): void {
+    this.pauses.set(method, Math.max(untilMs, this.pauses.get(method) ?? 0));
+    void this.bucket.pauseMethod(method, untilMs).catch(() => undefined);
+  }
+
+  /** Pauses other processes wrote (an AGI of the fallback path, the cron retry). */
+  async refresh(): Promise<void> {
+    for (const p of await this.bucket.activePauses()) this.pauses.set(p.method, Math.max(p.until, this.pauses.get(p.method) ?? 0));
+    for (const [m, until] of this.pauses) if (until <= this.now()) this.pauses.delete(m);
+  }
+}
+
+export class ServiceBackend implements Backend {
+  readonly key: string;
+  readonly health: HealthTracker;
+  private storesP?: Promise<Stores>;
+  private frontP?: Promise<{ front: CoalescingClient; limiter?: ServiceLimiter }>;
+  private readonly agent: http.Agent;
+
+  constructor(
+    private readonly config: Config,
+    private readonly log: Logger,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.key = backendKey(config);
+    this.health = new HealthTracker(now);
+    // The one place the keep-alive agent is made; it goes to the client with the credentials.
+    const secure = /^https:/i.test(portalUrl(config));
+    const opts = { keepAlive: true, maxSockets: 8, maxFreeSockets: 4 };
+    this.agent = secure ? new https.Agent(opts) : new http.Agent(opts);
+  }
+
+  stores(): Promise<Stores> {
+    if (!this.storesP) this.storesP = openStores(this.config, this.log, BUSY_TIMEOUT_MS, (db) => new MemoryCaches(db));
+    return this.storesP;
+  }
+
+  async client(priority: RequestPriority): Promise<BitrixApi> {
+    if (!this.frontP) this.frontP = this.makeFront();
+    return (await this.frontP).front.as(priority);
+  }
+
+  /** Now and then: drop expired cache entries, learn pauses other processes wrote, write health. */
+  async maintain(config: Config): Promise<void> {
+    const stores = await this.stores().catch(() => undefined);
+    if (!stores) return;
+    const now = this.now();
+    (stores.caches as MemoryCaches).sweep(now, { userMs: config.userCacheSeconds * 1000, nameMs: config.nameCacheSeconds * 1000 });
+    await this.health.flush(stores.health);
+    const front = await this.frontP?.catch(() => undefined);
+    await front?.limiter?.refresh().catch(() => undefined);
+  }
+
+  /** For the status file. */
+  async stats(): Promise<{ requests: number; commands: number; batched: number; queued: number; users: number; names: number }> {
+    const front = (await this.frontP?.catch(() => undefined))?.front;
+    const caches = (await this.storesP?.catch(() => undefined))?.caches as MemoryCaches | undefined;
+    return { ...(front?.stats ?? { requests: 0, commands: 0, batched: 0 }), queued: front?.queued() ?? 0, ...(caches?.sizes() ?? { users: 0, names: 0 }) };
+  }
+
+  async close(): Promise<void> {
+    this.agent.destroy();
+    const stores = await this.storesP?.catch(() => undefined);
+    if (!stores) return;
+    await this.health.flush(stores.health);
+    await stores.db.close().catch(() => undefined);
+  }
+
+  private async makeFront(): Promise<{ front: CoalescingClient; limiter?: ServiceLimiter }> {
+    // Without the database a webhook still works (no shared rate bucket then); OAuth needs its tokens.
+    const db = await this.stores().then(
+      (st) => st.db,
+      () => undefined,
+    );
+    const cfg = this.config;
+    const limiter = db ? new ServiceLimiter(new SharedBucket(db, cfg.rateLimitPerSecond, cfg.rateLimitBurst, this.now), cfg.rateLimitPerSecond, this.now) : undefined;
+    await limiter?.refresh().catch(() => undefined);
+    const inner = new BitrixClient({
+      credentials: credentialsFrom(cfg, db, this.now),
+      // The front takes the slots; the client only remembers OPERATION_TIME_LIMIT pauses.
+      gate: limiter && { acquire: async () => undefined, pauseMethod: async (m, until) => limiter.pauseMethod(m, until) },
+      health: this.health,
+      now: this.now,
+      agent: this.agent,
+    });
+    const open: RequestLimiter = { ratePerSec: cfg.rateLimitPerSecond, take: async () => 0, pausedUntil: () => 0, pauseMethod: () => undefined };
+    return { front: new CoalescingClient(inner, limiter ?? open, { now: this.now }), limiter };
+  }
+}
