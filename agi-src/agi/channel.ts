@@ -172,6 +172,7 @@ export class AgiChannel {
     if (this.closed) return;
     this.closed = true;
     this.hungUp = true;
+    if (!this.envWaiter && !this.inFlight && !this.queue.length) return; // nobody to tell (the usual end)
     const err = new AgiHangupError(reason);
     this.envWaiter?.reject(err);
     this.envWaiter = undefined;

@@ -3,7 +3,7 @@
 // `batch`, which the portal counts as one request. A request that finds a slot at once goes alone,
 // exactly as an AGI process would send it. One slot of the shared bucket per HTTP request.
 import type { BatchResult, BitrixApi, BitrixClient, RequestPriority } from './client';
-import { BitrixError, localRateError, pausedError, transientError } from './errors';
+import { BitrixError, pausedError, transientError } from './errors';
 import type { Params } from './query';
 
 /** The shared rate bucket as the coalescer sees it. */
@@ -145,12 +145,8 @@ export class CoalescingClient {
       const priority: RequestPriority = this.queues['call-path'].length ? 'call-path' : 'background';
       const waitMs = await this.limiter.take(priority).catch(() => 0); // limiter unusable: the portal judges
       if (waitMs === 0) break;
-      const until = this.now() + waitMs;
-      for (const p of PRIORITIES) {
-        for (const job of [...this.queues[p]]) {
-          if (job.deadline - RESPONSE_RESERVE_MS < until) this.fail(job, localRateError(job.cmds[0].method, this.limiter.ratePerSec, waitMs));
-        }
-      }
+      // No job is given up before its own deadline: a background job waiting for the lower
+      // threshold still leaves with the next call-path request if one comes.
       this.waitingFor = priority;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, Math.min(waitMs, 1000));
@@ -253,7 +249,7 @@ export class CoalescingClient {
 
   private expire(job: Job): void {
     const method = job.cmds[0].method;
-    if (job.state === 'queued') this.fail(job, localRateError(method, this.limiter.ratePerSec, 0));
+    if (job.state === 'queued') this.fail(job, new BitrixError('rate', 'LOCAL_RATE_LIMIT', `no slot of the portal's ${this.limiter.ratePerSec}/s before the deadline`, 0, method));
     else this.fail(job, transientError(method, 'the portal did not answer before the step had to go on'));
   }
 

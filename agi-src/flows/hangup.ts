@@ -39,7 +39,7 @@ export async function hangup(s: Services, channel: AgiChannel, env: AgiEnvironme
     callerid: env.agi_callerid ?? '',
   };
   try {
-    appendHangup(s.config.databasePath, facts);
+    await appendHangup(s.config.databasePath, facts);
     opts.release?.();
   } catch (err) {
     s.log.error(`hangup ${facts.uniqueid}: cannot write the hangup journal (${(err as Error).message})`);
@@ -68,7 +68,7 @@ export async function applyHangup(s: Services, facts: HangupFacts): Promise<bool
   const cfg = s.config;
   const { calls } = await s.stores();
   const uniqueid = facts.uniqueid;
-  let call = await calls.get(uniqueid);
+  const call = await calls.get(uniqueid);
   if (call?.hungup_at) return null;
   if (!call) {
     // incoming ran for this call (BITRIX_UNIQUEID is set) but could not save it (database down
@@ -85,26 +85,27 @@ export async function applyHangup(s: Services, facts: HangupFacts): Promise<bool
       s.now(),
     );
     if (facts.callId) await calls.markRegistered(uniqueid, facts.callId, null, s.now());
-    call = await calls.get(uniqueid);
     s.log.warn(`hangup ${uniqueid}: the call had no local record; rebuilt from the channel${facts.callId ? ` (${facts.callId})` : ''}`);
-    if (!call) return null;
   }
-  const decision = decideFinish({ answeredAt: call.answered_at, hungUpAt: facts.hungupAt, operatorUserId: call.operator_user_id }, cfg.defaultUserId);
-  const recordingPath = facts.recording || call.recording_path;
-  const attach = cfg.attachRecordings && decision.duration > 0 && !!recordingPath;
-  await calls.recordHangup(
+  const recorded = await calls.recordHangup(
     uniqueid,
-    {
-      hungupAt: facts.hungupAt,
-      recordingPath: recordingPath || null,
-      finishUserId: decision.userId,
-      finishDuration: decision.duration,
-      finishStatus: decision.statusCode,
-      attach,
+    (row) => {
+      const decision = decideFinish({ answeredAt: row.answered_at, hungUpAt: facts.hungupAt, operatorUserId: row.operator_user_id }, cfg.defaultUserId);
+      const recordingPath = facts.recording || row.recording_path;
+      return {
+        hungupAt: facts.hungupAt,
+        recordingPath: recordingPath || null,
+        finishUserId: decision.userId,
+        finishDuration: decision.duration,
+        finishStatus: decision.statusCode,
+        attach: cfg.attachRecordings && decision.duration > 0 && !!recordingPath,
+      };
     },
     facts.hungupAt + FINISH_GRACE_MS,
   );
-  s.log.info(`hangup ${uniqueid}: ${decision.statusCode}, ${decision.duration} s, user ${decision.userId}${attach ? ', recording follows' : ''}`);
+  if (!recorded) return null;
+  const attach = recorded.attach;
+  s.log.info(`hangup ${uniqueid}: ${recorded.finishStatus}, ${recorded.finishDuration} s, user ${recorded.finishUserId}${attach ? ', recording follows' : ''}`);
   return attach;
 }
 

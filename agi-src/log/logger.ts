@@ -13,6 +13,29 @@ export function bootLogPath(env: NodeJS.ProcessEnv = process.env): string {
   return env.ITD_BITRIX_LOG || DEFAULT_LOG_PATH;
 }
 
+/** Appends one line to a log file; throws when it cannot (the line then goes to stderr). */
+export type LogWriter = (path: string, line: string) => void;
+
+function appendLine(path: string, line: string): void {
+  try {
+    appendFileSync(path, line);
+  } catch {
+    mkdirSync(dirname(path), { recursive: true });
+    appendFileSync(path, line);
+  }
+}
+
+let writeLine: LogWriter = appendLine;
+
+/**
+ * Replaces how every Logger of this process writes: an AGI process appends each line at once
+ * (it may exit any moment); the resident service queues them so its event loop never waits for
+ * the disk.
+ */
+export function setLogWriter(writer: LogWriter): void {
+  writeLine = writer;
+}
+
 /** Where warnings and errors are also shown while the channel is alive (Asterisk VERBOSE). */
 export interface ConsoleSink {
   verbose(message: string, level?: number): Promise<void>;
@@ -68,14 +91,9 @@ export class Logger {
     const text = redact(message.replace(/[\r\n]+/g, ' '), this.secrets);
     const line = `${isoWithOffset(Date.now())} ${level.toUpperCase()} [${this.tag} ${process.pid}] ${text}\n`;
     try {
-      appendFileSync(this.path, line);
+      writeLine(this.path, line);
     } catch {
-      try {
-        mkdirSync(dirname(this.path), { recursive: true });
-        appendFileSync(this.path, line);
-      } catch {
-        process.stderr.write(line);
-      }
+      process.stderr.write(line);
     }
     if (this.sink && RANK[level] <= RANK.warn) {
       this.pending.push(this.sink.verbose(`itd-bitrix ${level}: ${text}`, 1).catch(() => undefined));

@@ -9,6 +9,7 @@ import type { Config } from '../config/config';
 import { Backend, credentialsFrom, HealthTracker, openStores, portalUrl, Stores } from '../flows/services';
 import type { Logger } from '../log/logger';
 import { MemoryCaches } from '../store/caches';
+import { Db } from '../store/db';
 import { CALL_PATH_LOCK_WAIT_MS, Priority, SharedBucket } from '../store/gate';
 
 /** A statement of the service waits this long for another process's write lock. */
@@ -18,6 +19,13 @@ const BUSY_TIMEOUT_MS = 2000;
 export function backendKey(c: Config): string {
   return JSON.stringify([c.databasePath, c.webhookUrl, c.app, c.oauthUrl, c.rateLimitPerSecond, c.rateLimitBurst]);
 }
+
+/**
+ * Slots the service's background work (finish, retry) leaves free below the threshold. Its call
+ * path needs one slot per request however many calls ride in it, so a few suffice; the AGI
+ * processes keep their fifth (they send one call per request).
+ */
+const SERVICE_HEADROOM = 3;
 
 /** The shared bucket, with OPERATION_TIME_LIMIT pauses kept in memory (refreshed from the database). */
 class ServiceLimiter implements RequestLimiter {
@@ -30,7 +38,9 @@ class ServiceLimiter implements RequestLimiter {
   ) {}
 
   take(priority: Priority): Promise<number> {
-    return this.bucket.take(priority, priority === 'call-path' ? CALL_PATH_LOCK_WAIT_MS : undefined);
+    const full = this.bucket.threshold;
+    if (priority === 'call-path') return this.bucket.take(full, CALL_PATH_LOCK_WAIT_MS);
+    return this.bucket.take(Math.max(this.bucket.capacity('background'), full - SERVICE_HEADROOM));
   }
 
   pausedUntil(method: string): number {
@@ -57,6 +67,7 @@ export class ServiceBackend implements Backend {
   private storesP?: Promise<Stores>;
   private frontP?: Promise<{ front: CoalescingClient; limiter?: ServiceLimiter }>;
   private readonly agent: http.Agent;
+  private checkpointer?: Db;
 
   constructor(
     private readonly config: Config,
@@ -72,7 +83,14 @@ export class ServiceBackend implements Backend {
   }
 
   stores(): Promise<Stores> {
-    if (!this.storesP) this.storesP = openStores(this.config, this.log, BUSY_TIMEOUT_MS, (db) => new MemoryCaches(db));
+    if (!this.storesP) {
+      this.storesP = openStores(this.config, this.log, BUSY_TIMEOUT_MS, (db) => new MemoryCaches(db)).then(async (stores) => {
+        // The steps' connection never checkpoints the WAL itself (a checkpoint syncs the file and
+        // would hold every statement behind it); a second connection does it on the heartbeat.
+        await stores.db.exec('PRAGMA wal_autocheckpoint=0').catch(() => undefined);
+        return stores;
+      });
+    }
     return this.storesP;
   }
 
@@ -90,6 +108,17 @@ export class ServiceBackend implements Backend {
     await this.health.flush(stores.health);
     const front = await this.frontP?.catch(() => undefined);
     await front?.limiter?.refresh().catch(() => undefined);
+    await this.checkpoint();
+  }
+
+  /** PASSIVE: copies what it can without waiting for anybody; the AGI processes checkpoint on their own. */
+  private async checkpoint(): Promise<void> {
+    try {
+      this.checkpointer ??= await Db.open(this.config.databasePath, BUSY_TIMEOUT_MS);
+      await this.checkpointer.exec('PRAGMA wal_checkpoint(PASSIVE)');
+    } catch (err) {
+      this.log.debug(`service: WAL checkpoint not done (${(err as Error).message})`);
+    }
   }
 
   /** For the status file. */
@@ -101,9 +130,12 @@ export class ServiceBackend implements Backend {
 
   async close(): Promise<void> {
     this.agent.destroy();
+    await this.checkpointer?.close().catch(() => undefined);
     const stores = await this.storesP?.catch(() => undefined);
     if (!stores) return;
     await this.health.flush(stores.health);
+    // The last connection to close checkpoints the WAL into the database file.
+    await stores.db.exec('PRAGMA wal_autocheckpoint=1000').catch(() => undefined);
     await stores.db.close().catch(() => undefined);
   }
 

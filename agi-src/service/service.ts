@@ -3,7 +3,7 @@
 // dialplan's fallback whenever the service does not accept the connection. Inside: one warm
 // backend (database, caches, keep-alive connection, coalescing rate-limited front), the outbox
 // drained every few seconds, the OAuth token refreshed ahead of expiry, a heartbeat file.
-import { IntervalHistogram, monitorEventLoopDelay } from 'perf_hooks';
+import { IntervalHistogram, monitorEventLoopDelay, performance, PerformanceObserver } from 'perf_hooks';
 import { FastAgiServer, FastAgiSession } from '../agi/fastagi-server';
 import type { AgiEnvironment } from '../agi/protocol';
 import { Config, configSecrets } from '../config/config';
@@ -75,6 +75,17 @@ export class Service {
   private lastTokenCheck = 0;
   private readonly eld: IntervalHistogram;
   private eldMax = 0;
+  /** Longest garbage-collection pause, in the window and since start: the usual cause of a stall. */
+  private gc = { window: 0, max: 0 };
+  /**
+   * Late ticks of a 20 ms timer with the process's CPU time over the gap: a stall with little CPU
+   * of ours is the machine's (other processes, or a blocked system call), one with as much CPU as
+   * wall time is ours (a long computation, a collection).
+   */
+  private stall = { worstMs: 0, worstCpuMs: 0, over50: 0, timer: undefined as NodeJS.Timeout | undefined };
+  private readonly gcObserver = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) this.gc.window = Math.max(this.gc.window, e.duration);
+  });
   private history?: { starts: number; previousStop: ServiceStatus['previousStop'] };
   private statusFile?: string;
   private unknownScripts = 0;
@@ -89,6 +100,8 @@ export class Service {
   /** Loads the config (a broken one is reported and waited for), listens, starts the timers. */
   async start(): Promise<number> {
     this.eld.enable();
+    this.gcObserver.observe({ entryTypes: ['gc'] });
+    this.watchStalls();
     await this.watcher.start();
     this.port = await this.listen();
     this.state = 'online';
@@ -132,7 +145,29 @@ export class Service {
     if (this.current) await this.current.backend.close();
     this.current = undefined;
     this.eld.disable();
+    this.gcObserver.disconnect();
+    clearInterval(this.stall.timer);
     this.log.info(`service: stopped after serving ${this.served.total} step(s)`);
+  }
+
+  private watchStalls(): void {
+    const TICK = 20;
+    let last = performance.now();
+    let cpu = process.cpuUsage();
+    this.stall.timer = setInterval(() => {
+      const now = performance.now();
+      const late = now - last - TICK;
+      const used = process.cpuUsage(cpu);
+      last = now;
+      cpu = process.cpuUsage();
+      if (late <= 50) return;
+      this.stall.over50++;
+      if (late > this.stall.worstMs) {
+        this.stall.worstMs = round(late);
+        this.stall.worstCpuMs = round((used.user + used.system) / 1000);
+      }
+    }, TICK);
+    this.stall.timer.unref();
   }
 
   /** SIGHUP: read the config file again now. */
@@ -322,6 +357,9 @@ export class Service {
     const window = { p50: stall(this.eld.percentile(50)), p99: stall(this.eld.percentile(99)), max: stall(this.eld.max) };
     this.eldMax = Math.max(this.eldMax, window.max);
     this.eld.reset();
+    const gcWindow = round(this.gc.window);
+    this.gc.max = Math.max(this.gc.max, gcWindow);
+    this.gc.window = 0;
     const mem = process.memoryUsage();
     const stats = (await backend?.stats().catch(() => undefined)) ?? { requests: 0, commands: 0, batched: 0, queued: 0, users: 0, names: 0 };
     const cfg = this.watcher.state();
@@ -340,8 +378,9 @@ export class Service {
       previousStop: this.history?.previousStop ?? null,
       served: { ...this.served },
       inFlight: this.openSessions,
-      memory: { rssMB: round(mem.rss / 2 ** 20), heapUsedMB: round(mem.heapUsed / 2 ** 20) },
-      eventLoopDelayMs: { ...window, maxSinceStart: this.eldMax },
+      memory: { rssMB: round(mem.rss / 2 ** 20), heapUsedMB: round(mem.heapUsed / 2 ** 20), heapTotalMB: round(mem.heapTotal / 2 ** 20), externalMB: round(mem.external / 2 ** 20) },
+      eventLoopDelayMs: { ...window, maxSinceStart: this.eldMax, gcPauseMax: gcWindow, gcPauseMaxSinceStart: this.gc.max },
+      stalls: { over50ms: this.stall.over50, worstMs: this.stall.worstMs, cpuDuringWorstMs: this.stall.worstCpuMs },
       bitrix: { requests: stats.requests, commands: stats.commands, batched: stats.batched, queued: stats.queued },
       caches: { users: stats.users, names: stats.names },
       config: { ok: cfg.ok, error: cfg.error, loadedAt: cfg.loadedAt ? new Date(cfg.loadedAt).toISOString() : null },

@@ -18,9 +18,11 @@ export interface ServiceStatus {
   previousStop: { at: string | null; clean: boolean } | null;
   served: { incoming: number; show: number; hangup: number; unknown: number; total: number };
   inFlight: number;
-  memory: { rssMB: number; heapUsedMB: number };
+  memory: { rssMB: number; heapUsedMB: number; heapTotalMB: number; externalMB: number };
   /** Event-loop delay beyond the timer's own interval, over the last heartbeat and since start. */
-  eventLoopDelayMs: { p50: number; p99: number; max: number; maxSinceStart: number };
+  eventLoopDelayMs: { p50: number; p99: number; max: number; maxSinceStart: number; gcPauseMax: number; gcPauseMaxSinceStart: number };
+  /** Event-loop stalls over 50 ms since start, and how much CPU this process used during the worst. */
+  stalls: { over50ms: number; worstMs: number; cpuDuringWorstMs: number };
   bitrix: { requests: number; commands: number; batched: number; queued: number };
   caches: { users: number; names: number };
   config: { ok: boolean; error: string | null; loadedAt: string | null };

@@ -112,9 +112,16 @@ export class CallStore {
     });
   }
 
-  /** Hangup facts and the steps still owed to Bitrix24, in one transaction. */
-  async recordHangup(uniqueid: string, facts: HangupRecord, finishDueAt: number): Promise<void> {
-    await this.db.transaction(async (tx) => {
+  /**
+   * Hangup facts and the steps still owed to Bitrix24, in one transaction. `decide` sees the row
+   * as it is under the write lock (a show step may have just learnt the operator's user); a call
+   * whose hangup is recorded already is left alone (null).
+   */
+  async recordHangup(uniqueid: string, decide: (row: CallRow) => HangupRecord, finishDueAt: number): Promise<HangupRecord | null> {
+    return this.db.transaction(async (tx) => {
+      const row = await tx.get<CallRow>('SELECT * FROM calls WHERE uniqueid = ?', [uniqueid]);
+      if (!row || row.hungup_at !== null) return null;
+      const facts = decide(row);
       await tx.run(
         `UPDATE calls SET hungup_at = COALESCE(hungup_at, ?), recording_path = COALESCE(?, recording_path),
            finish_user_id = ?, finish_duration = ?, finish_status = ?,
@@ -132,6 +139,7 @@ export class CallStore {
           [uniqueid, finishDueAt, facts.hungupAt],
         );
       }
+      return facts;
     });
   }
 

@@ -54,16 +54,22 @@ export class SharedBucket {
     return priority === 'call-path' ? this.full : Math.max(1, Math.floor(this.full * 0.8));
   }
 
+  /** The threshold itself: what a call-path request may fill the bucket to. */
+  get threshold(): number {
+    return this.full;
+  }
+
   /**
-   * 0 when one request was admitted, else the wait in ms until one fits. With `lockWaitMs`, a
-   * database too busy to answer in time admits the request (returns 0): see CALL_PATH_LOCK_WAIT_MS.
+   * 0 when one request was admitted, else the wait in ms until one fits below `capacity`. With
+   * `lockWaitMs`, a database too busy to answer in time admits the request (returns 0): see
+   * CALL_PATH_LOCK_WAIT_MS.
    */
-  async take(priority: Priority, lockWaitMs?: number): Promise<number> {
+  async take(capacity: number, lockWaitMs?: number): Promise<number> {
     // The clock is read inside the write lock: a time taken before waiting for the lock would
     // move the bucket's clock backwards and drain the same interval twice.
     const admission = this.db.transaction(async (tx) => {
       const row = await tx.get<{ level: number; updated_at: number }>('SELECT level, updated_at FROM rate_bucket WHERE id = 1');
-      const res = admit({ level: row?.level ?? 0, updatedAt: row?.updated_at ?? 0 }, this.now(), this.ratePerSec, this.capacity(priority));
+      const res = admit({ level: row?.level ?? 0, updatedAt: row?.updated_at ?? 0 }, this.now(), this.ratePerSec, capacity);
       if (res.waitMs === 0) await tx.run('UPDATE rate_bucket SET level = ?, updated_at = ? WHERE id = 1', [res.state.level, res.state.updatedAt]);
       return res.waitMs;
     });
@@ -120,7 +126,7 @@ export class DbRequestGate implements RequestGate {
     for (;;) {
       const paused = await this.bucket.pausedUntil(method);
       if (paused) throw pausedError(method, paused);
-      const waitMs = await this.bucket.take(this.priority, this.lockWaitMs);
+      const waitMs = await this.bucket.take(this.bucket.capacity(this.priority), this.lockWaitMs);
       if (waitMs === 0) return;
       if (this.now() + waitMs >= deadline) throw localRateError(method, this.ratePerSec, waitMs);
       await new Promise((r) => setTimeout(r, Math.min(waitMs, 1000)));

@@ -4,7 +4,8 @@
 import { expect } from 'chai';
 import { renameSync, writeFileSync } from 'fs';
 import { FakeBitrix } from '../fake-bitrix/server';
-import { openCallDb, waitFor } from '../helpers/calls';
+import { join } from 'path';
+import { openCallDb, waitFor, wavFile } from '../helpers/calls';
 import { runCli } from '../helpers/cli';
 import { testSetup, TestSetup } from '../helpers/config';
 import { runAgiScript, SessionOptions } from '../helpers/fake-asterisk';
@@ -37,7 +38,7 @@ async function step(t: TestSetup, port: number, script: StepName, opts: SessionO
 const inherited = (r: StepResult) => ({ BITRIX_UNIQUEID: r.vars.__BITRIX_UNIQUEID ?? '', BITRIX_CALL_ID: r.vars.__BITRIX_CALL_ID ?? '' });
 
 /** One call: incoming, then (if an operator answers) show and a second of talk, then the hangup handler. */
-async function call(t: TestSetup, port: () => number, uid: string, caller: string, operator?: string) {
+async function call(t: TestSetup, port: () => number, uid: string, caller: string, operator?: string, atHangup: Record<string, string> = {}) {
   const inc = await step(t, port(), 'incoming', { args: [DID], env: { agi_uniqueid: uid, agi_callerid: caller } });
   const vars = inherited(inc);
   let sh: StepResult | undefined;
@@ -47,7 +48,7 @@ async function call(t: TestSetup, port: () => number, uid: string, caller: strin
   }
   const hup = await step(t, port(), 'hangup', {
     env: { agi_uniqueid: uid, agi_callerid: caller, agi_context: 'itd-bitrix-hangup' },
-    vars: { ...vars, FROM_DID: DID },
+    vars: { ...vars, FROM_DID: DID, ...atHangup },
     dead: true,
   });
   return { inc, sh, hup };
@@ -125,6 +126,23 @@ describe('resident service (built itd_bitrix.js serve, FastAGI, fake Bitrix24, r
     await waitFor(() => (svc!.status()?.served.total ?? 0) >= 3, 15_000);
     expect(svc.status()!.served).to.include({ incoming: 1, show: 1, hangup: 1 });
     expect(t.log()).not.to.contain(fake.webhookUrl.split('/')[5]);
+  });
+
+  it('a recorded call: the service itself attaches the recording once Asterisk has closed the file, after the finish', async () => {
+    t.write({ attachRecordings: true });
+    svc = await startService(t);
+    const wav = join(t.dir, 'svc-1700000009.1.wav');
+    const bytes = wavFile(16_000);
+    writeFileSync(wav, bytes.subarray(0, 8000)); // still being written: the header is not final yet
+    const { inc } = await call(t, () => svc!.port, '1700000009.1', '+79161234567', '101', { MIXMONITOR_FILENAME: wav });
+    const callId = inc.vars.__BITRIX_CALL_ID;
+    await new Promise((r) => setTimeout(r, 300));
+    expect(fake.attachedFiles, 'nothing uploaded while the file may still grow').to.have.length(0);
+    writeFileSync(wav, bytes); // MixMonitor closes it after the hangup handler
+    await waitFor(() => fake.attachedFiles.length > 0, 20_000);
+    expect(fake.finishedCalls.get(callId)).to.include({ CALL_FAILED_CODE: '200', PORTAL_USER_ID: 12 });
+    expect(fake.attachedFiles).to.have.length(1);
+    expect(fake.attachedFiles[0].data.equals(bytes)).to.equal(true);
   });
 
   it('a caller who hangs up during the lookup (HANGUP line mid-step) is still reported once, as missed', async () => {

@@ -4,6 +4,7 @@ import { mkdtempSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { BitrixError } from '../../agi-src/bitrix/errors';
+import { Caches, MemoryCaches } from '../../agi-src/store/caches';
 import { CallStore } from '../../agi-src/store/calls';
 import { Db } from '../../agi-src/store/db';
 import { DbRequestGate } from '../../agi-src/store/gate';
@@ -59,6 +60,22 @@ describe('SQLite store', () => {
     expect(await outbox.leaseDueCalls(300, 1000, 10)).to.deep.equal(['a']);
   });
 
+  it('memory caches: bounded, expire with the same TTL, write through for the AGI processes', async () => {
+    const mem = new MemoryCaches(db, { users: 2, names: 2 });
+    await mem.putUser('101', 12, 1000);
+    await mem.putUser('102', 15, 1000);
+    await mem.putUser('103', null, 1000); // pushes out the least recently used, 101
+    expect(mem.sizes().users).to.equal(2);
+    expect(await mem.user('103', 2000, 60_000)).to.deep.equal({ userId: null, fetchedAt: 1000 });
+    expect(await mem.user('101', 2000, 60_000), 'gone from memory, still in the database').to.deep.equal({ userId: 12, fetchedAt: 1000 });
+    expect(await new Caches(db).user('102', 2000, 60_000)).to.deep.equal({ userId: 15, fetchedAt: 1000 });
+    await mem.putName('79161234567', 'Иван', 1000);
+    expect(await mem.name('79161234567', 1000 + 300_000, 300_000)).to.equal('Иван');
+    expect(await mem.name('79161234567', 1000 + 300_001, 300_000), 'expired').to.equal(undefined);
+    mem.sweep(1000 + 300_001, { userMs: 3600_000, nameMs: 300_000 });
+    expect(mem.sizes().names).to.equal(0);
+  });
+
   it('the shared bucket leaves background work a fifth short of the burst', async () => {
     const now = () => 1_000_000;
     const background = new DbRequestGate(db, 2, 51, 'background', now);
@@ -104,17 +121,17 @@ describe('shared bucket under a locked database', () => {
 });
 
 describe('hangup journal', () => {
-  it('hands every line to one retry run, survives a line cut short, and files taken by a dead run', () => {
+  it('hands every line to one retry run, survives a line cut short, and files taken by a dead run', async () => {
     const { appendHangup, journalDone, journalPath, takeJournal } = require('../../agi-src/store/journal') as typeof import('../../agi-src/store/journal');
     const { appendFileSync } = require('fs') as typeof import('fs');
     const db = join(mkdtempSync(join(tmpdir(), 'itd-journal-')), 'calls.sqlite');
     const facts = (u: string) => ({ uniqueid: u, hungupAt: 5, callId: '', recording: '', linkedid: u, did: '7495', callerid: '+7916' });
-    appendHangup(db, facts('a'));
-    appendHangup(db, facts('b'));
+    await appendHangup(db, facts('a'));
+    await appendHangup(db, facts('b'));
     appendFileSync(journalPath(db), '{"uniqueid":"c","hung');
     const first = takeJournal(db);
     expect(first.flatMap((f) => f.entries.map((e) => e.uniqueid))).to.deep.equal(['a', 'b']);
-    appendHangup(db, facts('d'));
+    await appendHangup(db, facts('d'));
     // The first run died before finishing: its file is taken again, with the new one.
     const second = takeJournal(db);
     expect(second.flatMap((f) => f.entries.map((e) => e.uniqueid))).to.deep.equal(['a', 'b', 'd']);
