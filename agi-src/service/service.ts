@@ -3,6 +3,7 @@
 // dialplan's fallback whenever the service does not accept the connection. Inside: one warm
 // backend (database, caches, keep-alive connection, coalescing rate-limited front), the outbox
 // drained every few seconds, the OAuth token refreshed ahead of expiry, a heartbeat file.
+import { resolve } from 'path';
 import { IntervalHistogram, monitorEventLoopDelay, performance, PerformanceObserver } from 'perf_hooks';
 import { FastAgiServer, FastAgiSession } from '../agi/fastagi-server';
 import type { AgiEnvironment } from '../agi/protocol';
@@ -13,11 +14,12 @@ import { detachedWorker } from '../flows/hangup';
 import { retry } from '../flows/retry';
 import { Services } from '../flows/services';
 import { refreshTokensAhead } from '../flows/tokens';
-import { Logger } from '../log/logger';
+import { bootLogPath, Logger } from '../log/logger';
 import { runStep, StepDefinition, StepHost, StepName } from '../steps/runner';
 import { hangupStep, incomingStep, showStep } from '../steps/steps';
 import { backendKey, ServiceBackend } from './backend';
 import { ConfigWatcher } from './config-watch';
+import { startWatchdog } from './watchdog';
 import { HEARTBEAT_MS, readStatus, ServiceStatus, statusPath, writeStatus } from './status';
 
 /** 4573 is FreePBX's own FastAGI proxy. */
@@ -46,6 +48,8 @@ const TOKEN_AHEAD_MS = 10 * 60_000;
 const MAX_COMPLETIONS = 200;
 const ELD_RESOLUTION_MS = 10;
 const LISTEN_RETRY_MS = 15_000;
+/** The event loop may not stand still longer than this (see watchdog.ts). */
+const WATCHDOG_MS = 5000;
 
 interface Held {
   backend: ServiceBackend;
@@ -90,6 +94,7 @@ export class Service {
   private statusFile?: string;
   private unknownScripts = 0;
   private beat: Promise<void> = Promise.resolve();
+  private watchdog?: { stop(): void };
 
   constructor(private readonly opts: ServiceOptions) {
     this.watcher = new ConfigWatcher(opts.configPath, this.log, (config) => this.onConfig(config));
@@ -103,6 +108,13 @@ export class Service {
     this.gcObserver.observe({ entryTypes: ['gc'] });
     this.watchStalls();
     await this.watcher.start();
+    this.watchdog = startWatchdog(WATCHDOG_MS, () => {
+      try {
+        return this.watcher.current().logPath;
+      } catch {
+        return bootLogPath();
+      }
+    });
     this.port = await this.listen();
     this.state = 'online';
     const heartbeat = setInterval(() => void this.heartbeat(), this.opts.heartbeatMs ?? HEARTBEAT_MS);
@@ -147,6 +159,7 @@ export class Service {
     this.eld.disable();
     this.gcObserver.disconnect();
     clearInterval(this.stall.timer);
+    this.watchdog?.stop();
     this.log.info(`service: stopped after serving ${this.served.total} step(s)`);
   }
 
@@ -258,7 +271,7 @@ export class Service {
       configPath: (option) => resolveConfigPath(option, { ITD_BITRIX_CONFIG: this.opts.configPath }),
       config: (path) => {
         // Another file than the service's (a `--config` argument): read per step, as an AGI would.
-        foreign = path !== this.opts.configPath;
+        foreign = resolve(path) !== resolve(this.opts.configPath);
         return foreign ? loadConfig(path) : this.watcher.current();
       },
       services: (s, config, l, deadline) =>

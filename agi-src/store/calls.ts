@@ -77,12 +77,12 @@ export class CallStore {
     return this.db.get<CallRow>('SELECT * FROM calls WHERE uniqueid = ?', [uniqueid]);
   }
 
-  /** The first answer wins: a later transfer leg does not move the answer time. */
+  /** The first answer wins: a later transfer leg does not move the answer time. False: no such call. */
   async recordAnswer(
     uniqueid: string,
     answer: { at: number; extension: string; userId: number | null; recordingPath: string | null },
-  ): Promise<void> {
-    await this.db.run(
+  ): Promise<boolean> {
+    const res = await this.db.run(
       `UPDATE calls SET
          answered_at = COALESCE(answered_at, ?),
          operator_ext = CASE WHEN answered_at IS NULL THEN ? ELSE operator_ext END,
@@ -92,6 +92,7 @@ export class CallStore {
        WHERE uniqueid = ?`,
       [answer.at, answer.extension, answer.userId, answer.recordingPath, answer.at, uniqueid],
     );
+    return res.changes > 0;
   }
 
   /** The operator's Bitrix24 user, once known: the answered call is finished by them. */

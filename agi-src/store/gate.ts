@@ -9,13 +9,26 @@ export interface BucketState {
   updatedAt: number;
 }
 
-/** Pure: drains the bucket to `now`, then either admits one request or says how long to wait. */
-export function admit(state: BucketState, now: number, ratePerSec: number, capacity: number): { state: BucketState; waitMs: number } {
+/**
+ * Pure: drains the bucket to `now`, then either admits requests or says how long to wait for one.
+ * Up to `want` are admitted at once, but more than one only while the bucket is less than half
+ * full (slots taken early count early: harmless only with room to spare).
+ */
+export function admit(
+  state: BucketState,
+  now: number,
+  ratePerSec: number,
+  capacity: number,
+  want = 1,
+): { state: BucketState; waitMs: number; granted: number } {
   const elapsed = Math.max(0, now - state.updatedAt);
   const level = Math.max(0, state.level - (elapsed / 1000) * ratePerSec);
   const at = Math.max(now, state.updatedAt);
-  if (level + 1 <= capacity) return { state: { level: level + 1, updatedAt: at }, waitMs: 0 };
-  return { state: { level, updatedAt: at }, waitMs: Math.ceil(((level + 1 - capacity) / ratePerSec) * 1000) };
+  if (level + 1 <= capacity) {
+    const granted = level < capacity / 2 ? Math.max(1, Math.min(want, Math.floor(capacity / 2 - level))) : 1;
+    return { state: { level: level + granted, updatedAt: at }, waitMs: 0, granted };
+  }
+  return { state: { level, updatedAt: at }, waitMs: Math.ceil(((level + 1 - capacity) / ratePerSec) * 1000), granted: 0 };
 }
 
 /** Work the caller waits for (incoming, show) may use the whole burst; the rest leaves headroom. */
@@ -65,26 +78,32 @@ export class SharedBucket {
    * CALL_PATH_LOCK_WAIT_MS.
    */
   async take(capacity: number, lockWaitMs?: number): Promise<number> {
+    return (await this.takeSome(capacity, 1, lockWaitMs)).waitMs;
+  }
+
+  /** As `take`, admitting up to `want` requests at once (see `admit`). */
+  async takeSome(capacity: number, want: number, lockWaitMs?: number): Promise<{ granted: number; waitMs: number }> {
     // The clock is read inside the write lock: a time taken before waiting for the lock would
     // move the bucket's clock backwards and drain the same interval twice.
     const admission = this.db.transaction(async (tx) => {
       const row = await tx.get<{ level: number; updated_at: number }>('SELECT level, updated_at FROM rate_bucket WHERE id = 1');
-      const res = admit({ level: row?.level ?? 0, updatedAt: row?.updated_at ?? 0 }, this.now(), this.ratePerSec, capacity);
+      const res = admit({ level: row?.level ?? 0, updatedAt: row?.updated_at ?? 0 }, this.now(), this.ratePerSec, capacity, want);
       if (res.waitMs === 0) await tx.run('UPDATE rate_bucket SET level = ?, updated_at = ? WHERE id = 1', [res.state.level, res.state.updatedAt]);
-      return res.waitMs;
+      return { granted: res.granted, waitMs: res.waitMs };
     });
     admission.catch(() => undefined); // a late failure after the timeout below is not an error
-    let outcome: number | typeof TIMED_OUT;
+    const goesOut = { granted: 1, waitMs: 0 };
+    let outcome: { granted: number; waitMs: number } | typeof TIMED_OUT;
     try {
       outcome =
         lockWaitMs === undefined
           ? await admission
           : await Promise.race([admission, new Promise<typeof TIMED_OUT>((r) => setTimeout(() => r(TIMED_OUT), lockWaitMs).unref())]);
     } catch (err) {
-      if (isBusy(err)) return 0; // the limiter's database is too busy to ask: the request goes out
+      if (isBusy(err)) return goesOut; // the limiter's database is too busy to ask: the request goes out
       throw err;
     }
-    return outcome === TIMED_OUT ? 0 : outcome;
+    return outcome === TIMED_OUT ? goesOut : outcome;
   }
 
   /** OPERATION_TIME_LIMIT: epoch ms until which `method` must not be sent, or 0. */

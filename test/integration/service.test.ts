@@ -254,6 +254,23 @@ describe('resident service (built itd_bitrix.js serve, FastAGI, fake Bitrix24, r
     expect(t.log().split('\n').filter((l) => /not valid JSON/.test(l))).to.have.length(1);
   });
 
+  it('local application: the service refreshes the access token ahead of its expiry, once, and calls never wait for it', async () => {
+    await fake.stop();
+    fake = await FakeBitrix.start({ app: { clientId: 'local.app1', clientSecret: 'app-s3cr3t-value', accessTokenTtlSec: 300 } });
+    fake.addUser({ ID: 1, NAME: 'Default', ACTIVE: true, UF_PHONE_INNER: null });
+    t.write({ webhookUrl: '', app: { portalUrl: fake.portalUrl, clientId: 'local.app1', clientSecret: 'app-s3cr3t-value' }, oauthUrl: fake.oauthUrl });
+    const ex = await runCli(t, ['oauth-exchange', '--json'], `${fake.grantAuthorizationCode()}\n`);
+    expect(JSON.parse(ex.stdout)).to.include({ ok: true });
+    svc = await startService(t);
+    // Five minutes left: inside the service's ten-minute window, outside the call steps' one minute.
+    await waitFor(() => fake.issuedTokens().refreshGrants === 1, 20_000);
+    const r = await step(t, svc.port, 'incoming', { args: [DID], env: { agi_uniqueid: '1700000400.1', agi_callerid: '+79161234567' } });
+    expect(r.vars.__BITRIX_CALL_ID).to.match(/^externalCall\./);
+    await new Promise((res) => setTimeout(res, 2500)); // more drains of the outbox: no second refresh
+    expect(fake.issuedTokens().refreshGrants).to.equal(1);
+    expect(t.log()).not.to.contain('app-s3cr3t-value');
+  });
+
   it('many calls at once against a tight portal bucket: coalesced, zero 503s, each call registered and finished once', async () => {
     fake.setRateLimit({ burst: 8, drainPerSec: 2 });
     t.write({ rateLimitPerSecond: 2, rateLimitBurst: 8 });

@@ -71,6 +71,12 @@ describe('leaky bucket', () => {
   it('drains at the configured rate and never below zero', () => {
     expect(admit({ level: 10, updatedAt: 0 }, 100_000, 2, 49).state.level).to.equal(1);
   });
+  it('hands out several slots at once only while less than half full', () => {
+    expect(admit({ level: 0, updatedAt: 0 }, 0, 2, 49, 4)).to.include({ granted: 4, waitMs: 0 });
+    expect(admit({ level: 22, updatedAt: 0 }, 0, 2, 49, 4).granted).to.equal(2);
+    expect(admit({ level: 30, updatedAt: 0 }, 0, 2, 49, 4).granted).to.equal(1);
+    expect(admit({ level: 48.5, updatedAt: 0 }, 0, 2, 49, 4)).to.include({ granted: 0, waitMs: 250 });
+  });
 });
 
 describe('outbox back-off', () => {
