@@ -17,7 +17,7 @@ export const incomingStep: StepDefinition = {
   minRunMs: 0,
   priority: 'call-path',
   busyTimeoutMs: callPathBusyMs,
-  flow: (r) => incoming(r.services, r.channel, r.env, r.arg, r.deadline),
+  flow: (r) => incoming(r.services, r.channel, r.env, r.arg, r.deadline, { release: r.release }),
 };
 
 export const showStep: StepDefinition = {
