@@ -104,13 +104,22 @@ export class ServiceBackend implements Backend {
         await stores.db.exec('PRAGMA wal_autocheckpoint=0').catch(() => undefined);
         return stores;
       });
+      // A database that cannot be opened now (a full disk, a path being fixed) is tried again by the next step.
+      this.storesP.catch(() => (this.storesP = undefined));
     }
     return this.storesP;
   }
 
   async client(priority: RequestPriority): Promise<BitrixApi> {
-    if (!this.frontP) this.frontP = this.makeFront();
-    return (await this.frontP).front.as(priority);
+    if (!this.frontP) {
+      this.frontP = this.makeFront();
+      this.frontP.catch(() => (this.frontP = undefined));
+    }
+    const made = await this.frontP;
+    // Made while the database could not be opened (a webhook still works, without the shared
+    // bucket): not kept, the next step tries again.
+    if (!made.limiter) this.frontP = undefined;
+    return made.front.as(priority);
   }
 
   /** Now and then: drop expired cache entries, learn pauses other processes wrote, write health. */

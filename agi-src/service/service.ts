@@ -46,7 +46,7 @@ const TOKEN_CHECK_MS = 60_000;
 const TOKEN_AHEAD_MS = 10 * 60_000;
 /** Recordings waited for at once; beyond it the retry attaches them. */
 const MAX_COMPLETIONS = 200;
-const ELD_RESOLUTION_MS = 10;
+const ELD_RESOLUTION_MS = 20;
 const LISTEN_RETRY_MS = 15_000;
 /** The event loop may not stand still longer than this (see watchdog.ts). */
 const WATCHDOG_MS = 5000;
@@ -82,7 +82,7 @@ export class Service {
   /** Longest garbage-collection pause, in the window and since start: the usual cause of a stall. */
   private gc = { window: 0, max: 0 };
   /**
-   * Late ticks of a 20 ms timer with the process's CPU time over the gap: a stall with little CPU
+   * Late ticks of a 50 ms timer with the process's CPU time over the gap: a stall with little CPU
    * of ours is the machine's (other processes, or a blocked system call), one with as much CPU as
    * wall time is ours (a long computation, a collection).
    */
@@ -95,6 +95,8 @@ export class Service {
   private unknownScripts = 0;
   private beat: Promise<void> = Promise.resolve();
   private watchdog?: { stop(): void };
+  /** The last failure to write the status file, logged once. */
+  private statusError?: string;
 
   constructor(private readonly opts: ServiceOptions) {
     this.watcher = new ConfigWatcher(opts.configPath, this.log, (config) => this.onConfig(config));
@@ -164,7 +166,7 @@ export class Service {
   }
 
   private watchStalls(): void {
-    const TICK = 20;
+    const TICK = 50;
     let last = performance.now();
     let cpu = process.cpuUsage();
     this.stall.timer = setInterval(() => {
@@ -362,7 +364,14 @@ export class Service {
     this.history ??= history(readStatus(path));
     if (this.statusFile && this.statusFile !== path) this.history = history(readStatus(path));
     this.statusFile = path;
-    await writeStatus(path, await this.status(backend)).catch((err) => this.log.warn(`service: cannot write ${path} (${(err as Error).message})`));
+    await writeStatus(path, await this.status(backend)).then(
+      () => (this.statusError = undefined),
+      (err) => {
+        const msg = (err as Error).message;
+        if (msg !== this.statusError) this.log.warn(`service: cannot write ${path} (${msg})`);
+        this.statusError = msg;
+      },
+    );
   }
 
   async status(backend = this.current?.backend): Promise<ServiceStatus> {
