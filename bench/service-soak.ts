@@ -28,6 +28,12 @@ function rssMB(pid: number): number {
   return m ? Number(m[1]) / 1024 : NaN;
 }
 const fds = (pid: number) => readdirSync(`/proc/${pid}/fd`).length;
+/** Anonymous memory (heap, malloc) and file-backed pages (the node binary's code as it gets used). */
+function rssParts(pid: number): { anonMB: number; fileMB: number } {
+  const st = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+) kB`).exec(st)?.[1] ?? NaN) / 1024;
+  return { anonMB: r1(kb('RssAnon')), fileMB: r1(kb('RssFile')) };
+}
 
 async function main(): Promise<number> {
   requireBuilt();
@@ -75,7 +81,7 @@ async function main(): Promise<number> {
   await run(FIRST);
   await waitFinished(FIRST);
   await sleep(QUIET_MS);
-  const first = { rss: rssMB(svc.pid), fds: fds(svc.pid), heap: svc.status()?.memory };
+  const first = { rss: rssMB(svc.pid), ...rssParts(svc.pid), fds: fds(svc.pid), heap: svc.status()?.memory };
   const series: Array<[number, number]> = [];
   let lastReport = Date.now();
   const progress = setInterval(() => {
@@ -88,7 +94,7 @@ async function main(): Promise<number> {
   clearInterval(progress);
   await waitFinished(CALLS);
   await sleep(QUIET_MS);
-  const last = { rss: rssMB(svc.pid), fds: fds(svc.pid), heap: svc.status()?.memory };
+  const last = { rss: rssMB(svc.pid), ...rssParts(svc.pid), fds: fds(svc.pid), heap: svc.status()?.memory };
   const wall = Date.now() - t0;
   await svc.stop('SIGTERM');
   const status = svc.status();
@@ -115,6 +121,7 @@ async function main(): Promise<number> {
     `calls: ${CALLS} in ${r1(wall / 1000)} s (${r1(CALLS / (wall / 1000))} calls/s, ${status?.served.total} steps served)`,
     `calls lost: ${lost}, duplicates: ${duplicates}, wrong operator or status: ${wrong}, failed sessions: ${failures}`,
     `RSS after ${FIRST} calls ${r1(first.rss)} MB, after ${CALLS} ${r1(last.rss)} MB (${growth >= 0 ? '+' : ''}${r1(growth * 100)} %, target within 10 %) ${Math.abs(growth) <= 0.1 ? 'PASS' : 'FAIL'}`,
+    `RSS anonymous / file-backed after ${FIRST}: ${first.anonMB} / ${first.fileMB} MB, after ${CALLS}: ${last.anonMB} / ${last.fileMB} MB`,
     `RSS along the way (calls, MB): ${series.map(([n, mb]) => `${n}: ${mb}`).join(', ')}`,
     `memory after ${FIRST}: ${JSON.stringify(first.heap)}; after ${CALLS}: ${JSON.stringify(last.heap)}`,
     `file descriptors after ${FIRST} calls ${first.fds}, after ${CALLS} ${last.fds} ${last.fds <= first.fds ? 'PASS' : 'FAIL'}`,

@@ -137,7 +137,10 @@ export class ServiceBackend implements Backend {
   /** PASSIVE: copies what it can without waiting for anybody; the AGI processes checkpoint on their own. */
   private async checkpoint(): Promise<void> {
     try {
-      this.checkpointer ??= await Db.open(this.config.databasePath, BUSY_TIMEOUT_MS);
+      if (!this.checkpointer) {
+        this.checkpointer = await Db.open(this.config.databasePath, BUSY_TIMEOUT_MS);
+        await this.checkpointer.exec('PRAGMA cache_size=-64'); // it reads nothing: no page cache to speak of
+      }
       await this.checkpointer.exec('PRAGMA wal_checkpoint(PASSIVE)');
     } catch (err) {
       this.log.debug(`service: WAL checkpoint not done (${(err as Error).message})`);

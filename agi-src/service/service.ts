@@ -31,6 +31,8 @@ export interface ServiceOptions {
   /** How often the outbox is drained (the scheduled `retry` stays as a safety net). */
   retryEveryMs?: number;
   heartbeatMs?: number;
+  /** A full garbage collection, run once at the first heartbeat without a call since the one before. */
+  idleGc?: () => void;
 }
 
 const STEPS = new Map<string, StepDefinition>([
@@ -95,6 +97,7 @@ export class Service {
   private unknownScripts = 0;
   private beat: Promise<void> = Promise.resolve();
   private watchdog?: { stop(): void };
+  private quiet = { beats: 0, lastServed: 0 };
   /** The last failure to write the status file, logged once. */
   private statusError?: string;
 
@@ -351,6 +354,10 @@ export class Service {
   }
 
   private async writeHeartbeat(): Promise<void> {
+    const busy = this.served.total !== this.quiet.lastServed || this.openSessions > 0;
+    this.quiet.lastServed = this.served.total;
+    this.quiet.beats = busy ? 0 : this.quiet.beats + 1;
+    if (this.quiet.beats === 1 && this.state === 'online') this.opts.idleGc?.();
     let config: Config | undefined;
     try {
       config = this.watcher.current();
