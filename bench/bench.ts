@@ -8,7 +8,7 @@
 //          --concurrent-only (only the N-concurrent-calls part).
 import { execFileSync } from 'child_process';
 import { readFileSync, rmSync } from 'fs';
-import { cpus, release, tmpdir, totalmem } from 'os';
+import { cpus, loadavg, release, tmpdir, totalmem } from 'os';
 import { join } from 'path';
 import { FakeBitrix, seedDemo } from '../test/fake-bitrix/server';
 import { testSetup, TestSetup } from '../test/helpers/config';
@@ -105,7 +105,7 @@ async function main(): Promise<void> {
   requireBuilt();
   const m = machine();
   info.machine = m;
-  note(`machine: ${m.cpu}, ${m.cores} cores, ${m.memGB} GB, Linux ${m.kernel}, node ${m.node}, php ${m.php}`);
+  note(`machine: ${m.cpu}, ${m.cores} cores, ${m.memGB} GB, Linux ${m.kernel}, node ${m.node}, php ${m.php}; load average ${loadavg().map(r1).join(' ')}`);
   note(`runs per median: ${RUNS} (interleaved), rss runs: ${RSS_RUNS}, concurrent calls: ${CONCURRENT}`);
   const setups: TestSetup[] = [];
   const rand = prng(6);
@@ -459,6 +459,7 @@ async function main(): Promise<void> {
     note(`anomalies (${anomalies.length}): ${[...new Set(anomalies)].slice(0, 12).join(' || ')}`);
   }
   const failed = targets.filter((t) => !t.pass).map((t) => t.name);
+  note(`load average at the end: ${loadavg().map(r1).join(' ')} (${cpus().length} cores; other processes share them)`);
   note(`${targets.length - failed.length}/${targets.length} targets pass${failed.length ? `; FAIL: ${failed.join(', ')}` : ''}`);
   process.stdout.write(
     `${JSON.stringify({
