@@ -39,7 +39,7 @@ export async function hangup(s: Services, channel: AgiChannel, env: AgiEnvironme
     callerid: env.agi_callerid ?? '',
   };
   try {
-    await appendHangup(s.config.databasePath, facts);
+    appendHangup(s.config.databasePath, facts);
     opts.release?.();
   } catch (err) {
     s.log.error(`hangup ${facts.uniqueid}: cannot write the hangup journal (${(err as Error).message})`);

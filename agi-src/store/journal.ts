@@ -1,7 +1,7 @@
 // What a hangup handler knew, appended to a plain file before it touches the database. If the
 // database is locked, broken or the handler runs out of time, `retry` replays the lines: the end
 // of a call is never lost because SQLite was busy.
-import { existsSync, promises as fsp, readdirSync, readFileSync, renameSync, unlinkSync } from 'fs';
+import { appendFileSync, existsSync, readdirSync, readFileSync, renameSync, unlinkSync } from 'fs';
 import { basename, dirname, join } from 'path';
 
 export interface HangupFacts {
@@ -18,9 +18,12 @@ export function journalPath(databasePath: string): string {
   return `${databasePath}.hangups`;
 }
 
-/** One line, appended in one write (on the thread pool: a slow disk never blocks the service's event loop). */
-export function appendHangup(databasePath: string, facts: HangupFacts): Promise<void> {
-  return fsp.appendFile(journalPath(databasePath), `${JSON.stringify(facts)}\n`, { mode: 0o640 });
+/**
+ * One line, appended at once: an AGI process may be ended by its budget any moment after, so the
+ * write is synchronous (one small append, also in the service).
+ */
+export function appendHangup(databasePath: string, facts: HangupFacts): void {
+  appendFileSync(journalPath(databasePath), `${JSON.stringify(facts)}\n`, { mode: 0o640 });
 }
 
 /**

@@ -121,17 +121,17 @@ describe('shared bucket under a locked database', () => {
 });
 
 describe('hangup journal', () => {
-  it('hands every line to one retry run, survives a line cut short, and files taken by a dead run', async () => {
+  it('hands every line to one retry run, survives a line cut short, and files taken by a dead run', () => {
     const { appendHangup, journalDone, journalPath, takeJournal } = require('../../agi-src/store/journal') as typeof import('../../agi-src/store/journal');
     const { appendFileSync } = require('fs') as typeof import('fs');
     const db = join(mkdtempSync(join(tmpdir(), 'itd-journal-')), 'calls.sqlite');
     const facts = (u: string) => ({ uniqueid: u, hungupAt: 5, callId: '', recording: '', linkedid: u, did: '7495', callerid: '+7916' });
-    await appendHangup(db, facts('a'));
-    await appendHangup(db, facts('b'));
+    appendHangup(db, facts('a'));
+    appendHangup(db, facts('b'));
     appendFileSync(journalPath(db), '{"uniqueid":"c","hung');
     const first = takeJournal(db);
     expect(first.flatMap((f) => f.entries.map((e) => e.uniqueid))).to.deep.equal(['a', 'b']);
-    await appendHangup(db, facts('d'));
+    appendHangup(db, facts('d'));
     // The first run died before finishing: its file is taken again, with the new one.
     const second = takeJournal(db);
     expect(second.flatMap((f) => f.entries.map((e) => e.uniqueid))).to.deep.equal(['a', 'b', 'd']);
