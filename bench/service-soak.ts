@@ -83,6 +83,12 @@ async function main(): Promise<number> {
   await sleep(QUIET_MS);
   const first = { rss: rssMB(svc.pid), ...rssParts(svc.pid), fds: fds(svc.pid), heap: svc.status()?.memory };
   const series: Array<[number, number]> = [];
+  // A second quiet sample after 1000 calls: the caches have reached their working size by then.
+  const WARM = Math.min(1000, CALLS);
+  await run(WARM);
+  await waitFinished(WARM);
+  await sleep(QUIET_MS);
+  const warm = { rss: rssMB(svc.pid), ...rssParts(svc.pid) };
   let lastReport = Date.now();
   const progress = setInterval(() => {
     if (Date.now() - lastReport < 10_000) return;
@@ -121,6 +127,7 @@ async function main(): Promise<number> {
     `calls: ${CALLS} in ${r1(wall / 1000)} s (${r1(CALLS / (wall / 1000))} calls/s, ${status?.served.total} steps served)`,
     `calls lost: ${lost}, duplicates: ${duplicates}, wrong operator or status: ${wrong}, failed sessions: ${failures}`,
     `RSS after ${FIRST} calls ${r1(first.rss)} MB, after ${CALLS} ${r1(last.rss)} MB (${growth >= 0 ? '+' : ''}${r1(growth * 100)} %, target within 10 %) ${Math.abs(growth) <= 0.1 ? 'PASS' : 'FAIL'}`,
+    `RSS after ${WARM} calls ${r1(warm.rss)} MB; after ${CALLS} vs after ${WARM}: ${((last.rss - warm.rss) / warm.rss) * 100 >= 0 ? '+' : ''}${r1(((last.rss - warm.rss) / warm.rss) * 100)} %`,
     `RSS anonymous / file-backed after ${FIRST}: ${first.anonMB} / ${first.fileMB} MB, after ${CALLS}: ${last.anonMB} / ${last.fileMB} MB`,
     `RSS along the way (calls, MB): ${series.map(([n, mb]) => `${n}: ${mb}`).join(', ')}`,
     `memory after ${FIRST}: ${JSON.stringify(first.heap)}; after ${CALLS}: ${JSON.stringify(last.heap)}`,
@@ -130,7 +137,7 @@ async function main(): Promise<number> {
   ];
   for (const l of lines) process.stdout.write(`${l}\n`);
   const pass = lost === 0 && duplicates === 0 && wrong === 0 && failures === 0 && Math.abs(growth) <= 0.1 && last.fds <= first.fds && eld < 50;
-  process.stdout.write(`${JSON.stringify({ soak: 'service', calls: CALLS, concurrency: CONCURRENCY, lost, duplicates, wrong, failures, first, last, eventLoopDelayMaxMs: eld, wallS: r1(wall / 1000), pass })}\n`);
+  process.stdout.write(`${JSON.stringify({ soak: 'service', calls: CALLS, concurrency: CONCURRENCY, lost, duplicates, wrong, failures, first, warm, last, eventLoopDelayMaxMs: eld, wallS: r1(wall / 1000), pass })}\n`);
   if (KEEP || !pass) process.stdout.write(`# kept: ${t.dir}\n`);
   else rmSync(t.dir, { recursive: true, force: true });
   return pass ? 0 : 1;
