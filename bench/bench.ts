@@ -8,11 +8,12 @@
 //          --concurrent-only (only the N-concurrent-calls part).
 import { execFileSync } from 'child_process';
 import { readFileSync, rmSync } from 'fs';
-import { cpus, release, tmpdir, totalmem } from 'os';
+import { cpus, loadavg, release, tmpdir, totalmem } from 'os';
 import { join } from 'path';
 import { FakeBitrix, seedDemo } from '../test/fake-bitrix/server';
 import { testSetup, TestSetup } from '../test/helpers/config';
 import type { AgiRunOptions, AgiRunResult } from '../test/helpers/fake-asterisk';
+import { serviceTargets } from './service-bench';
 import {
   AGI_BIN,
   agiPeakRss,
@@ -50,7 +51,10 @@ const RUNS = opt('runs', 25);
 const CONCURRENT = opt('concurrent', 50);
 const RSS_RUNS = opt('rss-runs', 5);
 const KEEP = process.argv.includes('--keep');
-const CONCURRENT_ONLY = process.argv.includes('--concurrent-only'); // skip A–C (debugging part E) // keep the temp config/database/log folders
+const CONCURRENT_ONLY = process.argv.includes('--concurrent-only'); // skip A–C (debugging part E)
+const SERVICE_RUNS = opt('service-runs', 200);
+const SERVICE_ONLY = process.argv.includes('--service-only'); // only the resident service's part S
+const NO_SERVICE = process.argv.includes('--no-service');
 
 interface Target {
   name: string;
@@ -102,7 +106,7 @@ async function main(): Promise<void> {
   requireBuilt();
   const m = machine();
   info.machine = m;
-  note(`machine: ${m.cpu}, ${m.cores} cores, ${m.memGB} GB, Linux ${m.kernel}, node ${m.node}, php ${m.php}`);
+  note(`machine: ${m.cpu}, ${m.cores} cores, ${m.memGB} GB, Linux ${m.kernel}, node ${m.node}, php ${m.php}; load average ${loadavg().map(r1).join(' ')}`);
   note(`runs per median: ${RUNS} (interleaved), rss runs: ${RSS_RUNS}, concurrent calls: ${CONCURRENT}`);
   const setups: TestSetup[] = [];
   const rand = prng(6);
@@ -121,7 +125,7 @@ async function main(): Promise<void> {
     env: { agi_uniqueid: nextUniqueid(), agi_callerid: caller },
     configPath: t.configPath,
   });
-  if (!CONCURRENT_ONLY) {
+  if (!CONCURRENT_ONLY && !SERVICE_ONLY) {
     // ================================================================ A: start-up floor and call-path wall time
     // One fake without its own rate limit and a local limiter opened wide, so ≥ 100 incoming runs in
     // a row measure the path, not the 2 req/s budget (that is part E's job).
@@ -359,87 +363,94 @@ async function main(): Promise<void> {
   }
 
   // ================================================================ E: N concurrent calls at the portal's default limits
-  progress(`E: ${CONCURRENT} concurrent calls, fake at default limits (burst 50, 2/s), config at defaults`);
-  const fakeE = await FakeBitrix.start();
-  seedDemo(fakeE);
-  const tE = testSetup({ webhookUrl: fakeE.webhookUrl, dids: [DID], logLevel: 'info', attachRecordings: false });
-  setups.push(tE);
-  const calls = Array.from({ length: CONCURRENT }, (_, i) => ({ uid: nextUniqueid(), caller: randomCaller(rand), ext: i % 2 ? '102' : '101' }));
-  const t0 = Date.now();
-  const incs = await Promise.all(calls.map((c) => timedAgi({ ...incomingListed(tE), env: { agi_uniqueid: c.uid, agi_callerid: c.caller } })));
-  const tInc = Date.now();
-  const inherited = incs.map((r) => ({ BITRIX_UNIQUEID: r.result.vars.__BITRIX_UNIQUEID ?? '', BITRIX_CALL_ID: r.result.vars.__BITRIX_CALL_ID ?? '' }));
-  const shows = await Promise.all(
-    calls.map((c, i) =>
-      timedAgi({ script: 'itd_bitrix_show.js', args: [c.ext], env: { agi_uniqueid: `${c.uid}1` }, vars: { ...inherited[i], 'CHANNEL(linkedid)': c.uid }, configPath: tE.configPath }),
-    ),
-  );
-  const tShow = Date.now();
-  const hups = await Promise.all(
-    // the hangup handler runs on the inbound channel: same caller id, FROM_DID set by FreePBX
-    calls.map((c, i) =>
-      timedAgi({
-        script: 'itd_bitrix_hangup.js',
-        env: { agi_uniqueid: c.uid, agi_callerid: c.caller, agi_context: 'itd-bitrix-hangup' },
-        vars: { ...inherited[i], FROM_DID: DID },
-        dead: true,
-        configPath: tE.configPath,
-      }),
-    ),
-  );
-  const tHup = Date.now();
-  [...incs, ...shows, ...hups].forEach((r, i) => checkSession(`E ${i < CONCURRENT ? 'incoming' : i < 2 * CONCURRENT ? 'show' : 'hangup'}`, r.result));
-  const drained = await drainOutbox(tE.dbPath, tE.configPath, 30);
-  const tEnd = Date.now();
-  const linkedids = new Set(calls.map((c) => c.uid));
-  const regByLinked = new Map<string, Set<string>>();
-  for (const c of [...fakeE.activeCalls.values(), ...fakeE.finishedCalls.values()]) {
-    if (!linkedids.has(c.EXTERNAL_CALL_ID)) continue;
-    if (!regByLinked.has(c.EXTERNAL_CALL_ID)) regByLinked.set(c.EXTERNAL_CALL_ID, new Set());
-    regByLinked.get(c.EXTERNAL_CALL_ID)!.add(c.CALL_ID);
+  if (!SERVICE_ONLY) {
+    progress(`E: ${CONCURRENT} concurrent calls, fake at default limits (burst 50, 2/s), config at defaults`);
+    const fakeE = await FakeBitrix.start();
+    seedDemo(fakeE);
+    const tE = testSetup({ webhookUrl: fakeE.webhookUrl, dids: [DID], logLevel: 'info', attachRecordings: false });
+    setups.push(tE);
+    const calls = Array.from({ length: CONCURRENT }, (_, i) => ({ uid: nextUniqueid(), caller: randomCaller(rand), ext: i % 2 ? '102' : '101' }));
+    const t0 = Date.now();
+    const incs = await Promise.all(calls.map((c) => timedAgi({ ...incomingListed(tE), env: { agi_uniqueid: c.uid, agi_callerid: c.caller } })));
+    const tInc = Date.now();
+    const inherited = incs.map((r) => ({ BITRIX_UNIQUEID: r.result.vars.__BITRIX_UNIQUEID ?? '', BITRIX_CALL_ID: r.result.vars.__BITRIX_CALL_ID ?? '' }));
+    const shows = await Promise.all(
+      calls.map((c, i) =>
+        timedAgi({ script: 'itd_bitrix_show.js', args: [c.ext], env: { agi_uniqueid: `${c.uid}1` }, vars: { ...inherited[i], 'CHANNEL(linkedid)': c.uid }, configPath: tE.configPath }),
+      ),
+    );
+    const tShow = Date.now();
+    const hups = await Promise.all(
+      // the hangup handler runs on the inbound channel: same caller id, FROM_DID set by FreePBX
+      calls.map((c, i) =>
+        timedAgi({
+          script: 'itd_bitrix_hangup.js',
+          env: { agi_uniqueid: c.uid, agi_callerid: c.caller, agi_context: 'itd-bitrix-hangup' },
+          vars: { ...inherited[i], FROM_DID: DID },
+          dead: true,
+          configPath: tE.configPath,
+        }),
+      ),
+    );
+    const tHup = Date.now();
+    [...incs, ...shows, ...hups].forEach((r, i) => checkSession(`E ${i < CONCURRENT ? 'incoming' : i < 2 * CONCURRENT ? 'show' : 'hangup'}`, r.result));
+    const drained = await drainOutbox(tE.dbPath, tE.configPath, 30);
+    const tEnd = Date.now();
+    const linkedids = new Set(calls.map((c) => c.uid));
+    const regByLinked = new Map<string, Set<string>>();
+    for (const c of [...fakeE.activeCalls.values(), ...fakeE.finishedCalls.values()]) {
+      if (!linkedids.has(c.EXTERNAL_CALL_ID)) continue;
+      if (!regByLinked.has(c.EXTERNAL_CALL_ID)) regByLinked.set(c.EXTERNAL_CALL_ID, new Set());
+      regByLinked.get(c.EXTERNAL_CALL_ID)!.add(c.CALL_ID);
+    }
+    const finishedRecords = [...fakeE.finishedCalls.values()].filter((c) => linkedids.has(c.EXTERNAL_CALL_ID));
+    const finishedE = [...new Set(finishedRecords.map((c) => c.EXTERNAL_CALL_ID))];
+    const finishedTwice = finishedRecords.length - finishedE.length;
+    const registered = regByLinked.size;
+    const dupRegs = [...regByLinked.values()].filter((s) => s.size > 1).length + finishedTwice;
+    const r503 = fakeE.rateLimit503Count();
+    const registeredInAgi = inherited.filter((v) => v.BITRIX_CALL_ID).length;
+    const cards = fakeE.shows.filter((s) => s.userIds.some((u) => u !== 1)).length;
+    const incMax = Math.max(...incs.map((r) => r.ms));
+    const showMax = Math.max(...shows.map((r) => r.ms));
+    const e = {
+      calls: CONCURRENT,
+      registered,
+      registeredInIncomingAgi: registeredInAgi,
+      finished: finishedE.length,
+      duplicateRegistrations: dupRegs,
+      rateLimit503: r503,
+      cardsShown: cards,
+      httpRequests: fakeE.httpRequestCount(),
+      retryRuns: drained.runs.length,
+      outboxLeft: drained.left,
+      wallMs: { incomingBurst: tInc - t0, showBurst: tShow - tInc, hangupBurst: tHup - tShow, retryDrain: tEnd - tHup, total: tEnd - t0 },
+      incomingMaxMs: Math.round(incMax),
+      incomingMedianMs: Math.round(median(incs.map((r) => r.ms))),
+      showMaxMs: Math.round(showMax),
+    };
+    info.concurrent = e;
+    await fakeE.stop();
+    const okE = registered === CONCURRENT && finishedE.length === CONCURRENT && r503 === 0 && dupRegs === 0;
+    target(
+      `concurrent.${CONCURRENT}`,
+      e.wallMs.total,
+      `registered ${registered}/${CONCURRENT}, finished ${finishedE.length}/${CONCURRENT}, 503s ${r503}, duplicates ${dupRegs}, drained in ${r1(e.wallMs.total / 1000)} s`,
+      `all registered and finished, 0 503s`,
+      okE,
+    );
+    note(
+      `concurrent detail: registered by the incoming AGI ${registeredInAgi}/${CONCURRENT} (the rest back-filled by retry), cards shown ${cards}/${CONCURRENT}, ` +
+        `${e.httpRequests} HTTP requests, ${drained.runs.length} retry run(s); walls: incoming burst ${r1(e.wallMs.incomingBurst / 1000)} s ` +
+        `(slowest AGI ${e.incomingMaxMs} ms, median ${e.incomingMedianMs} ms, budget 2000 ms), shows ${r1(e.wallMs.showBurst / 1000)} s (slowest ${e.showMaxMs} ms, budget 1500 ms), ` +
+        `hangups ${r1(e.wallMs.hangupBurst / 1000)} s, retry drain ${r1(e.wallMs.retryDrain / 1000)} s`,
+    );
   }
-  const finishedRecords = [...fakeE.finishedCalls.values()].filter((c) => linkedids.has(c.EXTERNAL_CALL_ID));
-  const finishedE = [...new Set(finishedRecords.map((c) => c.EXTERNAL_CALL_ID))];
-  const finishedTwice = finishedRecords.length - finishedE.length;
-  const registered = regByLinked.size;
-  const dupRegs = [...regByLinked.values()].filter((s) => s.size > 1).length + finishedTwice;
-  const r503 = fakeE.rateLimit503Count();
-  const registeredInAgi = inherited.filter((v) => v.BITRIX_CALL_ID).length;
-  const cards = fakeE.shows.filter((s) => s.userIds.some((u) => u !== 1)).length;
-  const incMax = Math.max(...incs.map((r) => r.ms));
-  const showMax = Math.max(...shows.map((r) => r.ms));
-  const e = {
-    calls: CONCURRENT,
-    registered,
-    registeredInIncomingAgi: registeredInAgi,
-    finished: finishedE.length,
-    duplicateRegistrations: dupRegs,
-    rateLimit503: r503,
-    cardsShown: cards,
-    httpRequests: fakeE.httpRequestCount(),
-    retryRuns: drained.runs.length,
-    outboxLeft: drained.left,
-    wallMs: { incomingBurst: tInc - t0, showBurst: tShow - tInc, hangupBurst: tHup - tShow, retryDrain: tEnd - tHup, total: tEnd - t0 },
-    incomingMaxMs: Math.round(incMax),
-    incomingMedianMs: Math.round(median(incs.map((r) => r.ms))),
-    showMaxMs: Math.round(showMax),
-  };
-  info.concurrent = e;
-  await fakeE.stop();
-  const okE = registered === CONCURRENT && finishedE.length === CONCURRENT && r503 === 0 && dupRegs === 0;
-  target(
-    `concurrent.${CONCURRENT}`,
-    e.wallMs.total,
-    `registered ${registered}/${CONCURRENT}, finished ${finishedE.length}/${CONCURRENT}, 503s ${r503}, duplicates ${dupRegs}, drained in ${r1(e.wallMs.total / 1000)} s`,
-    `all registered and finished, 0 503s`,
-    okE,
-  );
-  note(
-    `concurrent detail: registered by the incoming AGI ${registeredInAgi}/${CONCURRENT} (the rest back-filled by retry), cards shown ${cards}/${CONCURRENT}, ` +
-      `${e.httpRequests} HTTP requests, ${drained.runs.length} retry run(s); walls: incoming burst ${r1(e.wallMs.incomingBurst / 1000)} s ` +
-      `(slowest AGI ${e.incomingMaxMs} ms, median ${e.incomingMedianMs} ms, budget 2000 ms), shows ${r1(e.wallMs.showBurst / 1000)} s (slowest ${e.showMaxMs} ms, budget 1500 ms), ` +
-      `hangups ${r1(e.wallMs.hangupBurst / 1000)} s, retry drain ${r1(e.wallMs.retryDrain / 1000)} s`,
-  );
+
+  // ================================================================ S: the resident service (FastAGI), same run
+  if (!NO_SERVICE) {
+    await serviceTargets({ target, note, progress, anomalies, info, setups, rand, runs: RUNS, serviceRuns: SERVICE_RUNS });
+  }
 
   // ================================================================ summary
   if (KEEP) note(`kept: ${setups.map((t) => t.dir).join(' ')}`);
@@ -449,6 +460,7 @@ async function main(): Promise<void> {
     note(`anomalies (${anomalies.length}): ${[...new Set(anomalies)].slice(0, 12).join(' || ')}`);
   }
   const failed = targets.filter((t) => !t.pass).map((t) => t.name);
+  note(`load average at the end: ${loadavg().map(r1).join(' ')} (${cpus().length} cores; other processes share them)`);
   note(`${targets.length - failed.length}/${targets.length} targets pass${failed.length ? `; FAIL: ${failed.join(', ')}` : ''}`);
   process.stdout.write(
     `${JSON.stringify({

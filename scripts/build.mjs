@@ -93,6 +93,8 @@ export async function buildAll({ quiet = false } = {}) {
     sourcemap: false,
     legalComments: 'none',
     banner: { js: '#!/usr/bin/env node' },
+    // The service reports its version in its status file.
+    define: { 'process.env.ITD_BITRIX_VERSION': JSON.stringify(JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version) },
     charset: 'utf8',
     logLevel: quiet ? 'error' : 'warning',
     plugins: [sqliteBindingBesideBundle],

@@ -25,6 +25,9 @@ export class AgiCommandError extends Error {
   }
 }
 
+/** Longer than any line Asterisk sends; a peer that sends more without a newline is not Asterisk. */
+const MAX_LINE = 1024 * 1024;
+
 interface Pending {
   resolve(reply: AgiReply): void;
   reject(err: Error): void;
@@ -118,6 +121,7 @@ export class AgiChannel {
 
   private onData(chunk: string): void {
     this.buffer += chunk;
+    if (this.buffer.length > MAX_LINE) return this.close('AGI input line too long');
     let nl: number;
     while ((nl = this.buffer.indexOf('\n')) >= 0) {
       const line = this.buffer.slice(0, nl).replace(/\r$/, '');
@@ -168,6 +172,7 @@ export class AgiChannel {
     if (this.closed) return;
     this.closed = true;
     this.hungUp = true;
+    if (!this.envWaiter && !this.inFlight && !this.queue.length) return; // nobody to tell (the usual end)
     const err = new AgiHangupError(reason);
     this.envWaiter?.reject(err);
     this.envWaiter = undefined;

@@ -1,90 +1,40 @@
-// What every AGI executable does around its flow: ignore SIGHUP, read the AGI environment, load
-// the config, keep the time budget, log problems where an admin sees them, and always exit 0.
+// An AGI executable: one step in its own process. Around the shared step runner this adds what
+// only a process has: SIGHUP, uncaught errors, the budget counted from process start, and the
+// exit, always 0 (a non-zero exit only makes Asterisk log AGISTATUS=FAILURE).
 import { AgiChannel } from '../agi/channel';
-import type { AgiEnvironment } from '../agi/protocol';
-import { Config, configSecrets } from '../config/config';
 import { loadConfig, resolveConfigPath } from '../config/load';
+import { detachedWorker } from '../flows/hangup';
 import { Services } from '../flows/services';
 import { Logger } from '../log/logger';
-import { parseAgiArgv } from './agi-args';
-
-export interface AgiRun {
-  services: Services;
-  channel: AgiChannel;
-  env: AgiEnvironment;
-  /** The first AGI argument (DID or extension), if any. */
-  arg: string | undefined;
-  configPath: string;
-  deadline: number;
-}
+import { runStep, StepDefinition, StepHost } from '../steps/runner';
 
 /** Process start, the moment Asterisk launched us: the budget counts from here. */
 const processStart = Date.now() - Math.round(process.uptime() * 1000);
 
-/**
- * `minRunMs`: time the flow gets after start-up even when start-up itself ate the budget (a
- * PBX short of CPU). Only the hangup handler uses it: its caller is gone, and writing down how
- * the call ended matters more than a few hundred milliseconds of the handler.
- */
-export function runAgi(tag: string, budgetMs: (config: Config) => number, flow: (run: AgiRun) => Promise<void>, minRunMs = 0): void {
-  const log = new Logger(tag);
-  let channel: AgiChannel | undefined;
-  process.on('SIGHUP', () => channel?.markHungUp());
+export function runAgi(step: StepDefinition): void {
+  const log = new Logger(step.name);
+  const channel = new AgiChannel({ input: process.stdin, output: process.stdout });
+  process.on('SIGHUP', () => channel.markHungUp());
   process.on('uncaughtException', (err) => {
-    log.error(`${tag}: unexpected ${err.name}: ${err.message}`);
+    log.error(`${step.name}: unexpected ${err.name}: ${err.message}`);
     leave(log);
   });
   process.on('unhandledRejection', (err) => {
-    log.error(`${tag}: unexpected rejection: ${(err as Error)?.message ?? String(err)}`);
+    log.error(`${step.name}: unexpected rejection: ${(err as Error)?.message ?? String(err)}`);
     leave(log);
   });
 
-  const { arg, config: configOption } = parseAgiArgv(process.argv.slice(2));
-  const configPath = resolveConfigPath(configOption);
-  channel = new AgiChannel({ input: process.stdin, output: process.stdout });
-  const ch = channel;
-
-  (async () => {
-    const env = await ch.readEnvironment();
-    let config: Config;
-    try {
-      config = loadConfig(configPath);
-    } catch (err) {
-      log.attachConsole(ch);
-      log.error(`${tag}: ${(err as Error).message}; call goes on untouched`);
-      return;
-    }
-    if (!config.enabled) return;
-    log.configure({ path: config.logPath, level: config.logLevel, secrets: configSecrets(config) });
-    log.attachConsole(ch);
-    const deadline = Math.max(processStart + budgetMs(config), Date.now() + minRunMs);
-    const timer = setTimeout(() => {
-      log.warn(`${tag}: time budget of ${budgetMs(config)} ms used up; leaving, what is left is queued`);
-      leave(log, 10);
-    }, Math.max(0, deadline - Date.now() - 25));
-    timer.unref();
-    const priority = tag === 'hangup' ? 'background' : 'call-path';
-    const services = new Services(config, log, Date.now, busyTimeoutMs(tag, deadline - Date.now()), priority);
-    try {
-      await flow({ services, channel: ch, env, arg, configPath, deadline });
-    } catch (err) {
-      log.error(`${tag}: ${(err as Error).message}`);
-    } finally {
-      await services.close();
-    }
-  })()
-    .catch((err) => log.error(`${tag}: ${(err as Error).message}`))
-    .finally(() => leave(log));
-}
-
-/**
- * How long a statement may wait for another process's write lock. The caller waits for incoming
- * and show, so they keep most of their budget for Bitrix24; the hangup handler's caller is gone
- * and its first job is to write down what the PBX knows, so it may wait almost all of its budget.
- */
-function busyTimeoutMs(tag: string, remainingMs: number): number {
-  const share = tag === 'hangup' ? remainingMs - 300 : remainingMs / 2;
-  return Math.max(100, Math.min(tag === 'hangup' ? 10_000 : 2000, share));
+  const host: StepHost = {
+    configPath: (option) => resolveConfigPath(option),
+    config: loadConfig,
+    services: (s, config, l, deadline) => new Services(config, l, Date.now, s.busyTimeoutMs(deadline - Date.now()), s.priority),
+    completeLater: detachedWorker,
+    // Asterisk waits for the process to exit: only the budget ends it early.
+    release: (why) => {
+      if (why === 'budget') leave(log, 10);
+    },
+  };
+  runStep(step, { channel, log, host, startedAt: processStart, argv: () => process.argv.slice(2) }).finally(() => leave(log));
 }
 
 let leaving = false;

@@ -9,15 +9,17 @@ import { Config, configSecrets } from '../config/config';
 import { ConfigError, readConfig, resolveConfigPath } from '../config/load';
 import { claimFor, fileOwner } from '../config/owner';
 import { check } from '../flows/check';
-import { completeCall } from '../flows/complete';
-import { waitForRecording } from '../flows/recording';
+import { completeAfterRecording } from '../flows/complete';
 import { retry, RetryReport } from '../flows/retry';
 import { Services } from '../flows/services';
 import { Logger } from '../log/logger';
 import { redact } from '../log/redact';
 import { isoWithOffset } from '../logic/time';
+import { DEFAULT_PORT } from '../service/service';
+import { describeService, readStatus, ServiceView, statusPath } from '../service/status';
 import type { CallRow } from '../store/calls';
 import type { OutboxSummary, StateCounts } from '../store/outbox';
+import { serve } from './serve';
 
 interface GlobalOptions {
   config?: string;
@@ -82,7 +84,7 @@ async function withServices<T>(cmd: Command, tag: string, fn: (s: Services, conf
   const claim = claimFor(fileOwner(path));
   const log = new Logger(tag);
   log.configure({ path: config.logPath, level: config.logLevel, secrets, claim });
-  const services = new Services(config, log, Date.now, 2000, 'background', claim);
+  const services = new Services(config, log, Date.now, 2000, 'background', { claim });
   try {
     return await fn(services, config, warnings);
   } finally {
@@ -155,23 +157,32 @@ export function makeProgram(): Command {
     .description('finish one call and attach its recording once Asterisk has closed the file (started by the hangup AGI)')
     .action(
       action(async (cmd, [uniqueid]) => {
-        await withServices(cmd, 'complete', async (s) => {
-          const call = await (await s.stores()).calls.get(uniqueid);
-          if (call?.recording_path) await waitForRecording(call.recording_path, Date.now() + 30_000);
-          await completeCall(s, uniqueid, Date.now() + 20_000);
-        });
+        await withServices(cmd, 'complete', (s) => completeAfterRecording(s, uniqueid));
         return { data: { ok: true }, text: '' };
       }),
     );
 
   program
+    .command('serve')
+    .description('resident service: the call steps over FastAGI on 127.0.0.1 (the AGI executables stay the fallback); runs until SIGTERM')
+    .addOption(new Option('--port <n>', 'FastAGI port (0: any free port, see the status file)').argParser(wholeNumber(0, 65535)).default(DEFAULT_PORT))
+    .action(async (o: { port: number }, cmd: Command) => {
+      await serve({ configPath: resolveConfigPath(cmd.optsWithGlobals<GlobalOptions>().config), port: o.port });
+    });
+
+  program
     .command('status')
-    .description('last exchange with Bitrix24, and what the outbox holds')
+    .description('last exchange with Bitrix24, what the outbox holds, and the resident service')
     .action(
       action(async (cmd) => {
-        const { h, o, giveUpHours } = await withServices(cmd, 'status', async (s, config) => {
+        const { h, o, giveUpHours, service } = await withServices(cmd, 'status', async (s, config) => {
           const { health, outbox } = await s.stores();
-          return { h: await health.read(), o: await outbox.summary(Date.now()), giveUpHours: config.retryGiveUpHours };
+          return {
+            h: await health.read(),
+            o: await outbox.summary(Date.now()),
+            giveUpHours: config.retryGiveUpHours,
+            service: describeService(readStatus(statusPath(config.databasePath))),
+          };
         });
         const data = {
           lastSuccessAt: iso(h.last_success_at),
@@ -179,8 +190,9 @@ export function makeProgram(): Command {
           lastError: h.last_error,
           redirectHost: h.redirect_host,
           outbox: statusOutbox(o),
+          service,
         };
-        return { data, text: statusText(data.lastError, h, o, giveUpHours, data.redirectHost) };
+        return { data, text: `${statusText(data.lastError, h, o, giveUpHours, data.redirectHost)}\n\n${serviceText(service)}` };
       }),
     );
 
@@ -281,6 +293,15 @@ function statusText(
     );
   }
   return lines.join('\n');
+}
+
+function serviceText(svc: ServiceView): string {
+  if (!('pid' in svc)) return 'Service: not running (the AGI executables serve the calls)';
+  const state = svc.online ? 'online' : `offline (${svc.state})`;
+  return (
+    `Service: ${state}, pid ${svc.pid}, port ${svc.port}, up ${svc.uptimeSec} s since ${local(Date.parse(svc.startedAt))}; ` +
+    `${svc.served.total} step(s) served, ${svc.memory.rssMB} MB, heartbeat ${svc.heartbeatAgeSec} s ago`
+  );
 }
 
 function callData(r: CallRow): object {

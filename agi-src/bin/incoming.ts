@@ -1,5 +1,5 @@
 import './ignore-sighup';
-import { incoming } from '../flows/incoming';
+import { incomingStep } from '../steps/steps';
 import { runAgi } from './agi-runner';
 
-runAgi('incoming', (c) => c.incomingTimeoutMs, (r) => incoming(r.services, r.channel, r.env, r.arg, r.deadline));
+runAgi(incomingStep);

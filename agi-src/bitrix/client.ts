@@ -5,6 +5,16 @@ import type { OAuthSession } from './oauth';
 
 export type Credentials = { kind: 'webhook'; baseUrl: string } | { kind: 'oauth'; portalUrl: string; session: OAuthSession };
 
+/** Work a caller waits for (incoming, show) may use the whole burst; the rest leaves headroom. */
+export type RequestPriority = 'call-path' | 'background';
+
+/** What the flows ask of Bitrix24: the client itself, or the resident service's coalescing front. */
+export interface BitrixApi {
+  call(method: string, params: Params, deadline: number): Promise<unknown>;
+  sendAll(cmds: Record<string, { method: string; params: Params }>, deadline: number): Promise<BatchResult>;
+  upload(url: string, field: string, filename: string, data: Buffer, deadline: number): Promise<unknown>;
+}
+
 /** Shared by every process on the PBX: keeps the portal under its leaky bucket. */
 export interface RequestGate {
   /** Resolves when a request may go out; rejects with a 'rate' BitrixError if that is past the deadline. */
@@ -37,7 +47,7 @@ export interface ClientOptions {
 const RESPONSE_RESERVE_MS = 20;
 
 /** All Bitrix24 traffic of the project goes through this client. */
-export class BitrixClient {
+export class BitrixClient implements BitrixApi {
   private readonly now: () => number;
 
   constructor(private readonly opts: ClientOptions) {

@@ -92,3 +92,13 @@ export function movedError(method: string, httpStatus: number, location: string 
 export function transientError(method: string, description: string, httpStatus = 0): BitrixError {
   return new BitrixError('transient', 'TRANSPORT', description, httpStatus, method);
 }
+
+/** OPERATION_TIME_LIMIT remembered from an earlier answer: the method waits until `until`. */
+export function pausedError(method: string, until: number): BitrixError {
+  return new BitrixError('rate', 'OPERATION_TIME_LIMIT', `paused until ${new Date(until).toISOString()}`, 429, method);
+}
+
+/** Our own limiter has no slot for the request before its deadline. */
+export function localRateError(method: string, ratePerSec: number, waitMs: number): BitrixError {
+  return new BitrixError('rate', 'LOCAL_RATE_LIMIT', `portal budget of ${ratePerSec}/s in use, next slot in ${waitMs} ms`, 0, method);
+}

@@ -1,7 +1,8 @@
 // The one place that opens connections to Bitrix24: node's own HTTP client (`node:https`, and
 // `node:http` for the loopback test portal), whose parser refuses malformed answers. No agent on
-// the AGI path (one request per connection, `Connection: close`); a resident process may pass a
-// keep-alive agent. Many PBXs reach the internet only through an HTTP proxy: then every
+// the AGI path (one request per connection, `Connection: close`); the resident service passes a
+// keep-alive agent (a request that meets a kept-alive connection the server has just closed is
+// sent once more on a fresh one). Many PBXs reach the internet only through an HTTP proxy: then every
 // connection is a CONNECT tunnel opened by node's own client, with TLS end to end inside it.
 // Messages never include the URL path or query (they hold secrets) nor the proxy's credentials.
 import type { Agent, AgentOptions, ClientRequest, ClientRequestArgs, IncomingMessage } from 'http';
@@ -24,7 +25,7 @@ export class HttpError extends Error {
 
 /** How connections are made: directly (the default), through a proxy, or by a resident process's agent. */
 export interface Transport {
-  /** A resident process's keep-alive agent, for the URL's protocol (see `tunnelAgent`); none by default. */
+  /** A resident process's keep-alive agent (see `tunnelAgent`); ignored for a URL of another protocol. */
   agent?: Agent;
   /** `http://[user:password@]host:port`: reach the host through this proxy (ignored when `agent` is given). */
   proxy?: string;
@@ -53,63 +54,82 @@ export function request(req: HttpRequest): Promise<HttpResponse> {
   const headers: Record<string, string | number> = { 'User-Agent': 'itd-bitrix', Accept: 'application/json' };
   for (const [k, v] of Object.entries(req.headers ?? {})) headers[k] = v.replace(/[\r\n]/g, ' ');
   if (body) headers['Content-Length'] = body.length;
+  const kept = req.agent && (req.agent as Agent & { protocol?: string }).protocol === url.protocol ? req.agent : undefined;
+  const agent = kept ?? (req.proxy ? tunnelAgent(req.proxy, secure) : false);
+  const deadline = Date.now() + req.timeoutMs;
 
-  return new Promise((resolve, reject) => {
-    let settled = false;
-    let creq: ClientRequest | undefined;
-    const done = (err: Error | null, res?: HttpResponse) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      if (err) {
-        creq?.destroy();
-        reject(err);
-      } else resolve(res as HttpResponse);
-    };
-    const timer = setTimeout(() => done(new HttpError(`${host} did not answer within ${req.timeoutMs} ms`)), req.timeoutMs);
-    try {
-      creq = transport.request({
-        protocol: url.protocol,
-        hostname: url.hostname.replace(/^\[|\]$/g, ''),
-        port: url.port || undefined,
-        path: `${url.pathname}${url.search}`,
-        method: req.method,
-        headers,
-        agent: req.agent ?? (req.proxy ? tunnelAgent(req.proxy, secure) : false),
-        // Read by a tunnel agent: the CONNECT to the proxy gets no more time than the request.
-        deadline: Date.now() + req.timeoutMs,
-      } as ClientRequestArgs);
-    } catch (err) {
-      done(new HttpError(`cannot reach ${host} (${(err as NodeJS.ErrnoException).code ?? 'error'})`));
-      return;
-    }
-    creq.on('error', (err) => done(transportError(err, host)));
-    creq.on('response', (res: IncomingMessage) => {
-      const status = res.statusCode ?? 0;
-      // llhttp 6 (Node 18) lets a two-digit status through.
-      if (status < 100 || status > 599) return done(new HttpError(`${host} sent a malformed HTTP answer (status ${status})`));
-      const chunks: Buffer[] = [];
-      let size = 0;
-      res.on('data', (c: Buffer) => {
-        size += c.length;
-        if (size > MAX_RESPONSE) return done(new HttpError(`response from ${host} too large`));
-        chunks.push(c);
+  const attempt = (retried: boolean): Promise<HttpResponse> =>
+    new Promise((resolve, reject) => {
+      let settled = false;
+      let answered = false;
+      let creq: ClientRequest | undefined;
+      const done = (err: Error | null, res?: HttpResponse) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        if (err) {
+          creq?.destroy();
+          reject(err);
+        } else resolve(res as HttpResponse);
+      };
+      const timer = setTimeout(() => done(new HttpError(`${host} did not answer within ${req.timeoutMs} ms`)), Math.max(1, deadline - Date.now()));
+      try {
+        creq = transport.request({
+          protocol: url.protocol,
+          hostname: url.hostname.replace(/^\[|\]$/g, ''),
+          port: url.port || undefined,
+          path: `${url.pathname}${url.search}`,
+          method: req.method,
+          headers,
+          agent,
+          // Read by a tunnel agent: the CONNECT to the proxy gets no more time than the request.
+          deadline,
+        } as ClientRequestArgs);
+      } catch (err) {
+        done(new HttpError(`cannot reach ${host} (${(err as NodeJS.ErrnoException).code ?? 'error'})`));
+        return;
+      }
+      const sent = creq;
+      sent.on('error', (err: NodeJS.ErrnoException) => {
+        // A kept-alive connection the server closed while it sat idle fails at once: the request
+        // goes once more on a fresh one (every request we send is safe to repeat).
+        const stale = !retried && !answered && sent.reusedSocket && (err.code === 'ECONNRESET' || err.code === 'EPIPE');
+        if (stale && !settled && deadline - Date.now() > 0) {
+          settled = true;
+          clearTimeout(timer);
+          attempt(true).then(resolve, reject);
+          return;
+        }
+        done(transportError(err, host));
       });
-      res.on('end', () => {
-        if (!res.complete) return done(new HttpError(`connection to ${host} closed before a complete answer`));
-        const location = res.headers.location;
-        done(null, {
-          status,
-          contentType: String(res.headers['content-type'] ?? ''),
-          body: Buffer.concat(chunks).toString('utf8'),
-          ...(location ? { location } : {}),
+      sent.on('response', (res: IncomingMessage) => {
+        answered = true;
+        const status = res.statusCode ?? 0;
+        // llhttp 6 (Node 18) lets a two-digit status through.
+        if (status < 100 || status > 599) return done(new HttpError(`${host} sent a malformed HTTP answer (status ${status})`));
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (c: Buffer) => {
+          size += c.length;
+          if (size > MAX_RESPONSE) return done(new HttpError(`response from ${host} too large`));
+          chunks.push(c);
         });
+        res.on('end', () => {
+          if (!res.complete) return done(new HttpError(`connection to ${host} closed before a complete answer`));
+          const location = res.headers.location;
+          done(null, {
+            status,
+            contentType: String(res.headers['content-type'] ?? ''),
+            body: Buffer.concat(chunks).toString('utf8'),
+            ...(location ? { location } : {}),
+          });
+        });
+        res.on('error', (err) => done(transportError(err, host)));
+        res.on('aborted', () => done(new HttpError(`connection to ${host} closed before a complete answer`)));
       });
-      res.on('error', (err) => done(transportError(err, host)));
-      res.on('aborted', () => done(new HttpError(`connection to ${host} closed before a complete answer`)));
+      sent.end(body);
     });
-    creq.end(body);
-  });
+  return attempt(false);
 }
 
 function transportError(err: Error, host: string): HttpError {

@@ -6,7 +6,7 @@ import { BitrixError } from '../bitrix/errors';
 import { usersToHide } from '../logic/finish';
 import { uploadBudgetMs } from '../logic/upload';
 import { CallRow, parseIds, Step } from '../store/calls';
-import { judge, probe } from './recording';
+import { judge, probe, waitForRecording } from './recording';
 import { callIdFrom, finishRequest, hideRequest, registerRequest, Request, userByExtensionRequest, userIdFrom } from './requests';
 import type { Services } from './services';
 
@@ -17,25 +17,39 @@ const RECORDING_QUIET_MS = 1000;
 /** The retry leaves a hung-up call alone this long: the hangup step or its worker is on it. */
 export const FINISH_GRACE_MS = 90_000;
 
+/** How a call ended, as Bitrix24's finish says it. */
+export interface FinishDecision {
+  userId: number;
+  duration: number;
+  statusCode: string;
+}
+
 /**
  * Writes how a call ended into its row, with the finish (and the recording, when it has talk time
- * and one) it now owes Bitrix24. Returns whether a recording follows.
+ * and one) it now owes Bitrix24. `decide` sees the row under the write lock. Null when the call is
+ * not in the database or its hangup is recorded already; else the decision and whether a
+ * recording follows.
  */
 export async function oweFinish(
   s: Services,
   uniqueid: string,
   hungupAt: number,
-  decision: { userId: number; duration: number; statusCode: string },
-  recordingPath: string | null,
-): Promise<boolean> {
-  const attach = s.config.attachRecordings && decision.duration > 0 && !!recordingPath;
+  decide: (row: CallRow) => FinishDecision,
+  recordingPath: string | null | undefined,
+): Promise<{ decision: FinishDecision; attach: boolean } | null> {
   const { calls } = await s.stores();
-  await calls.recordHangup(
+  let decision: FinishDecision | undefined;
+  const recorded = await calls.recordHangup(
     uniqueid,
-    { hungupAt, recordingPath: recordingPath || null, finishUserId: decision.userId, finishDuration: decision.duration, finishStatus: decision.statusCode, attach },
+    (row) => {
+      decision = decide(row);
+      const path = recordingPath || row.recording_path;
+      const attach = s.config.attachRecordings && decision.duration > 0 && !!path;
+      return { hungupAt, recordingPath: path || null, finishUserId: decision.userId, finishDuration: decision.duration, finishStatus: decision.statusCode, attach };
+    },
     hungupAt + FINISH_GRACE_MS,
   );
-  return attach;
+  return recorded && decision ? { decision, attach: recorded.attach } : null;
 }
 
 export interface CompleteOutcome {
@@ -173,6 +187,16 @@ async function longDeadline(s: Services, uniqueid: string, deadline: number, byt
   const until = Math.max(deadline, s.now() + uploadBudgetMs(bytes));
   if (until > deadline) await (await s.stores()).outbox.postpone(uniqueid, until + 60_000);
   return until;
+}
+
+/**
+ * After a recorded call's hangup: waits until Asterisk has closed the recording, then finishes
+ * the call and attaches it (`itd_bitrix.js complete`, or a task of the resident service).
+ */
+export async function completeAfterRecording(s: Services, uniqueid: string): Promise<CompleteOutcome> {
+  const call = await (await s.stores()).calls.get(uniqueid);
+  if (call?.recording_path) await waitForRecording(call.recording_path, s.now() + 30_000);
+  return completeCall(s, uniqueid, s.now() + 20_000);
 }
 
 /** Fills in the operator's Bitrix24 user (and so the finishing user) from the cache or user.get. */

@@ -12,8 +12,10 @@ import { appendHangup, HangupFacts, markApplied } from '../store/journal';
 import type { Services } from './services';
 
 export interface HangupOptions {
-  /** Starts the detached worker that attaches the recording once Asterisk has closed it. */
+  /** Starts the worker that attaches the recording once Asterisk has closed it (a detached process, or a task of the service). */
   spawnRecordingWorker?: (uniqueid: string) => void;
+  /** Called once the hangup facts are safe on disk: the handler need not wait for Bitrix24. */
+  release?: () => void;
 }
 
 export async function hangup(s: Services, channel: AgiChannel, env: AgiEnvironment, deadline: number, opts: HangupOptions = {}): Promise<void> {
@@ -57,6 +59,8 @@ async function settle(s: Services, facts: HangupFacts, deadline: number, opts: H
   try {
     appendHangup(s.config.databasePath, facts);
     journaled = true;
+    // The facts are safe on disk: the handler need not wait for the database or Bitrix24.
+    opts.release?.();
   } catch (err) {
     s.log.error(`hangup ${facts.uniqueid}: cannot write the hangup journal (${(err as Error).message})`);
   }
@@ -68,6 +72,7 @@ async function settle(s: Services, facts: HangupFacts, deadline: number, opts: H
       // Without the mark the retry looks the call up again and finds it recorded.
     }
   }
+  opts.release?.();
   if (attach === null) return;
   if (attach && opts.spawnRecordingWorker) {
     // MixMonitor closes the file only after this handler returns: finish and upload together later.
@@ -92,7 +97,7 @@ export async function applyHangup(s: Services, facts: HangupFacts, opts: { rebui
   const cfg = s.config;
   const { calls } = await s.stores();
   const uniqueid = facts.uniqueid;
-  let call = await calls.get(uniqueid);
+  const call = await calls.get(uniqueid);
   if (facts.out || call?.type === 'out') return applyOutgoingHangup(s, facts, opts);
   if (call?.hungup_at) return null;
   if (!call && opts.rebuild === false) {
@@ -114,12 +119,18 @@ export async function applyHangup(s: Services, facts: HangupFacts, opts: { rebui
       s.now(),
     );
     if (facts.callId) await calls.markRegistered(uniqueid, facts.callId, null, s.now());
-    call = await calls.get(uniqueid);
     s.log.warn(`hangup ${uniqueid}: the call had no local record; rebuilt from the channel${facts.callId ? ` (${facts.callId})` : ''}`);
-    if (!call) return null;
   }
-  const decision = decideFinish({ answeredAt: call.answered_at, hungUpAt: facts.hungupAt, operatorUserId: call.operator_user_id }, cfg.defaultUserId);
-  const attach = await oweFinish(s, uniqueid, facts.hungupAt, decision, facts.recording || call.recording_path);
+  // Decided under the write lock: a show step may have just learnt the operator's user.
+  const owed = await oweFinish(
+    s,
+    uniqueid,
+    facts.hungupAt,
+    (row) => decideFinish({ answeredAt: row.answered_at, hungUpAt: facts.hungupAt, operatorUserId: row.operator_user_id }, cfg.defaultUserId),
+    facts.recording,
+  );
+  if (!owed) return null;
+  const { decision, attach } = owed;
   s.log.info(`hangup ${uniqueid}: ${decision.statusCode}, ${decision.duration} s, user ${decision.userId}${attach ? ', recording follows' : ''}`);
   return attach;
 }

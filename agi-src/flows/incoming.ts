@@ -10,7 +10,19 @@ import type { Services, Stores } from './services';
 /** Kept for setting channel variables and saving the call after Bitrix24 answers. */
 export const INCOMING_RESERVE_MS = 120;
 
-export async function incoming(s: Services, channel: AgiChannel, env: AgiEnvironment, did: string | undefined, deadline: number): Promise<void> {
+export interface IncomingOptions {
+  /** Called once the channel has what it needs (name, CALL_ID): the call need not wait for the database write. */
+  release?: () => void;
+}
+
+export async function incoming(
+  s: Services,
+  channel: AgiChannel,
+  env: AgiEnvironment,
+  did: string | undefined,
+  deadline: number,
+  opts: IncomingOptions = {},
+): Promise<void> {
   const cfg = s.config;
   if (!isListedDid(did, cfg.dids, cfg.countryCode)) {
     s.log.debug(`incoming: DID ${did ?? '(none)'} is not listed; call untouched`);
@@ -71,12 +83,13 @@ export async function incoming(s: Services, channel: AgiChannel, env: AgiEnviron
   }
 
   // The channel variables (Asterisk round trips) and the database write go on side by side.
-  const channelDone = (async () => {
-    if (name && cfg.lookupCallerName) await channel.setVariable('CALLERID(name)', name).catch(() => undefined);
-    if (callId) await channel.setVariable('__BITRIX_CALL_ID', callId).catch(() => undefined);
-    await uniqueVar.catch(() => undefined);
-  })();
-  await Promise.all([channelDone, record(s, stores, saved, { uniqueid, callId, name, failure, line: `${caller.forBitrix} on ${did}` })]);
+  const recorded = record(s, stores, saved, { uniqueid, callId, name, failure, line: `${caller.forBitrix} on ${did}` });
+  recorded.catch(() => undefined); // awaited below, after the channel is done
+  if (name && cfg.lookupCallerName) await channel.setVariable('CALLERID(name)', name).catch(() => undefined);
+  if (callId) await channel.setVariable('__BITRIX_CALL_ID', callId).catch(() => undefined);
+  await uniqueVar.catch(() => undefined);
+  opts.release?.();
+  await recorded;
 }
 
 async function record(

@@ -201,7 +201,9 @@ export async function applyOutgoingHangup(s: Services, facts: HangupFacts, opts:
   if (answeredAt !== null && call.operator_ext) {
     await calls.recordAnswer(uniqueid, { at: answeredAt, extension: call.operator_ext, userId: call.operator_user_id, recordingPath: null });
   }
-  const attach = await oweFinish(s, uniqueid, facts.hungupAt, decision, facts.recording || call.recording_path);
+  const owed = await oweFinish(s, uniqueid, facts.hungupAt, () => decision, facts.recording);
+  if (!owed) return null;
+  const attach = owed.attach;
   s.log.info(
     `hangup ${uniqueid}: outgoing ${out?.dialStatus || 'call'}, ${decision.statusCode}, ${decision.duration} s, user ${decision.userId}${attach ? ', recording follows' : ''}`,
   );

@@ -53,9 +53,18 @@ export function emptyReport(): RetryReport {
   };
 }
 
-export async function retry(s: Services, untilMs: number): Promise<RetryReport> {
+export interface RetryOptions {
+  /**
+   * Give-ups, held steps whose credentials changed, the token renewal, the hangup journal and lost
+   * calls: every scheduled run does them (the default); the resident service, which drains the
+   * outbox every few seconds, once a minute.
+   */
+  housekeeping?: boolean;
+}
+
+export async function retry(s: Services, untilMs: number, opts: RetryOptions = {}): Promise<RetryReport> {
   const report = emptyReport();
-  const { outbox, health, leases } = await s.stores();
+  const { outbox, leases } = await s.stores();
   const holder = `${process.pid}.${s.now()}`;
   const lease = await leases.take('retry', holder, s.now(), Math.max(0, untilMs - s.now()) + LOCK_SLACK_MS);
   if (!lease.ok) {
@@ -65,22 +74,7 @@ export async function retry(s: Services, untilMs: number): Promise<RetryReport> 
   }
   report.ran = true;
   try {
-    const now = s.now();
-    report.givenUp = await outbox.giveUp(now - s.config.retryGiveUpHours * 3600_000);
-    if (report.givenUp.steps) {
-      s.log.error(`retry: gave up on ${report.givenUp.steps} step(s) of ${report.givenUp.calls} call(s) older than ${s.config.retryGiveUpHours} h`);
-    }
-    // Steps held for refused credentials wait until the admin changes them.
-    const blockedFor = (await health.read()).auth_blocked_fingerprint;
-    if (blockedFor && blockedFor !== credentialsFingerprint(s.config)) {
-      report.unblocked = await outbox.unblock(now);
-      await health.setAuthBlocked(null);
-      s.log.info(`retry: credentials changed; ${report.unblocked} held step(s) are due again`);
-    }
-    // Tokens are renewed here only (never on a call's budget), also when no calls come for days.
-    await s.renewTokensIfDue();
-    report.replayed = await replayJournal(s);
-    report.lost = await finishLostCalls(s);
+    if (opts.housekeeping !== false) await housekeeping(s, report);
     await drain(s, untilMs, report);
     const after = await outbox.summary(s.now(), 0);
     report.nextAttemptAt = after.nextAttemptAt;
@@ -89,6 +83,26 @@ export async function retry(s: Services, untilMs: number): Promise<RetryReport> 
     await leases.release('retry', holder);
   }
   return report;
+}
+
+async function housekeeping(s: Services, report: RetryReport): Promise<void> {
+  const { outbox, health } = await s.stores();
+  const now = s.now();
+  report.givenUp = await outbox.giveUp(now - s.config.retryGiveUpHours * 3600_000);
+  if (report.givenUp.steps) {
+    s.log.error(`retry: gave up on ${report.givenUp.steps} step(s) of ${report.givenUp.calls} call(s) older than ${s.config.retryGiveUpHours} h`);
+  }
+  // Steps held for refused credentials wait until the admin changes them.
+  const blockedFor = (await health.read()).auth_blocked_fingerprint;
+  if (blockedFor && blockedFor !== credentialsFingerprint(s.config)) {
+    report.unblocked = await outbox.unblock(now);
+    await health.setAuthBlocked(null);
+    s.log.info(`retry: credentials changed; ${report.unblocked} held step(s) are due again`);
+  }
+  // Tokens are renewed here only (never on a call's budget), also when no calls come for days.
+  await s.renewTokensIfDue();
+  report.replayed = await replayJournal(s);
+  report.lost = await finishLostCalls(s);
 }
 
 async function drain(s: Services, untilMs: number, report: RetryReport): Promise<void> {

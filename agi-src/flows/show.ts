@@ -8,7 +8,19 @@ import type { Services } from './services';
 
 const EXTENSION = /^[0-9A-Za-z*#+_-]{1,32}$/;
 
-export async function show(s: Services, channel: AgiChannel, env: AgiEnvironment, extension: string | undefined, deadline: number): Promise<void> {
+export interface ShowOptions {
+  /** Called once the answer is recorded: the bridge need not wait for the card. */
+  release?: () => void;
+}
+
+export async function show(
+  s: Services,
+  channel: AgiChannel,
+  env: AgiEnvironment,
+  extension: string | undefined,
+  deadline: number,
+  opts: ShowOptions = {},
+): Promise<void> {
   const cfg = s.config;
   if (!extension || !EXTENSION.test(extension)) {
     s.log.warn(`show: operator extension ${JSON.stringify(extension ?? '')} is not usable; card not shown`);
@@ -21,20 +33,21 @@ export async function show(s: Services, channel: AgiChannel, env: AgiEnvironment
     s.log.debug(`show: no BITRIX_UNIQUEID on ${env.agi_channel ?? 'this channel'}; not a reported call`);
     return;
   }
+  const uniqueid = vars.uniqueid;
   const { calls, caches } = await s.stores();
-  const call = await calls.get(vars.uniqueid);
-  if (!call) {
-    s.log.info(`show: call ${vars.uniqueid} has no local record; answer not recorded`);
-    return;
-  }
   const cached = await caches.user(extension, answeredAt, cfg.userCacheSeconds * 1000);
-  await calls.recordAnswer(call.uniqueid, {
+  const recorded = await calls.recordAnswer(uniqueid, {
     at: answeredAt,
     extension,
     userId: cached?.userId ?? null,
     recordingPath: vars.recording || null,
   });
-  s.log.info(`show ${call.uniqueid}: answered by ${extension}`);
+  if (!recorded) {
+    s.log.info(`show: call ${uniqueid} has no local record; answer not recorded`);
+    return;
+  }
+  s.log.info(`show ${uniqueid}: answered by ${extension}`);
+  opts.release?.();
 
   let userId = cached?.userId ?? null;
   try {
@@ -43,23 +56,23 @@ export async function show(s: Services, channel: AgiChannel, env: AgiEnvironment
       const req = userByExtensionRequest(extension);
       userId = userIdFrom(await client.call(req.method, req.params, deadline));
       await caches.putUser(extension, userId, s.now());
-      if (userId) await calls.setOperatorUser(call.uniqueid, extension, userId);
+      if (userId) await calls.setOperatorUser(uniqueid, extension, userId);
     }
     if (!userId) {
-      s.log.info(`show ${call.uniqueid}: extension ${extension} has no active Bitrix24 user; no card`);
+      s.log.info(`show ${uniqueid}: extension ${extension} has no active Bitrix24 user; no card`);
       return;
     }
-    const callId = vars.callId || call.bitrix_call_id;
+    const callId = vars.callId || (await calls.get(uniqueid))?.bitrix_call_id;
     if (!cfg.showCard) return;
     if (!callId) {
-      s.log.info(`show ${call.uniqueid}: call not registered yet; no card (the retry back-fills it)`);
+      s.log.info(`show ${uniqueid}: call not registered yet; no card (the retry back-fills it)`);
       return;
     }
     const req = showRequest(callId, userId);
     const shown = await client.call(req.method, req.params, deadline);
-    if (shown === true) await calls.addShownUser(call.uniqueid, userId, s.now());
+    if (shown === true) await calls.addShownUser(uniqueid, userId, s.now());
   } catch (err) {
     const msg = err instanceof BitrixError ? err.message : (err as Error).message;
-    s.log.warn(`show ${call.uniqueid}: card not shown (${msg}); answer time and operator are recorded`);
+    s.log.warn(`show ${uniqueid}: card not shown (${msg}); answer time and operator are recorded`);
   }
 }

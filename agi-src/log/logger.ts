@@ -14,6 +14,35 @@ export function bootLogPath(env: NodeJS.ProcessEnv = process.env): string {
   return env.ITD_BITRIX_LOG || DEFAULT_LOG_PATH;
 }
 
+/**
+ * Appends one line to a log file, creating its folder (handed over with `claim`) if need be;
+ * throws when it cannot (the line then goes to stderr).
+ */
+export type LogWriter = (path: string, line: string, claim?: Claim) => void;
+
+/** Caller numbers and CRM names: private to the asterisk user and its group, like the database. */
+export const LOG_FILE_MODE = 0o640;
+
+function appendLine(path: string, line: string, claim?: Claim): void {
+  try {
+    appendFileSync(path, line, { mode: LOG_FILE_MODE });
+  } catch {
+    makeDirs(dirname(path), claim);
+    appendFileSync(path, line, { mode: LOG_FILE_MODE });
+  }
+}
+
+let writeLine: LogWriter = appendLine;
+
+/**
+ * Replaces how every Logger of this process writes: an AGI process appends each line at once
+ * (it may exit any moment); the resident service queues them so its event loop never waits for
+ * the disk.
+ */
+export function setLogWriter(writer: LogWriter): void {
+  writeLine = writer;
+}
+
 /** Where warnings and errors are also shown while the channel is alive (Asterisk VERBOSE). */
 export interface ConsoleSink {
   verbose(message: string, level?: number): Promise<void>;
@@ -73,15 +102,9 @@ export class Logger {
     const line = `${isoWithOffset(Date.now())} ${level.toUpperCase()} [${this.tag} ${process.pid}] ${text}\n`;
     const fresh = this.claim !== undefined && !existsSync(this.path);
     try {
-      // Caller numbers and CRM names: private to the asterisk user and its group, like the database.
-      appendFileSync(this.path, line, { mode: 0o640 });
+      writeLine(this.path, line, this.claim);
     } catch {
-      try {
-        makeDirs(dirname(this.path), this.claim);
-        appendFileSync(this.path, line, { mode: 0o640 });
-      } catch {
-        process.stderr.write(line);
-      }
+      process.stderr.write(line);
     }
     if (fresh && existsSync(this.path)) this.claim?.(this.path);
     if (this.sink && RANK[level] <= RANK.warn) {

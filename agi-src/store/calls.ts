@@ -129,12 +129,12 @@ export class CallStore {
     return this.db.get<CallRow>('SELECT * FROM calls WHERE uniqueid = ?', [uniqueid]);
   }
 
-  /** The first answer wins: a later transfer leg does not move the answer time. */
+  /** The first answer wins: a later transfer leg does not move the answer time. False: no such call. */
   async recordAnswer(
     uniqueid: string,
     answer: { at: number; extension: string; userId: number | null; recordingPath: string | null },
-  ): Promise<void> {
-    await this.db.run(
+  ): Promise<boolean> {
+    const res = await this.db.run(
       `UPDATE calls SET
          answered_at = COALESCE(answered_at, ?),
          operator_ext = CASE WHEN answered_at IS NULL THEN ? ELSE operator_ext END,
@@ -144,6 +144,7 @@ export class CallStore {
        WHERE uniqueid = ?`,
       [answer.at, answer.extension, answer.userId, answer.recordingPath, answer.at, uniqueid],
     );
+    return res.changes > 0;
   }
 
   /** The operator's Bitrix24 user, once known: the answered call is finished by them. */
@@ -164,9 +165,16 @@ export class CallStore {
     });
   }
 
-  /** Hangup facts and the steps still owed to Bitrix24, in one transaction. */
-  async recordHangup(uniqueid: string, facts: HangupRecord, finishDueAt: number): Promise<void> {
-    await this.db.transaction(async (tx) => {
+  /**
+   * Hangup facts and the steps still owed to Bitrix24, in one transaction. `decide` sees the row
+   * as it is under the write lock (a show step may have just learnt the operator's user); a call
+   * whose hangup is recorded already is left alone (null).
+   */
+  async recordHangup(uniqueid: string, decide: HangupRecord | ((row: CallRow) => HangupRecord), finishDueAt: number): Promise<HangupRecord | null> {
+    return this.db.transaction(async (tx) => {
+      const row = await tx.get<CallRow>('SELECT * FROM calls WHERE uniqueid = ?', [uniqueid]);
+      if (!row || row.hungup_at !== null) return null;
+      const facts = typeof decide === 'function' ? decide(row) : decide;
       await tx.run(
         `UPDATE calls SET hungup_at = COALESCE(hungup_at, ?), recording_path = COALESCE(?, recording_path),
            finish_user_id = ?, finish_duration = ?, finish_status = ?,
@@ -184,6 +192,7 @@ export class CallStore {
           [uniqueid, finishDueAt, facts.hungupAt],
         );
       }
+      return facts;
     });
   }
 

@@ -1,7 +1,7 @@
 // The portal's leaky bucket (default 2 requests/s, burst 50), kept in the database so that every
 // AGI process and retry run on the PBX shares it, like Bitrix24 counts them: per portal and IP.
-import { BitrixError } from '../bitrix/errors';
-import type { RequestGate } from '../bitrix/client';
+import { localRateError, pausedError } from '../bitrix/errors';
+import type { RequestGate, RequestPriority } from '../bitrix/client';
 import type { Db } from './db';
 
 export interface BucketState {
@@ -10,90 +10,125 @@ export interface BucketState {
 }
 
 /**
- * Pure: drains the bucket to `now`, then either admits one request or says how long to wait.
+ * Pure: drains the bucket to `now`, then either admits requests or says how long to wait for one.
+ * Up to `want` are admitted at once, but more than one only while the bucket is less than half
+ * full (slots taken early count early: harmless only with room to spare).
  * The gate reads the clock inside its write lock, so a `now` before the last update means the
  * clock stepped back: the bucket's time restarts from `now`, with nothing drained for the step
  * (keeping the old time would freeze the bucket for as long as the step).
  */
-export function admit(state: BucketState, now: number, ratePerSec: number, capacity: number): { state: BucketState; waitMs: number } {
+export function admit(
+  state: BucketState,
+  now: number,
+  ratePerSec: number,
+  capacity: number,
+  want = 1,
+): { state: BucketState; waitMs: number; granted: number } {
   const elapsed = Math.max(0, now - state.updatedAt);
   const level = Math.max(0, state.level - (elapsed / 1000) * ratePerSec);
-  if (level + 1 <= capacity) return { state: { level: level + 1, updatedAt: now }, waitMs: 0 };
-  return { state: { level, updatedAt: now }, waitMs: Math.ceil(((level + 1 - capacity) / ratePerSec) * 1000) };
+  if (level + 1 <= capacity) {
+    const granted = level < capacity / 2 ? Math.max(1, Math.min(want, Math.floor(capacity / 2 - level))) : 1;
+    return { state: { level: level + granted, updatedAt: now }, waitMs: 0, granted };
+  }
+  return { state: { level, updatedAt: now }, waitMs: Math.ceil(((level + 1 - capacity) / ratePerSec) * 1000), granted: 0 };
 }
 
 /** The portal's operating limit resets within 10 minutes (ten one-minute baskets). */
 const MAX_PAUSE_MS = 10 * 60_000;
 
 /** Work the caller waits for (incoming, show) may use the whole burst; the rest leaves headroom. */
-export type Priority = 'call-path' | 'background';
+export type Priority = RequestPriority;
 
 /**
  * Longest a call-path request waits for the limiter's own write to the database (many AGI
  * processes at once, or a lock held elsewhere). Past it the request goes out anyway: the
  * admission still counts it when it gets through, and the client backs off on a 503.
  */
-const CALL_PATH_LOCK_WAIT_MS = 500;
+export const CALL_PATH_LOCK_WAIT_MS = 500;
 const TIMED_OUT = Symbol('timed out');
 
-export class DbRequestGate implements RequestGate {
-  private readonly capacity: number;
+/**
+ * The bucket row itself: admits one request now or says how long until one fits. Every request
+ * gate on the PBX (AGI processes, the retry, the resident service) goes through it.
+ */
+export class SharedBucket {
+  private readonly full: number;
 
   constructor(
     private readonly db: Db,
     private readonly ratePerSec: number,
     burst: number,
-    priority: Priority = 'call-path',
     private readonly now: () => number = Date.now,
   ) {
     // One below the portal's threshold: our clock and the portal's are not the same clock.
-    const full = Math.max(1, burst - 1);
-    // Background work (hangup, retry) stops a fifth short of it, so a call that is ringing
-    // still finds room for its lookup and card during a back-fill or a burst of hangups.
-    this.capacity = priority === 'call-path' ? full : Math.max(1, Math.floor(full * 0.8));
-    this.lockWaitMs = priority === 'call-path' ? CALL_PATH_LOCK_WAIT_MS : undefined;
+    this.full = Math.max(1, burst - 1);
   }
 
-  private readonly lockWaitMs: number | undefined;
+  /**
+   * Background work (hangup, retry) stops a fifth short of the threshold, so a call that is
+   * ringing still finds room for its lookup and card during a back-fill or a burst of hangups.
+   */
+  capacity(priority: Priority): number {
+    return priority === 'call-path' ? this.full : Math.max(1, Math.floor(this.full * 0.8));
+  }
 
-  async acquire(method: string, deadline: number): Promise<void> {
-    for (;;) {
-      // A pause ending further ahead than the portal could ask for is a clock that stepped back.
-      const asked = this.now();
-      const paused = await this.db.get<{ until: number }>('SELECT until FROM method_pause WHERE method = ? AND until > ? AND until <= ?', [
-        method,
-        asked,
-        asked + MAX_PAUSE_MS,
-      ]);
-      if (paused) throw new BitrixError('rate', 'OPERATION_TIME_LIMIT', `paused until ${new Date(paused.until).toISOString()}`, 429, method);
-      // The clock is read inside the write lock: a time taken before waiting for the lock would
-      // move the bucket's clock backwards and drain the same interval twice.
-      const admission = this.db.transaction(async (tx) => {
-        const at = this.now();
-        const row = await tx.get<{ level: number; updated_at: number }>('SELECT level, updated_at FROM rate_bucket WHERE id = 1');
-        const res = admit({ level: row?.level ?? 0, updatedAt: row?.updated_at ?? 0 }, at, this.ratePerSec, this.capacity);
-        await tx.run('UPDATE rate_bucket SET level = ?, updated_at = ? WHERE id = 1', [res.state.level, res.state.updatedAt]);
-        return { waitMs: res.waitMs, now: at };
-      });
-      admission.catch(() => undefined); // a late failure after the timeout below is not an error
-      let outcome: Awaited<typeof admission> | typeof TIMED_OUT;
-      try {
-        outcome =
-          this.lockWaitMs === undefined
-            ? await admission
-            : await Promise.race([admission, new Promise<typeof TIMED_OUT>((r) => setTimeout(() => r(TIMED_OUT), this.lockWaitMs).unref())]);
-      } catch (err) {
-        if (isBusy(err)) return; // the limiter's database is too busy to ask: the request goes out
-        throw err;
-      }
-      if (outcome === TIMED_OUT) return;
-      const { waitMs, now } = outcome;
-      if (waitMs === 0) return;
-      if (now + waitMs >= deadline) {
-        throw new BitrixError('rate', 'LOCAL_RATE_LIMIT', `portal budget of ${this.ratePerSec}/s in use, next slot in ${waitMs} ms`, 0, method);
-      }
-      await new Promise((r) => setTimeout(r, Math.min(waitMs, 1000)));
+  /** The threshold itself: what a call-path request may fill the bucket to. */
+  get threshold(): number {
+    return this.full;
+  }
+
+  /**
+   * 0 when one request was admitted, else the wait in ms until one fits below `capacity`. With
+   * `lockWaitMs`, a database too busy to answer in time admits the request (returns 0): see
+   * CALL_PATH_LOCK_WAIT_MS.
+   */
+  async take(capacity: number, lockWaitMs?: number): Promise<number> {
+    return (await this.takeSome(capacity, 1, lockWaitMs)).waitMs;
+  }
+
+  /** As `take`, admitting up to `want` requests at once (see `admit`). */
+  async takeSome(capacity: number, want: number, lockWaitMs?: number): Promise<{ granted: number; waitMs: number }> {
+    // The clock is read inside the write lock: a time taken before waiting for the lock would
+    // move the bucket's clock backwards and drain the same interval twice.
+    const admission = this.db.transaction(async (tx) => {
+      const row = await tx.get<{ level: number; updated_at: number }>('SELECT level, updated_at FROM rate_bucket WHERE id = 1');
+      const res = admit({ level: row?.level ?? 0, updatedAt: row?.updated_at ?? 0 }, this.now(), this.ratePerSec, capacity, want);
+      await tx.run('UPDATE rate_bucket SET level = ?, updated_at = ? WHERE id = 1', [res.state.level, res.state.updatedAt]);
+      return { granted: res.granted, waitMs: res.waitMs };
+    });
+    admission.catch(() => undefined); // a late failure after the timeout below is not an error
+    const goesOut = { granted: 1, waitMs: 0 };
+    let outcome: { granted: number; waitMs: number } | typeof TIMED_OUT;
+    try {
+      outcome =
+        lockWaitMs === undefined
+          ? await admission
+          : await Promise.race([admission, new Promise<typeof TIMED_OUT>((r) => setTimeout(() => r(TIMED_OUT), lockWaitMs).unref())]);
+    } catch (err) {
+      if (isBusy(err)) return goesOut; // the limiter's database is too busy to ask: the request goes out
+      throw err;
     }
+    return outcome === TIMED_OUT ? goesOut : outcome;
+  }
+
+  /**
+   * OPERATION_TIME_LIMIT: epoch ms until which `method` must not be sent, or 0. A pause ending
+   * further ahead than the portal could ask for is a clock that stepped back: not a pause.
+   */
+  async pausedUntil(method: string): Promise<number> {
+    const asked = this.now();
+    const row = await this.db.get<{ until: number }>('SELECT until FROM method_pause WHERE method = ? AND until > ? AND until <= ?', [
+      method,
+      asked,
+      asked + MAX_PAUSE_MS,
+    ]);
+    return row?.until ?? 0;
+  }
+
+  /** Every method paused right now (the resident service keeps them in memory). */
+  activePauses(): Promise<Array<{ method: string; until: number }>> {
+    const asked = this.now();
+    return this.db.all<{ method: string; until: number }>('SELECT method, until FROM method_pause WHERE until > ? AND until <= ?', [asked, asked + MAX_PAUSE_MS]);
   }
 
   async pauseMethod(method: string, untilMs: number): Promise<void> {
@@ -103,6 +138,38 @@ export class DbRequestGate implements RequestGate {
       `INSERT INTO method_pause (method, until) VALUES (?, ?) ON CONFLICT(method) DO UPDATE SET until = MAX(until, excluded.until)`,
       [method, until],
     );
+  }
+}
+
+/** One request at a time, as an AGI process or the retry sends them. */
+export class DbRequestGate implements RequestGate {
+  private readonly bucket: SharedBucket;
+  private readonly lockWaitMs: number | undefined;
+
+  constructor(
+    db: Db,
+    private readonly ratePerSec: number,
+    burst: number,
+    private readonly priority: Priority = 'call-path',
+    private readonly now: () => number = Date.now,
+  ) {
+    this.bucket = new SharedBucket(db, ratePerSec, burst, now);
+    this.lockWaitMs = priority === 'call-path' ? CALL_PATH_LOCK_WAIT_MS : undefined;
+  }
+
+  async acquire(method: string, deadline: number): Promise<void> {
+    for (;;) {
+      const paused = await this.bucket.pausedUntil(method);
+      if (paused) throw pausedError(method, paused);
+      const waitMs = await this.bucket.take(this.bucket.capacity(this.priority), this.lockWaitMs);
+      if (waitMs === 0) return;
+      if (this.now() + waitMs >= deadline) throw localRateError(method, this.ratePerSec, waitMs);
+      await new Promise((r) => setTimeout(r, Math.min(waitMs, 1000)));
+    }
+  }
+
+  pauseMethod(method: string, untilMs: number): Promise<void> {
+    return this.bucket.pauseMethod(method, untilMs);
   }
 }
 

@@ -38,6 +38,10 @@ export function journalPath(databasePath: string): string {
   return `${databasePath}.hangups`;
 }
 
+/**
+ * One line, appended at once: an AGI process may be ended by its budget any moment after, so the
+ * write is synchronous (one small append, also in the service).
+ */
 export function appendHangup(databasePath: string, facts: HangupFacts): void {
   appendFileSync(journalPath(databasePath), `${JSON.stringify(facts)}\n`, { mode: 0o640 });
 }

@@ -7,14 +7,8 @@ export { parseAgiArgs } from './agi-session';
 
 export const AGI_BIN = join(__dirname, '..', '..', 'agi-bin');
 
-export interface AgiRunOptions {
+export interface AgiRunOptions extends FakeChannelOptions {
   script: 'itd_bitrix_incoming.js' | 'itd_bitrix_show.js' | 'itd_bitrix_hangup.js' | 'itd_bitrix_outgoing.js';
-  args?: string[];
-  env?: Record<string, string>;
-  /** Channel variables and functions, e.g. {'CHANNEL(linkedid)': '...', MIXMONITOR_FILENAME: '...'}. */
-  vars?: Record<string, string>;
-  /** Dead channel from the start (h extension, hangup handler). */
-  dead?: boolean;
   /** The caller hangs up this many ms after the environment was sent: SIGHUP, then dead mode. */
   hangupAfterMs?: number;
   /** The caller hangs up right after the AGI's Nth command was answered: SIGHUP, then dead mode. */
@@ -78,24 +72,46 @@ export function evaluate(expr: string, vars: Record<string, string>): string {
   return expr.replace(/\$\{([^{}]+)\}/g, (_m, name: string) => lookup(vars, name) ?? '');
 }
 
-export function runAgiScript(opts: AgiRunOptions): Promise<AgiRunResult> {
+/** What a session sees of the channel: its environment, its variables and the session's VERBOSE lines. */
+export interface FakeChannelOptions {
+  args?: string[];
+  env?: Record<string, string>;
+  /** Channel variables and functions, e.g. {'CHANNEL(linkedid)': '...', MIXMONITOR_FILENAME: '...'}. */
+  vars?: Record<string, string>;
+  /** Dead channel from the start (h extension, hangup handler). */
+  dead?: boolean;
+}
+
+export interface FakeChannel {
+  env: Record<string, string>;
+  vars: Record<string, string>;
+  verbose: string[];
+  side: AgiSide;
+}
+
+/** One channel as res_agi shows it to a script (a local AGI or a FastAGI server). */
+export function fakeChannel(opts: FakeChannelOptions, request: string): FakeChannel {
   const vars: Record<string, string> = { ...(opts.vars ?? {}) };
   const env = defaultEnvironment(opts.env);
-  env.agi_request = opts.script;
+  env.agi_request = request;
   (opts.args ?? []).forEach((a, i) => (env[`agi_arg_${i + 1}`] = a));
   if (!('CALLERID(num)' in vars)) vars['CALLERID(num)'] = env.agi_callerid === 'unknown' ? '' : env.agi_callerid;
   if (!('CHANNEL(linkedid)' in vars)) vars['CHANNEL(linkedid)'] = env.agi_uniqueid;
   if (!('UNIQUEID' in vars)) vars.UNIQUEID = env.agi_uniqueid;
-
-  const result: AgiRunResult = { commands: [], vars, verbose: [], exitCode: null, signal: null, durationMs: 0, stderr: '', rejected: [] };
+  const verbose: string[] = [];
   const side: AgiSide = {
     getVariable: (name) => lookup(vars, name),
     evaluate: (expr) => evaluate(expr, vars),
     setVariable: (name, value) => (vars[name] = value),
-    verbose: (message) => result.verbose.push(message),
+    verbose: (message) => verbose.push(message),
     channelStatus: () => 4,
     answer: () => undefined,
   };
+  return { env, vars, verbose, side };
+}
+
+export function runAgiScript(opts: AgiRunOptions): Promise<AgiRunResult> {
+  const { env, vars, verbose, side } = fakeChannel(opts, opts.script);
   const scriptPath = join(opts.agiBin ?? AGI_BIN, opts.script);
   const [command, argv] = opts.viaShebang ? [scriptPath, opts.args ?? []] : [opts.node ?? process.execPath, [scriptPath, ...(opts.args ?? [])]];
   const proc = startAgiProcess({
@@ -113,6 +129,6 @@ export function runAgiScript(opts: AgiRunOptions): Promise<AgiRunResult> {
   if (opts.hangupAfterMs !== undefined) setTimeout(() => proc.hangup(true), opts.hangupAfterMs);
   return proc.done.then((r) => {
     const t = proc.session.transcript;
-    return { ...result, commands: t.commands, rejected: t.rejected, exitCode: r.exitCode, signal: r.signal, durationMs: r.durationMs, stderr: r.stderr };
+    return { commands: t.commands, vars, verbose, rejected: t.rejected, exitCode: r.exitCode, signal: r.signal, durationMs: r.durationMs, stderr: r.stderr };
   });
 }

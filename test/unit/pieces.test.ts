@@ -72,12 +72,18 @@ describe('leaky bucket', () => {
     // (The gate reads the clock inside its write lock, so an earlier time is a clock step.)
     const full = { level: 49, updatedAt: 10_000_000 };
     const back = admit(full, 10_000_000 - 3600_000, 2, 49);
-    expect(back).to.deep.equal({ state: { level: 49, updatedAt: 10_000_000 - 3600_000 }, waitMs: 500 });
+    expect(back).to.deep.equal({ state: { level: 49, updatedAt: 10_000_000 - 3600_000 }, waitMs: 500, granted: 0 });
     expect(admit(back.state, 10_000_000 - 3600_000 + 500, 2, 49).waitMs, 'half a second later, as without the step').to.equal(0);
     expect(admit({ level: 10, updatedAt: 5000 }, 4000, 2, 49).state).to.deep.equal({ level: 11, updatedAt: 4000 });
   });
   it('drains at the configured rate and never below zero', () => {
     expect(admit({ level: 10, updatedAt: 0 }, 100_000, 2, 49).state.level).to.equal(1);
+  });
+  it('hands out several slots at once only while less than half full', () => {
+    expect(admit({ level: 0, updatedAt: 0 }, 0, 2, 49, 4)).to.include({ granted: 4, waitMs: 0 });
+    expect(admit({ level: 22, updatedAt: 0 }, 0, 2, 49, 4).granted).to.equal(2);
+    expect(admit({ level: 30, updatedAt: 0 }, 0, 2, 49, 4).granted).to.equal(1);
+    expect(admit({ level: 48.5, updatedAt: 0 }, 0, 2, 49, 4)).to.include({ granted: 0, waitMs: 250 });
   });
 });
 

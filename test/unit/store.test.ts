@@ -3,6 +3,7 @@ import { expect } from 'chai';
 import { appendFileSync, symlinkSync } from 'fs';
 import { join } from 'path';
 import { BitrixError } from '../../agi-src/bitrix/errors';
+import { Caches, MemoryCaches } from '../../agi-src/store/caches';
 import { CallStore } from '../../agi-src/store/calls';
 import { Db } from '../../agi-src/store/db';
 import { appendHangup, journalDone, journalPath, markApplied, takeJournal } from '../../agi-src/store/journal';
@@ -94,6 +95,22 @@ describe('SQLite store', () => {
     expect(await leases.take('retry', 'run-b', 61_001, 60_000), 'run-a died: its lease expired').to.deep.equal({ ok: true });
     await leases.release('retry', 'run-b');
     expect(await leases.take('retry', 'run-c', 61_002, 1000)).to.deep.equal({ ok: true });
+  });
+
+  it('memory caches: bounded, expire with the same TTL, write through for the AGI processes', async () => {
+    const mem = new MemoryCaches(db, { users: 2, names: 2 });
+    await mem.putUser('101', 12, 1000);
+    await mem.putUser('102', 15, 1000);
+    await mem.putUser('103', null, 1000); // pushes out the least recently used, 101
+    expect(mem.sizes().users).to.equal(2);
+    expect(await mem.user('103', 2000, 60_000)).to.deep.equal({ userId: null, fetchedAt: 1000 });
+    expect(await mem.user('101', 2000, 60_000), 'gone from memory, still in the database').to.deep.equal({ userId: 12, fetchedAt: 1000 });
+    expect(await new Caches(db).user('102', 2000, 60_000)).to.deep.equal({ userId: 15, fetchedAt: 1000 });
+    await mem.putName('79161234567', 'Иван', 1000);
+    expect(await mem.name('79161234567', 1000 + 300_000, 300_000)).to.equal('Иван');
+    expect(await mem.name('79161234567', 1000 + 300_001, 300_000), 'expired').to.equal(undefined);
+    mem.sweep(1000 + 300_001, { userMs: 3600_000, nameMs: 300_000 });
+    expect(mem.sizes().names).to.equal(0);
   });
 
   it('the shared bucket leaves background work a fifth short of the burst', async () => {
