@@ -17,6 +17,7 @@ import { bootLogPath, Logger } from '../log/logger';
 import { runStep, StepDefinition, StepHost, StepName } from '../steps/runner';
 import { hangupStep, incomingStep, outgoingStep, showStep } from '../steps/steps';
 import { backendKey, ServiceBackend } from './backend';
+import { ClickToCallHost, managerSecrets } from './click-host';
 import { ConfigWatcher } from './config-watch';
 import { startWatchdog } from './watchdog';
 import { HEARTBEAT_MS, readStatus, ServiceStatus, statusPath, writeStatus } from './status';
@@ -64,6 +65,7 @@ export class Service {
   readonly log = new Logger('service');
   private readonly watcher: ConfigWatcher;
   private readonly server: FastAgiServer;
+  private readonly clicks = new ClickToCallHost();
   private port = 0;
   private current?: Held;
   private state: ServiceStatus['state'] | 'starting' = 'starting';
@@ -145,6 +147,7 @@ export class Service {
     this.log.info(`service: stopping (${reason}); new connections are refused, ${this.openSessions} step(s) in flight`);
     for (const t of this.timers) clearInterval(t);
     this.watcher.stop();
+    await this.clicks.stop();
     void this.heartbeat();
     const budgets = (() => {
       try {
@@ -209,11 +212,13 @@ export class Service {
   }
 
   private onConfig(config: Config): void {
-    this.log.configure({ path: config.logPath, level: config.logLevel, secrets: configSecrets(config) });
-    if (this.current?.backend.key === backendKey(config)) return;
-    const old = this.current;
-    this.current = { backend: new ServiceBackend(config, this.log), users: 0 };
-    if (old && old.users === 0) void old.backend.close();
+    this.log.configure({ path: config.logPath, level: config.logLevel, secrets: [...configSecrets(config), ...managerSecrets()] });
+    if (this.current?.backend.key !== backendKey(config)) {
+      const old = this.current;
+      this.current = { backend: new ServiceBackend(config, this.log), users: 0 };
+      if (old && old.users === 0) void old.backend.close();
+    }
+    if (this.state !== 'stopping' && this.state !== 'stopped') void this.clicks.apply(config, () => this.hold());
   }
 
   /** The backend for one step or task; the one it had stays open until it is done with it. */
@@ -409,6 +414,7 @@ export class Service {
       stalls: { over50ms: this.stall.over50, worstMs: this.stall.worstMs, cpuDuringWorstMs: this.stall.worstCpuMs },
       bitrix: { requests: stats.requests, commands: stats.commands, batched: stats.batched, queued: stats.queued },
       caches: { users: stats.users, names: stats.names },
+      clickToCall: this.clicks.status(),
       config: { ok: cfg.ok, error: cfg.error, loadedAt: cfg.loadedAt ? new Date(cfg.loadedAt).toISOString() : null },
     };
   }

@@ -2,6 +2,7 @@
 // (temp file + rename), read by `itd_bitrix.js status` for the module's status panel.
 import { readFileSync } from 'fs';
 import { promises as fsp } from 'fs';
+import type { ClickStatus } from './click-host';
 
 export interface ServiceStatus {
   pid: number;
@@ -25,6 +26,8 @@ export interface ServiceStatus {
   stalls: { over50ms: number; worstMs: number; cpuDuringWorstMs: number };
   bitrix: { requests: number; commands: number; batched: number; queued: number };
   caches: { users: number; names: number };
+  /** Off, why it does not run (needs-application, no-manager-credentials), or the poller's state; the manager link. */
+  clickToCall: ClickStatus;
   config: { ok: boolean; error: string | null; loadedAt: string | null };
 }
 

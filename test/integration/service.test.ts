@@ -9,11 +9,13 @@ import { openCallDb, waitFor, wavFile } from '../helpers/calls';
 import { runCli } from '../helpers/cli';
 import { testSetup, TestSetup } from '../helpers/config';
 import { runAgiScript, FakeChannelOptions } from '../helpers/fake-asterisk';
+import { startConnectProxy } from '../helpers/connect-proxy';
+import { FakeAmi } from '../helpers/fake-ami';
 import { runFastAgi } from '../helpers/fastagi-client';
 import { RunningService, startService } from '../helpers/service';
 
 const DID = '74951234567';
-const CLI = { incoming: 'itd_bitrix_incoming.js', show: 'itd_bitrix_show.js', hangup: 'itd_bitrix_hangup.js' } as const;
+const CLI = { incoming: 'itd_bitrix_incoming.js', show: 'itd_bitrix_show.js', outgoing: 'itd_bitrix_outgoing.js', hangup: 'itd_bitrix_hangup.js' } as const;
 type StepName = keyof typeof CLI;
 
 interface StepResult {
@@ -289,5 +291,115 @@ describe('resident service (built itd_bitrix.js serve, FastAGI, fake Bitrix24, r
       expect(regs.get(c.uid)?.size, `${c.uid} registered once`).to.equal(1);
       expect(finishes.get(c.uid), `${c.uid} finished once`).to.equal(1);
     }
+  });
+
+  it('an outgoing call: the outgoing step and `hangup out` over FastAGI, registered by the caller, finished once', async () => {
+    t.write({ outgoingEnabled: true });
+    svc = await startService(t);
+    const t0 = Math.floor(Date.now() / 1000);
+    // What [itd-bitrix-outbound] leaves on the calling channel (Dialplan/OutboundSubroutine.php).
+    const vars = {
+      __BITRIX_OUT_UNIQUEID: '1700000500.1',
+      BITRIX_OUT_STARTED: `${t0}.250`,
+      BITRIX_OUT_EXTEN: '101',
+      BITRIX_OUT_NUMBER: '89161234567',
+      BITRIX_OUT_LINE: 'Main',
+      'CHANNEL(linkedid)': '1700000500.1',
+      'CALLERID(num)': '74951234567',
+    };
+    const env = { agi_uniqueid: '1700000500.1', agi_channel: 'PJSIP/101-00000001', agi_callerid: '74951234567' };
+    const out = await step(t, svc.port, 'outgoing', { env, vars });
+    expect(out.via).to.equal('service');
+    expect(out.rejected).to.deep.equal([]);
+    await waitFor(() => fake.calls('telephony.externalcall.register').length === 1, 10_000);
+    expect(fake.calls('telephony.externalcall.register')[0].params).to.include({ USER_ID: 12, PHONE_NUMBER: '+79161234567', TYPE: 1, EXTERNAL_CALL_ID: '1700000500.1' });
+    const callId = [...fake.activeCalls.keys()][0];
+    const hup = await step(t, svc.port, 'hangup', {
+      args: ['out'],
+      env,
+      vars: { ...vars, 'SHARED(BITRIX_OUT_ANSWER)': `${t0 + 4}.750`, BITRIX_OUT_ENDED: `${t0 + 34}.750`, DIALSTATUS: 'ANSWER', BITRIX_OUT_CAUSE: '16', HANGUPCAUSE: '16' },
+      dead: true,
+    });
+    expect(hup.via).to.equal('service');
+    await waitFor(() => fake.finishedCalls.has(callId), 10_000);
+    expect(fake.finishedCalls.get(callId)).to.include({ PORTAL_USER_ID: 12, CALL_FAILED_CODE: '200', CALL_DURATION: 30 });
+    await waitFor(() => (svc!.status()?.served.hangup ?? 0) >= 1, 15_000);
+    expect(svc.status()!.served).to.include({ outgoing: 1, hangup: 1 });
+    await new Promise((r) => setTimeout(r, 2500)); // drains of the outbox: nothing is sent twice
+    expect(fake.calls('telephony.externalcall.finish').filter((r) => r.status === 200)).to.have.length(1);
+  });
+
+  it('behind an HTTPS proxy: the service keeps its CONNECT tunnels open across calls', async () => {
+    const proxy = await startConnectProxy();
+    try {
+      t.write({ httpsProxy: proxy.url });
+      svc = await startService(t);
+      for (let i = 1; i <= 3; i++) {
+        const r = await step(t, svc.port, 'incoming', { args: [DID], env: { agi_uniqueid: `1700000600.${i}`, agi_callerid: `+7916123000${i}` } });
+        expect(r.via).to.equal('service');
+        expect(r.vars.__BITRIX_CALL_ID, 'registered through the proxy').to.match(/^externalCall\./);
+      }
+      const portal = new URL(fake.webhookUrl).host;
+      expect(proxy.tunnels.length, 'at least one tunnel').to.be.greaterThan(0);
+      expect(new Set(proxy.tunnels)).to.deep.equal(new Set([portal]));
+      expect(proxy.tunnels.length, 'tunnels are kept, not one per request').to.be.lessThan(fake.requests.length);
+    } finally {
+      await svc?.stop('SIGKILL');
+      svc = undefined;
+      await proxy.close();
+    }
+  });
+
+  describe('click-to-call inside the service', () => {
+    let ami: FakeAmi;
+    const AMI_SECRET = 'amp-s3cret-value';
+    beforeEach(async () => {
+      await fake.stop();
+      fake = await FakeBitrix.start({ rateLimit: false, app: { clientId: 'local.app1', clientSecret: 'app-s3cr3t-value' } });
+      fake.addUser({ ID: 1, NAME: 'Default', ACTIVE: true, UF_PHONE_INNER: null });
+      fake.addUser({ ID: 12, NAME: 'Ivan', LAST_NAME: 'Petrov', ACTIVE: true, UF_PHONE_INNER: '101' });
+      ami = await FakeAmi.start({ username: 'admin', secret: AMI_SECRET });
+      ami.astdb.set('AMPUSER/101/device', '101');
+      t.write({ webhookUrl: '', app: { portalUrl: fake.portalUrl, clientId: 'local.app1', clientSecret: 'app-s3cr3t-value' }, oauthUrl: fake.oauthUrl, clickToCall: true, clickToCallRewrite: [{ prefix: '+7', replace: '8' }] });
+      const ex = await runCli(t, ['oauth-exchange', '--json'], `${fake.grantAuthorizationCode()}\n`);
+      expect(JSON.parse(ex.stdout)).to.include({ ok: true });
+    });
+    afterEach(async () => {
+      await svc?.stop('SIGKILL');
+      svc = undefined;
+      await ami.stop();
+    });
+    const managerEnv = () => ({ ITD_BITRIX_AMI_USER: 'admin', ITD_BITRIX_AMI_SECRET: AMI_SECRET, ITD_BITRIX_AMI_PORT: String(ami.port) });
+
+    it('takes a click from the portal, rings the extension through the manager, finishes the call once; the manager secret is never logged', async () => {
+      svc = await startService(t, managerEnv());
+      await waitFor(() => svc!.status()?.clickToCall?.state === 'polling' && svc!.status()!.clickToCall.amiConnected, 20_000);
+      ami.onOriginate = () => ({ answer: false, reason: 3 }); // the user does not pick up
+      const callId = fake.clickToCall({ userId: 12, phone: '+79161234567' });
+      await waitFor(() => ami.originates.length === 1, 10_000);
+      expect(ami.originates[0]).to.include({ channel: 'Local/101@originate-skipvm/n', exten: '89161234567' });
+      await waitFor(() => fake.finishedCalls.has(callId), 10_000);
+      expect(fake.finishedCalls.get(callId)).to.include({ CALL_FAILED_CODE: '304', CALL_DURATION: 0 });
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(fake.calls('telephony.externalcall.finish').filter((r) => r.status === 200), 'finished once').to.have.length(1);
+      expect(t.log()).not.to.contain(AMI_SECRET);
+      expect(svc.stderr()).not.to.contain(AMI_SECRET);
+    });
+
+    it('follows the settings: turned off, it lets go of the manager and stops polling; without manager credentials it says so', async () => {
+      svc = await startService(t, managerEnv());
+      await waitFor(() => svc!.status()?.clickToCall?.amiConnected === true, 20_000);
+      t.write({ clickToCall: false });
+      await waitFor(() => svc!.status()?.clickToCall?.state === 'off' && ami.connectedSessions() === 0, 20_000);
+      const polls = fake.calls('event.offline.get').length;
+      await new Promise((r) => setTimeout(r, 2500));
+      expect(fake.calls('event.offline.get').length, 'no more polling').to.equal(polls);
+      await svc.stop('SIGTERM');
+
+      t.write({ clickToCall: true });
+      svc = await startService(t); // no ITD_BITRIX_AMI_* in its environment
+      await waitFor(() => svc!.status()?.clickToCall?.state === 'no-manager-credentials', 20_000);
+      expect(t.log()).to.match(/click-to-call is on, but the module gave the service no manager \(AMI\) credentials/);
+    });
   });
 });
