@@ -2,7 +2,8 @@
 // vim: set ai ts=4 sw=4 ft=php:
 /**
  * Bitrix24 telephony integration: the BMO class FreePBX calls — install and uninstall, the
- * settings page, AJAX, the dialplan hook and the config file on reload. The work is done by
+ * settings page, AJAX, the dialplan hook and the config file on reload, and the resident
+ * service's lifecycle (fwconsole start/stop and reload, module.xml <hooks>). The work is done by
  * the classes beside it (namespace FreePBX\modules\Bitrix) and by Dialplan/, one class per hook.
  *
  * The PHP side never talks to Bitrix24: it writes /etc/asterisk/itd_bitrix.json,
@@ -31,6 +32,8 @@ require_once __DIR__ . '/OauthConnect.php';
 require_once __DIR__ . '/RetryJob.php';
 require_once __DIR__ . '/InstalledFiles.php';
 require_once __DIR__ . '/AmiCredentials.php';
+require_once __DIR__ . '/ResidentService.php';
+require_once __DIR__ . '/ServiceStatus.php';
 require_once __DIR__ . '/Dialplan/Splice.php';
 require_once __DIR__ . '/Dialplan/AgiStep.php';
 require_once __DIR__ . '/Dialplan/InboundSubroutine.php';
@@ -60,13 +63,14 @@ class Bitrix extends \FreePBX_Helpers implements \BMO
      * @param object|null $freepbx the FreePBX object (the framework passes it)
      * @param array $options configPath, cliCommand (argv array), agiDir, moduleDir, chown (bool), nodeCommand (argv
      *                       array that runs Node.js for the self-test), asteriskUser (the self-test runs as this user
-     *                       when PHP is root; null: as PHP runs; default AMPASTERISKUSER) — for tests and admins
+     *                       when PHP is root; null: as PHP runs; default AMPASTERISKUSER), sleep (callable(ms) between
+     *                       polls of pm2; default usleep) — for tests and admins
      */
     public function __construct($freepbx = null, array $options = [])
     {
         $this->FreePBX = $freepbx;
         $this->options = $options + ['configPath' => Bitrix\ConfigFile::DEFAULT_PATH, 'cliCommand' => null, 'agiDir' => null,
-            'moduleDir' => __DIR__, 'chown' => true, 'nodeCommand' => ['node']];
+            'moduleDir' => __DIR__, 'chown' => true, 'nodeCommand' => ['node'], 'sleep' => null];
         if (false) {
             // Strings only module.xml carries, listed here so gettext extraction sees them.
             _('Bitrix24 Integration');
@@ -95,6 +99,8 @@ class Bitrix extends \FreePBX_Helpers implements \BMO
         $this->installedFiles()->prepareDatabaseDir($settings['databasePath']);
         $this->configFile()->write($settings);
         $this->installedFiles()->removeStaleBinding();
+        // New code: the reload that copies agi-bin/ (re)starts the resident service from it.
+        $this->service()->forgetCode();
         if (!$this->retryJob()->schedule()) {
             $this->say(sprintf(_('The retry job could not be added to the crontab of the asterisk user; calls that could not reach Bitrix24 at once will wait until it is there. Add this line with "crontab -u asterisk -e": %s'),
                 $this->retryJob()->cronLine()));
@@ -110,6 +116,8 @@ class Bitrix extends \FreePBX_Helpers implements \BMO
             $this->say($this->unsentLine());
         }
         $this->retryJob()->unschedule();
+        // Before its files go: stopped and forgotten by pm2.
+        $this->service()->remove();
         $this->installedFiles()->removeAgiFiles();
         $this->installedFiles()->removeStaleBinding(true);
         $this->configFile()->remove();
@@ -230,7 +238,8 @@ class Bitrix extends \FreePBX_Helpers implements \BMO
         if (empty($s['enabled'])) {
             return;
         }
-        $agi = new Bitrix\Dialplan\AgiStep();
+        // Through the resident service where pm2 runs it (with the per-call AGI as the fallback).
+        $agi = new Bitrix\Dialplan\AgiStep($this->service()->wanted($s) ? Bitrix\ResidentService::port($s) : null);
         $problems = [];
         if (!empty($s['dids'])) {
             list($spliced, $problems) = Bitrix\Dialplan\InboundSubroutine::spliceRoutes($ext, $this->inboundRoutes()->listed($s));
@@ -247,6 +256,49 @@ class Bitrix extends \FreePBX_Helpers implements \BMO
         foreach ($problems as $problem) {
             $this->log($problem);
         }
+    }
+
+    // ------------------------------------------------------------------
+    // The resident service: fwconsole start/stop and reload (module.xml <hooks>)
+    // ------------------------------------------------------------------
+
+    /** fwconsole start (after Asterisk is up): starts the service unless it runs. */
+    public function startFreepbx($output = null)
+    {
+        $this->report($output, $this->service()->ensure(true));
+    }
+
+    /** fwconsole stop (before Asterisk goes): the steps in flight finish, then it stops. */
+    public function stopFreepbx($output = null)
+    {
+        $this->service()->stop();
+    }
+
+    /** The start of a reload: started again if it is not online (core does so for its FastAGI proxy). */
+    public function preReloadFreepbx()
+    {
+        $this->service()->ensure(true);
+    }
+
+    /** The end of a reload: agi-bin/ is copied now; other code, port or settings file: started again. */
+    public function postReloadFreepbx()
+    {
+        $this->service()->ensure();
+    }
+
+    /** One line for fwconsole's output: what became of the service. */
+    private function report($output, array $outcome)
+    {
+        if ($output === null || !method_exists($output, 'writeln')) {
+            return;
+        }
+        $lines = [
+            'online' => _('Bitrix24 resident service: online'),
+            'off' => _('Bitrix24 resident service: off in the settings'),
+            'unavailable' => _('Bitrix24 resident service: not used (no pm2 module)'),
+            'failed' => $outcome['message'],
+        ];
+        $output->writeln($lines[$outcome['state']]);
     }
 
     public function genConfig()
@@ -294,7 +346,7 @@ class Bitrix extends \FreePBX_Helpers implements \BMO
     public function page()
     {
         return $this->room('page', fn () => new Bitrix\SettingsPage($this->settings(), $this->configFile(), $this->inboundRoutes(),
-            $this->outboundRoutes(), $this->cli(), $this->options['moduleDir']));
+            $this->outboundRoutes(), $this->cli(), $this->service(), $this->options['moduleDir']));
     }
 
     public function inboundRoutes()
@@ -324,6 +376,13 @@ class Bitrix extends \FreePBX_Helpers implements \BMO
     {
         return $this->room('installedFiles', fn () => new Bitrix\InstalledFiles($this->agiDir(), $this->options['moduleDir'],
             $this->owner()));
+    }
+
+    /** The resident service under FreePBX's pm2 module. */
+    public function service()
+    {
+        return $this->room('service', fn () => new Bitrix\ResidentService($this->FreePBX, $this->settings(), $this->amiCredentials(), $this,
+            $this->agiDir(), $this->configFile()->path(), $this->options['sleep']));
     }
 
     /** FreePBX's manager user for the resident service's environment (click-to-call). */

@@ -35,7 +35,10 @@ class InstalledFiles
         }
     }
 
-    /** The SQLite file and its -wal/-shm/-journal, the hangup journal, and databases moved aside as corrupt. */
+    /**
+     * The SQLite file and its -wal/-shm/-journal, the hangup journal, databases moved aside as
+     * corrupt, and the resident service's status file (with a temporary one a write left).
+     */
     public function removeDatabase($databasePath)
     {
         $db = $databasePath;
@@ -47,8 +50,8 @@ class InstalledFiles
                 @unlink($db . $suffix);
             }
         }
-        // The hangup journal (and files a retry had taken) and databases moved aside as corrupt.
-        foreach (array_merge(glob($db . '.hangups*') ?: [], glob($db . '.corrupt-*') ?: []) as $extra) {
+        // The hangup journal (and files a retry had taken), databases moved aside as corrupt, the service's status.
+        foreach (array_merge(glob($db . '.hangups*') ?: [], glob($db . '.corrupt-*') ?: [], glob($db . '.service.json*') ?: []) as $extra) {
             if (is_file($extra)) {
                 @unlink($extra);
             }

@@ -82,9 +82,10 @@ class Settings
 
     /**
      * What of the settings changes the generated dialplan: while enabled, the DID keys, whether
-     * outgoing calls are reported and on which routes, and click-to-call.
+     * outgoing calls are reported and on which routes, click-to-call, and — where pm2 can run the
+     * resident service (`$servicePossible`) — whether the steps go through it and on which port.
      */
-    public static function dialplanSignature(array $s)
+    public static function dialplanSignature(array $s, $servicePossible = false)
     {
         if (empty($s['enabled'])) {
             return 'off';
@@ -104,6 +105,10 @@ class Settings
         if (!$keys && $out === null && !$click) {
             return 'off';
         }
-        return json_encode(['dids' => $keys, 'out' => $out, 'click' => $click]);
+        $sig = ['dids' => $keys, 'out' => $out, 'click' => $click];
+        if ($servicePossible && !empty($s['serviceEnabled'])) {
+            $sig['service'] = ResidentService::port($s);
+        }
+        return json_encode($sig);
     }
 }

@@ -20,6 +20,8 @@ class SettingsPage
     private $outRoutes;
     /** @var OperatorCli */
     private $cli;
+    /** @var ResidentService */
+    private $service;
     /** @var string */
     private $moduleDir;
 
@@ -30,17 +32,24 @@ class SettingsPage
     /** @var array|null the failed save's input, shown again */
     private $submitted = null;
 
-    public function __construct(Settings $settings, ConfigFile $configFile, InboundRoutes $routes, OutboundRoutes $outRoutes, OperatorCli $cli, $moduleDir)
+    public function __construct(Settings $settings, ConfigFile $configFile, InboundRoutes $routes, OutboundRoutes $outRoutes, OperatorCli $cli,
+        ResidentService $service, $moduleDir)
     {
         $this->settings = $settings;
         $this->configFile = $configFile;
         $this->routes = $routes;
         $this->outRoutes = $outRoutes;
         $this->cli = $cli;
+        $this->service = $service;
         $this->moduleDir = $moduleDir;
     }
 
-    /** Validate a POST, store it, write the config file, ask for a reload when the dialplan changes. */
+    /**
+     * Validate a POST, store it, write the config file, ask for a reload when the dialplan changes.
+     * The resident service follows at once when it is switched or moved: until Apply Config the
+     * dialplan still points at the old port, where nothing answers now, and falls back to the
+     * per-call AGI scripts.
+     */
     public function save(array $post)
     {
         $old = $this->settings->get();
@@ -58,10 +67,28 @@ class SettingsPage
         } else {
             $this->addMessage('success', _('Settings saved.'));
         }
-        if (Settings::dialplanSignature($old) !== Settings::dialplanSignature($new)) {
+        $possible = $this->service->available();
+        if (Settings::dialplanSignature($old, $possible) !== Settings::dialplanSignature($new, $possible)) {
             needreload();
         }
+        if ($possible && self::serviceChanged($old, $new)) {
+            $outcome = $this->service->ensure();
+            if ($outcome['state'] === 'failed') {
+                $this->addMessage('warning', $outcome['message']);
+            }
+        }
         return true;
+    }
+
+    /** What pm2 starts the service with, or whether it runs at all. */
+    private static function serviceChanged(array $old, array $new)
+    {
+        foreach (['enabled', 'serviceEnabled', 'servicePort'] as $k) {
+            if ($old[$k] !== $new[$k]) {
+                return true;
+            }
+        }
+        return false;
     }
 
     public function addMessage($type, $text)
@@ -92,6 +119,7 @@ class SettingsPage
             'outRoutes' => $this->outRoutes->forPicker(),
             'status' => $status,
             'outbox' => isset($status['error']) ? null : OutboxStatus::read($status),
+            'service' => ServiceStatus::read($status, $this->settings->get(), $this->service->available()),
             'oauthReturnUrl' => OauthConnect::returnUrl(),
             'i18n' => $this->jsStrings(),
         ]);
@@ -175,6 +203,15 @@ class SettingsPage
                         'help' => _('Pop the call card in Bitrix24 for the operator who answered.')],
                     ['key' => 'attachRecordings', 'type' => 'radio', 'label' => _('Attach recordings'),
                         'help' => _('Upload the call recording to the call in Bitrix24 once the file is complete.')],
+                ],
+            ],
+            'service' => [
+                'title' => _('Resident service'),
+                'fields' => [
+                    ['key' => 'serviceEnabled', 'type' => 'radio', 'label' => _('Run the calls through the resident service'),
+                        'help' => _('One long-running process (itd_bitrix.js serve), run by FreePBX\'s Process Management (pm2) module as the asterisk user, answers the call steps over FastAGI on this PBX only: no Node.js start-up per call, one kept connection to Bitrix24, the outbox sent every few seconds, click-to-call. Whenever it does not answer, the same step runs as a per-call AGI script, so no call waits for it. Without the pm2 module, or when off, the per-call AGI scripts handle every call. Saving a change asks for Apply Config.')],
+                    ['key' => 'servicePort', 'type' => 'number', 'label' => _('Service port')] + $range('servicePort') + [
+                        'help' => _('The loopback port the resident service listens on (127.0.0.1 only). Port 4573 is FreePBX\'s own FastAGI server. Saving a change restarts the service and asks for Apply Config.')],
                 ],
             ],
             'advanced' => [

@@ -6,7 +6,7 @@ class SettingsValidator
 {
     /** Yes/no fields of the form. */
     const FLAGS = ['enabled', 'lookupCallerName', 'createCrmEntity', 'showCard', 'attachRecordings', 'outgoingEnabled', 'outgoingShowCard',
-        'clickToCall'];
+        'clickToCall', 'serviceEnabled'];
 
     /** @var array config.schema.json properties */
     private $props;
@@ -114,7 +114,7 @@ class SettingsValidator
         }
 
         $ints = ['defaultUserId', 'incomingTimeoutMs', 'showTimeoutMs', 'hangupTimeoutMs', 'outgoingTimeoutMs', 'retentionHours',
-            'retryGiveUpHours', 'staleCallHours'];
+            'retryGiveUpHours', 'staleCallHours', 'servicePort'];
         foreach ($ints as $k) {
             if (!isset($post[$k])) {
                 continue;
@@ -127,6 +127,9 @@ class SettingsValidator
             } else {
                 $s[$k] = (int)$v;
             }
+        }
+        if (!isset($e['servicePort']) && isset($post['servicePort']) && $s['servicePort'] === ResidentService::FREEPBX_FASTAGI_PORT) {
+            $e['servicePort'] = sprintf(_('Port %d is FreePBX\'s own FastAGI server: choose another one, e.g. 4574.'), ResidentService::FREEPBX_FASTAGI_PORT);
         }
         if (isset($post['rateLimitPerSecond'])) {
             $v = str_replace(',', '.', $str('rateLimitPerSecond'));

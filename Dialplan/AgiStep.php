@@ -2,12 +2,24 @@
 namespace FreePBX\modules\Bitrix\Dialplan;
 
 /**
- * How a hook runs one of our steps (incoming, show, hangup): the only place AGI() lines are
- * written. Today a classic AGI of agi-bin/itd_bitrix_<step>.js, written raw: FreePBX's
- * ext_agi would rewrite it to its own FastAGI server (ARCHITECTURE.md §5).
+ * How a hook runs one of our steps (incoming, show, outgoing, hangup): the only place AGI() lines
+ * are written. Classic AGI of agi-bin/itd_bitrix_<step>.js, written raw: FreePBX's ext_agi would
+ * rewrite it to its own FastAGI proxy (ARCHITECTURE.md §5). With the resident service (a port),
+ * FastAGI to it on loopback first; when Asterisk cannot connect (AGISTATUS FAILURE, at once on a
+ * refused port) the same step as the classic AGI. A step the service took and a caller who hung
+ * up meanwhile are not FAILURE: the step is never run twice.
  */
 class AgiStep
 {
+    /** @var int|null the resident service's port; null: classic AGI only */
+    private $port;
+
+    /** @param int|null $port the resident service's FastAGI port (ResidentService), or null */
+    public function __construct($port = null)
+    {
+        $this->port = $port === null ? null : (int)$port;
+    }
+
     /** The executable of a step in ASTAGIDIR. */
     public static function script($step)
     {
@@ -15,12 +27,21 @@ class AgiStep
     }
 
     /**
-     * exten => <exten>,n,AGI(itd_bitrix_<step>.js[,<args>])
-     * @param string $args the AGI's arguments as dialplan text (identifiers only: DID, extension)
+     *   exten => <exten>,n,AGI(itd_bitrix_<step>.js[,<args>])
+     * or, with the resident service:
+     *   exten => <exten>,n,AGI(agi://127.0.0.1:<port>/<step>[,<args>])
+     *   exten => <exten>,n,ExecIf($["${AGISTATUS}"="FAILURE"]?AGI(itd_bitrix_<step>.js[,<args>]))
+     * @param string $args the AGI's arguments as dialplan text (identifiers only: DID, extension, `out`)
      */
     public function add($ext, $context, $exten, $step, $args = '')
     {
-        $data = self::script($step) . ($args !== '' ? ',' . $args : '');
-        $ext->add($context, $exten, '', new \extension('AGI(' . $data . ')'));
+        $tail = $args !== '' ? ',' . $args : '';
+        $local = 'AGI(' . self::script($step) . $tail . ')';
+        if ($this->port === null) {
+            $ext->add($context, $exten, '', new \extension($local));
+            return;
+        }
+        $ext->add($context, $exten, '', new \extension('AGI(agi://127.0.0.1:' . $this->port . '/' . $step . $tail . ')'));
+        $ext->add($context, $exten, '', new \extension('ExecIf($["${AGISTATUS}"="FAILURE"]?' . $local . ')'));
     }
 }

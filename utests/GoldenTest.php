@@ -52,7 +52,7 @@ class GoldenTest extends BitrixTestCase
     // Dialplan
     // ------------------------------------------------------------------
 
-    /** name => [settings, FreePBX major, queues module, routes; optional framework dialplan builder] */
+    /** name => [settings, FreePBX major, queues module, routes; optional framework dialplan builder, pm2 module present] */
     private static function dialplanFixtures()
     {
         $on = ['enabled' => true, 'webhookUrl' => self::HOOK, 'dids' => ['+7 (495) 123-45-67', '84957654321']];
@@ -77,6 +77,10 @@ class GoldenTest extends BitrixTestCase
                 FreePBX17CoreFixture::routes(), 'core17'],
             'fpbx17-core-click-only' => [['dids' => [], 'clickToCall' => true] + $on, 17, true, FreePBX17CoreFixture::routes(), 'core17'],
             'outgoing-no-trunks' => [['dids' => [], 'outgoingEnabled' => true] + $on, 17, true, FreePBX17CoreFixture::routes(), 'core17NoTrunks'],
+            // With the pm2 module the steps go through the resident service, the per-call AGI as the fallback.
+            'fpbx17-queues-service' => [$on, 17, true, self::ROUTES, null, true],
+            'fpbx17-core-outgoing-service' => [['dids' => ['74951234567'], 'outgoingEnabled' => true, 'outgoingRoutes' => ['1'], 'servicePort' => 4580] + $on,
+                17, true, FreePBX17CoreFixture::routes(), 'core17', true],
         ];
     }
 
@@ -116,6 +120,9 @@ class GoldenTest extends BitrixTestCase
         foreach (self::dialplanFixtures() as $name => $f) {
             \FreePBX\DB_Helper::$store = [];
             $GLOBALS['__freepbx_log'] = [];
+            $modules = new TestModules();
+            $modules->enabled = !empty($f[5]) ? ['pm2'] : [];
+            $this->freepbx->register('Modules', $modules);
             $b = $this->bitrix();
             $this->configure($b, $f[0]);
             $this->core->dids = $f[3];
@@ -180,6 +187,13 @@ class GoldenTest extends BitrixTestCase
         $b = $this->pageModule([], ['cliCommand' => ['/nonexistent/node', $this->tmp . '/agi-bin/itd_bitrix.js']]);
         $_GET = [];
         $this->assertGolden('page/cli-missing.html', $this->untmp($b->showPage()));
+
+        // With the pm2 module: the service's fields and its row in the status panel (online, served, memory, restart).
+        $modules = new TestModules();
+        $modules->enabled = ['pm2'];
+        $this->freepbx->register('Modules', $modules);
+        $this->assertGolden('page/service.html', $this->untmp($this->pageModule()->showPage()));
+        $this->freepbx->register('Modules', new TestModules());
 
         \FreePBX\DB_Helper::$store = [];
         $this->core->dids = [];

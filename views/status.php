@@ -1,9 +1,9 @@
 <?php
 /**
  * Status: whether this PBX can run the AGI scripts (the self-test, asked for by the page script),
- * the last exchanges with Bitrix24, the outbox by state with what waits for its next attempt,
- * and recent calls (bootstrap-table, escaped). In scope: $status, $outbox (OutboxStatus::read()
- * or null), $h, $fmtTime.
+ * the resident service, the last exchanges with Bitrix24, the outbox by state with what waits for
+ * its next attempt, and recent calls (bootstrap-table, escaped). In scope: $status, $outbox
+ * (OutboxStatus::read() or null), $service (ServiceStatus::read()), $h, $fmtTime.
  */
 $badge = function ($n, $danger) use ($h) {
     if ($n === null) {
@@ -23,6 +23,38 @@ $stepNames = ['register' => _('register the call'), 'finish' => _('finish the ca
             <th><?php echo $h(_('Runtime on this PBX')); ?></th>
             <td><span id="itd-bitrix-selftest" class="text-muted" aria-live="polite"><?php echo $h(_('Checking Node.js and SQLite…')); ?></span></td>
         </tr>
+        <tr class="itd-bitrix-service">
+            <th><?php echo $h(_('Resident service')); ?></th>
+<?php if ($service['mode'] === 'unavailable') { ?>
+            <td class="text-muted"><?php echo $h(_('Not used: the Process Management (pm2) module is not installed, so every call runs through the per-call AGI scripts.')); ?></td>
+<?php } elseif ($service['mode'] === 'off') { ?>
+            <td class="text-muted"><?php echo $h(_('Off in the settings: every call runs through the per-call AGI scripts.')); ?></td>
+<?php } elseif ($service['online']) { ?>
+            <td class="text-success"><?php echo $h(sprintf(_('Online on port %1$d, up %2$s'), $service['port'], \FreePBX\modules\Bitrix\ServiceStatus::duration($service['uptimeSec']))); ?></td>
+<?php } else { ?>
+            <td class="text-danger"><?php echo $h(sprintf(_('Not running (%s): calls run through the per-call AGI scripts until it is back.'), $service['state'])); ?></td>
+<?php } ?>
+        </tr>
+<?php if ($service['mode'] === 'on' && $service['startedAt'] !== '') { ?>
+        <tr class="itd-bitrix-service">
+            <th><?php echo $h(_('Call steps served')); ?></th>
+            <td><?php echo $service['served'] === null ? '—' : $h($service['served']); ?></td>
+        </tr>
+        <tr class="itd-bitrix-service">
+            <th><?php echo $h(_('Memory')); ?></th>
+            <td><?php echo $service['rssMB'] === null ? '—' : $h(sprintf(_('%s MB'), $service['rssMB'])); ?></td>
+        </tr>
+        <tr class="itd-bitrix-service">
+            <th><?php echo $h(_('Last restart')); ?></th>
+            <td>
+                <?php echo $fmtTime($service['startedAt']); ?>
+<?php if ($service['previousStop'] !== null) { ?>
+                <br><small class="<?php echo $service['previousStop']['clean'] ? 'text-muted' : 'text-danger'; ?>"><?php echo $h($service['previousStop']['clean']
+                    ? _('the one before stopped cleanly') : _('the one before ended without stopping (killed or crashed)')); ?></small>
+<?php } ?>
+            </td>
+        </tr>
+<?php } ?>
         </tbody>
     </table>
 <?php if (isset($status['error'])) { ?>

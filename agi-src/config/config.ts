@@ -32,6 +32,10 @@ export interface Config {
   outgoingTimeoutMs: number;
   clickToCall: boolean;
   clickToCallRewrite: RewriteRule[];
+  /** The module's: whether the dialplan goes through the resident service (pm2 runs it). */
+  serviceEnabled: boolean;
+  /** The module's: the port it starts the service with (`--port`) and writes into the dialplan. */
+  servicePort: number;
   countryCode: string;
   incomingTimeoutMs: number;
   showTimeoutMs: number;

@@ -260,6 +260,166 @@ namespace {
         }
     }
 
+    /** BMO/Modules: which modules are installed and enabled (checkStatus, MODULE_STATUS_ENABLED). */
+    class TestModules
+    {
+        public $enabled = [];
+
+        public function checkStatus($modname, $status = 2)
+        {
+            return in_array($modname, $this->enabled, true);
+        }
+    }
+
+    /**
+     * Stand-in for the pm2 module's API (FreePBX/pm2 Pm2.class.php 16/17): the processes it knows
+     * by name as `pm2 jlist` reports them, every call recorded. As there: start() throws while an
+     * online process of that name runs unless forced, and deletes it first; stop/restart/delete/
+     * reset throw for an unknown name; names are cleaned (everything after a dot dropped).
+     * This one is an older pm2 module, without startFromDirectory(); TestPm2 has it.
+     */
+    class TestPm2Old
+    {
+        /** @var array[] method and arguments of every call, in order */
+        public $calls = [];
+        /** @var array name => jlist entry */
+        public $processes = [];
+        /** @var string status a started process reports: online, or errored (it exits at once) */
+        public $startsAs = 'online';
+        /** @var bool the pm2 binary is missing: every command throws */
+        public $broken = false;
+        private $pid = 4000;
+
+        public function start($name, $process, $environment = [], $force = false)
+        {
+            $this->calls[] = ['start', $name, $process, $environment, $force];
+            $parts = explode(' ', $process, 2);
+            return $this->launch($name, $parts[0], isset($parts[1]) ? $parts[1] : '', dirname($process), $environment, $force);
+        }
+
+        public function getStatus($name)
+        {
+            $this->calls[] = ['getStatus', $name];
+            $this->command();
+            $name = $this->clean($name);
+            return isset($this->processes[$name]) ? $this->processes[$name] : false;
+        }
+
+        public function stop($name)
+        {
+            $this->calls[] = ['stop', $name];
+            $this->known($name);
+            $this->processes[$this->clean($name)]['pm2_env']['status'] = 'stopped';
+            $this->processes[$this->clean($name)]['pid'] = 0;
+        }
+
+        public function restart($name)
+        {
+            $this->calls[] = ['restart', $name];
+            $this->known($name);
+            $this->processes[$this->clean($name)]['pm2_env']['status'] = $this->startsAs;
+        }
+
+        public function delete($name)
+        {
+            $this->calls[] = ['delete', $name];
+            $this->known($name);
+            unset($this->processes[$this->clean($name)]);
+        }
+
+        public function reset($name)
+        {
+            $this->calls[] = ['reset', $name];
+            $this->known($name);
+            $this->processes[$this->clean($name)]['pm2_env']['restart_time'] = 0;
+        }
+
+        /** The names of the methods called, in order. */
+        public function methods()
+        {
+            return array_column($this->calls, 0);
+        }
+
+        protected function launch($name, $script, $args, $cwd, $environment, $force)
+        {
+            $this->command();
+            $name = $this->clean($name);
+            if (!$force && isset($this->processes[$name]) && $this->processes[$name]['pm2_env']['status'] === 'online') {
+                throw new \Exception('There is already a process by that name running!');
+            }
+            unset($this->processes[$name]);
+            $env = [];
+            foreach ($environment as $k => $v) {
+                if ($k !== '' && is_string($v)) {
+                    $env[$k] = $v;
+                }
+            }
+            // God.executeApp: the environment is merged into the app's settings.
+            $this->processes[$name] = [
+                'name' => $name,
+                'pid' => $this->startsAs === 'online' ? ++$this->pid : 0,
+                'pm2_env' => $env + [
+                    'status' => $this->startsAs,
+                    'pm_exec_path' => $script,
+                    'pm_cwd' => $cwd,
+                    'args' => $args === '' ? [] : explode(' ', $args),
+                    'restart_time' => 3,
+                    'env' => $env,
+                ],
+                'monit' => ['memory' => 52428800, 'cpu' => 0],
+            ];
+            return $this->processes[$name];
+        }
+
+        private function known($name)
+        {
+            $this->command();
+            if (!isset($this->processes[$this->clean($name)])) {
+                throw new \Exception('There is no process by that name');
+            }
+        }
+
+        private function command()
+        {
+            if ($this->broken) {
+                throw new \Exception('pm2 binary does not exist run fwconsole ma install pm2 and try again');
+            }
+        }
+
+        private function clean($name)
+        {
+            return str_replace([' ', '.'], '-', pathinfo($name, PATHINFO_FILENAME));
+        }
+    }
+
+    /** The pm2 module as FreePBX 16 and 17 ship it. */
+    class TestPm2 extends TestPm2Old
+    {
+        public function startFromDirectory($name, $process, $directory, $environment = [], $force = false)
+        {
+            $this->calls[] = ['startFromDirectory', $name, $process, $directory, $environment, $force];
+            $parts = explode(' ', $process, 2);
+            return $this->launch($name, $parts[0], isset($parts[1]) ? $parts[1] : '', $directory, $environment, $force);
+        }
+    }
+
+    /** BMO/Notifications: the notifications by module and id. */
+    class TestNotifications
+    {
+        /** @var array "module/id" => [level, display, extended] */
+        public $items = [];
+
+        public function add_error($module, $id, $display_text, $extended_text = '', $link = '', $reset = true, $candelete = false)
+        {
+            $this->items[$module . '/' . $id] = ['error', $display_text, $extended_text];
+        }
+
+        public function delete($module, $id)
+        {
+            unset($this->items[$module . '/' . $id]);
+        }
+    }
+
     $GLOBALS['__needreload'] = 0;
     function needreload()
     {

@@ -1,0 +1,58 @@
+<?php
+namespace FreePBX\modules\Bitrix;
+
+/**
+ * The resident service as the status panel shows it: whether it is meant to run here (the pm2
+ * module, the page's setting), and from `itd_bitrix.js status --json`'s `service` object (the
+ * service's own heartbeat file) whether it runs, since when, how many steps it served, its memory
+ * and how the one before it stopped.
+ */
+class ServiceStatus
+{
+    /**
+     * @return array mode: 'unavailable' (no pm2 module) | 'off' (the settings) | 'on';
+     *               online, state, port, startedAt, uptimeSec, served (steps, int|null), rssMB,
+     *               starts, previousStop (['at' => string, 'clean' => bool] or null)
+     */
+    public static function read(array $status, array $settings, $pm2Available)
+    {
+        $mode = !$pm2Available ? 'unavailable' : (!empty($settings['enabled']) && !empty($settings['serviceEnabled']) ? 'on' : 'off');
+        $v = isset($status['service']) && is_array($status['service']) ? $status['service'] : [];
+        $served = isset($v['served']) && is_array($v['served']) && isset($v['served']['total']) && is_numeric($v['served']['total'])
+            ? (int)$v['served']['total'] : null;
+        $prev = isset($v['previousStop']) && is_array($v['previousStop']) ? $v['previousStop'] : null;
+        return [
+            'mode' => $mode,
+            'online' => !empty($v['online']),
+            'state' => self::str($v, 'state') !== '' ? self::str($v, 'state') : 'absent',
+            'port' => isset($v['port']) && is_numeric($v['port']) ? (int)$v['port'] : ResidentService::port($settings),
+            'startedAt' => self::str($v, 'startedAt'),
+            'uptimeSec' => isset($v['uptimeSec']) && is_numeric($v['uptimeSec']) ? (int)$v['uptimeSec'] : null,
+            'served' => $served,
+            'rssMB' => isset($v['memory']['rssMB']) && is_numeric($v['memory']['rssMB']) ? (float)$v['memory']['rssMB'] : null,
+            'starts' => isset($v['starts']) && is_numeric($v['starts']) ? (int)$v['starts'] : null,
+            'previousStop' => $prev === null ? null : ['at' => self::str($prev, 'at'), 'clean' => !empty($prev['clean'])],
+        ];
+    }
+
+    /** "3 d 4 h", "5 h 12 min", "42 s": how long it has been up. */
+    public static function duration($seconds)
+    {
+        $s = max(0, (int)$seconds);
+        if ($s >= 86400) {
+            return sprintf(_('%1$d d %2$d h'), intdiv($s, 86400), intdiv($s % 86400, 3600));
+        }
+        if ($s >= 3600) {
+            return sprintf(_('%1$d h %2$d min'), intdiv($s, 3600), intdiv($s % 3600, 60));
+        }
+        if ($s >= 60) {
+            return sprintf(_('%d min'), intdiv($s, 60));
+        }
+        return sprintf(_('%d s'), $s);
+    }
+
+    private static function str(array $a, $k)
+    {
+        return isset($a[$k]) && is_scalar($a[$k]) ? (string)$a[$k] : '';
+    }
+}

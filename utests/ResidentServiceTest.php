@@ -1,0 +1,310 @@
+<?php
+
+use FreePBX\modules\Bitrix;
+use FreePBX\modules\Bitrix\ResidentService;
+
+require_once __DIR__ . '/fixtures/freepbx17-core.php';
+
+/**
+ * The resident service under FreePBX's pm2 module, through a stand-in for the pm2 API (every
+ * call recorded): started, checked, restarted and stopped by the module's hooks and the page;
+ * the dialplan through it with the per-call AGI as the fallback; nothing of it without pm2.
+ */
+class ResidentServiceTest extends BitrixTestCase
+{
+    const AMI_SECRET = 'Mgr-s3cret-42';
+
+    /** @var TestPm2Old */
+    private $pm2;
+    /** @var TestNotifications */
+    private $notifications;
+    /** @var int */
+    private $sleeps = 0;
+
+    /** pm2 installed (unless $withPm2 is false), the manager user set, agi-bin copied by a reload. */
+    private function module($withPm2 = true, $pm2 = null)
+    {
+        $modules = new TestModules();
+        $modules->enabled = $withPm2 ? ['core', 'pm2'] : ['core'];
+        $this->freepbx->register('Modules', $modules);
+        $this->pm2 = $pm2 ?: new TestPm2();
+        if ($withPm2) {
+            $this->freepbx->register('Pm2', $this->pm2);
+        }
+        $this->notifications = new TestNotifications();
+        $this->freepbx->register('Notifications', $this->notifications);
+        $this->freepbx->Config->values += ['AMPMGRUSER' => 'admin', 'AMPMGRPASS' => self::AMI_SECRET, 'ASTMANAGERPORT' => '5038'];
+        file_put_contents($this->tmp . '/agi-bin/itd_bitrix.js', "#!/usr/bin/env node\n// v1\n");
+        $b = $this->bitrix(['sleep' => function () {
+            $this->sleeps++;
+        }]);
+        $this->configure($b, ['enabled' => true, 'webhookUrl' => 'https://example.bitrix24.ru/rest/1/s3cr3tc0de/', 'dids' => ['74951234567']]);
+        return $b;
+    }
+
+    private function script()
+    {
+        return $this->tmp . '/agi-bin/itd_bitrix.js';
+    }
+
+    private function config()
+    {
+        return $this->tmp . '/etc/itd_bitrix.json';
+    }
+
+    private function starts()
+    {
+        return array_values(array_filter($this->pm2->calls, function ($c) {
+            return in_array($c[0], ['start', 'startFromDirectory'], true);
+        }));
+    }
+
+    public function testStartsAsCoreStartsItsFastAgiProxyWithTheManagerUserInTheEnvironmentOnly()
+    {
+        $b = $this->module();
+        $this->assertSame(['state' => 'online', 'message' => ''], $b->service()->ensure());
+        $starts = $this->starts();
+        $this->assertCount(1, $starts);
+        list($method, $name, $process, $dir, $env, $force) = $starts[0];
+        $this->assertSame('startFromDirectory', $method);
+        $this->assertSame('itd-bitrix', $name, 'dot-free: pm2 drops everything after a dot');
+        $this->assertSame($this->script() . ' serve --port 4574 --config ' . $this->config(), $process);
+        $this->assertSame($this->tmp . '/agi-bin', $dir);
+        $this->assertTrue($force);
+        $this->assertSame(['ITD_BITRIX_AMI_USER' => 'admin', 'ITD_BITRIX_AMI_SECRET' => self::AMI_SECRET, 'ITD_BITRIX_AMI_PORT' => '5038',
+            'kill_timeout' => '6000'], $env, 'the longest budget (hangup 4 s) and 2 s to stop');
+        $this->assertStringNotContainsString(self::AMI_SECRET, $process);
+        // Polled until pm2 says online, then its counters reset.
+        $this->assertSame(['startFromDirectory', 'getStatus', 'reset'], array_slice($this->pm2->methods(), -3));
+        $this->assertSame('online', $this->pm2->processes['itd-bitrix']['pm2_env']['status']);
+        $this->assertSame([], $this->notifications->items);
+    }
+
+    public function testLeftAloneWhileItRunsAsWanted()
+    {
+        $b = $this->module();
+        $b->service()->ensure();
+        $before = count($this->starts());
+        $b->postReloadFreepbx();
+        $b->preReloadFreepbx();
+        $b->startFreepbx();
+        $this->assertCount($before, $this->starts(), 'no restart: same port, same settings file, same code');
+    }
+
+    public function testAReloadStartsItWhenDownAndRestartsItForNewCodeOnlyAfterTheCopy()
+    {
+        $b = $this->module();
+        $b->service()->ensure();
+        $this->pm2->stop('itd-bitrix');
+        $b->preReloadFreepbx();
+        $this->assertCount(2, $this->starts(), 'not online at the start of a reload: started again');
+
+        // An upgrade: install() forgets the code, reload copies the new itd_bitrix.js.
+        $b->install();
+        $b->preReloadFreepbx();
+        $this->assertCount(2, $this->starts(), 'still the old files at the start of the reload: a running service stays');
+        file_put_contents($this->script(), "#!/usr/bin/env node\n// v2\n");
+        $b->postReloadFreepbx();
+        $this->assertCount(3, $this->starts(), 'the new code runs after the reload');
+        $b->postReloadFreepbx();
+        $this->assertCount(3, $this->starts());
+    }
+
+    public function testAnotherPortOnThePageRestartsItAndAsksForApplyConfig()
+    {
+        $b = $this->module();
+        $b->service()->ensure();
+        $GLOBALS['__needreload'] = 0;
+        $this->assertTrue($b->page()->save(['action' => 'save', 'servicePort' => '4580']));
+        $this->assertSame(1, $GLOBALS['__needreload'], 'the dialplan names the port');
+        $starts = $this->starts();
+        $this->assertCount(2, $starts);
+        $this->assertStringContainsString(' serve --port 4580 --config ', $starts[1][2]);
+
+        $this->assertFalse($b->page()->save(['action' => 'save', 'servicePort' => '4573']));
+        $this->assertStringContainsString('FreePBX', $b->page()->errors()['servicePort']);
+        $this->assertFalse($b->page()->save(['action' => 'save', 'servicePort' => '80']));
+        $this->assertCount(2, $this->starts());
+    }
+
+    public function testOffOnThePageStopsItAndTheDialplanGoesBackToTheAgiScripts()
+    {
+        $b = $this->module();
+        $b->service()->ensure();
+        $GLOBALS['__needreload'] = 0;
+        $this->assertTrue($b->page()->save(['action' => 'save', 'serviceEnabled' => 'no']));
+        $this->assertSame(1, $GLOBALS['__needreload']);
+        $this->assertSame('stop', $this->pm2->methods()[count($this->pm2->methods()) - 1]);
+        $this->assertSame('stopped', $this->pm2->processes['itd-bitrix']['pm2_env']['status']);
+        $conf = $this->dialplan($b);
+        $this->assertStringNotContainsString('AGI(agi://127.0.0.1:4574/', $conf);
+        $this->assertStringContainsString('AGI(itd_bitrix_incoming.js,${ARG1})', $conf);
+        $b->preReloadFreepbx();
+        $b->postReloadFreepbx();
+        $this->assertCount(1, $this->starts(), 'off stays off across reloads');
+    }
+
+    public function testWithoutThePm2ModuleNothingIsStartedAndTheDialplanIsTheAgiScriptsAlone()
+    {
+        $b = $this->module(false);
+        $this->assertSame('unavailable', $b->service()->ensure()['state']);
+        $b->preReloadFreepbx();
+        $b->postReloadFreepbx();
+        $b->startFreepbx();
+        $b->stopFreepbx();
+        $this->assertSame([], $this->pm2->calls);
+        $conf = $this->dialplan($b);
+        $this->assertStringNotContainsString('AGI(agi://127.0.0.1:4574/', $conf);
+        // Switching the unused service off changes no dialplan: no Apply Config.
+        $GLOBALS['__needreload'] = 0;
+        $this->assertTrue($b->page()->save(['action' => 'save', 'serviceEnabled' => 'no']));
+        $this->assertSame(0, $GLOBALS['__needreload']);
+        $this->assertStringContainsString('Process Management (pm2) module is not installed', $b->showPage());
+    }
+
+    public function testEveryStepOfTheDialplanGoesThroughTheServiceWithTheFallback()
+    {
+        $b = $this->module();
+        $this->configure($b, ['outgoingEnabled' => true, 'servicePort' => 4581]);
+        $conf = $this->dialplan($b);
+        foreach (['incoming,${ARG1}', 'show,${ARG1}', 'hangup', 'outgoing', 'hangup,out'] as $step) {
+            list($name) = explode(',', $step);
+            $args = substr($step, strlen($name));
+            $this->assertStringContainsString("AGI(agi://127.0.0.1:4581/$step)\n", $conf, $step);
+            $this->assertStringContainsString('ExecIf($["${AGISTATUS}"="FAILURE"]?AGI(itd_bitrix_' . $name . '.js' . $args . "))\n", $conf, $step);
+        }
+        $this->assertSame(5, substr_count($conf, 'AGI(agi://127.0.0.1:4581/'));
+        $this->assertSame(5, substr_count($conf, '"FAILURE"]?AGI(itd_bitrix_'));
+    }
+
+    public function testANotificationWhileItCannotStartWithoutPm2sCommandLine()
+    {
+        $pm2 = new TestPm2();
+        $pm2->startsAs = 'errored';
+        $b = $this->module(true, $pm2);
+        $out = $b->service()->ensure();
+        $this->assertSame('failed', $out['state']);
+        $this->assertSame(ResidentService::START_POLLS, $this->sleeps, 'polled, as core polls for its FastAGI proxy');
+        $this->assertArrayHasKey('bitrix/SERVICE', $this->notifications->items);
+        list($level, $title, $text) = $this->notifications->items['bitrix/SERVICE'];
+        $this->assertSame('error', $level);
+        $this->assertStringContainsString('per-call AGI scripts', $text);
+
+        $pm2->broken = true;
+        $out = $b->service()->ensure();
+        $this->assertSame('failed', $out['state']);
+        $this->assertStringNotContainsString(self::AMI_SECRET, $out['message'] . implode(' ', $this->notifications->items['bitrix/SERVICE']));
+
+        $pm2->broken = false;
+        $pm2->startsAs = 'online';
+        $b->preReloadFreepbx();
+        $this->assertSame([], $this->notifications->items, 'cleared once it runs');
+    }
+
+    public function testNotInstalledYetSaysToReload()
+    {
+        $b = $this->module();
+        unlink($this->script());
+        $out = $b->service()->ensure();
+        $this->assertSame('failed', $out['state']);
+        $this->assertStringContainsString('fwconsole reload', $out['message']);
+        $this->assertSame([], $this->starts());
+    }
+
+    public function testFwconsoleStartAndStop()
+    {
+        $b = $this->module();
+        $output = new class {
+            public $lines = [];
+
+            public function writeln($line)
+            {
+                $this->lines[] = $line;
+            }
+        };
+        $b->startFreepbx($output);
+        $this->assertSame(['Bitrix24 resident service: online'], $output->lines);
+        $this->assertCount(1, $this->starts());
+        $b->stopFreepbx($output);
+        $this->assertSame('stopped', $this->pm2->processes['itd-bitrix']['pm2_env']['status']);
+        $b->startFreepbx($output);
+        $this->assertCount(2, $this->starts());
+    }
+
+    public function testAnOlderPm2ModuleGetsTheSettingsFileInTheEnvironment()
+    {
+        $b = $this->module(true, new TestPm2Old());
+        $this->assertSame('online', $b->service()->ensure()['state']);
+        list($method, $name, $process, $env) = $this->starts()[0];
+        $this->assertSame('start', $method);
+        // Its start() takes the working folder from the process string: no slash after the script.
+        $this->assertSame($this->script() . ' serve --port 4574', $process);
+        $this->assertSame($this->config(), $env['ITD_BITRIX_CONFIG']);
+        $b->postReloadFreepbx();
+        $this->assertCount(1, $this->starts(), 'recognised as running as wanted');
+    }
+
+    public function testUninstallForgetsItAndItsStatusFiles()
+    {
+        $b = $this->module();
+        $b->service()->ensure();
+        $db = $this->tmp . '/itd_bitrix.sqlite';
+        $this->configure($b, ['databasePath' => $db]);
+        foreach (['', '.service.json', '.service.json.4242.tmp'] as $suffix) {
+            file_put_contents($db . $suffix, 'x');
+        }
+        $this->assertTrue($b->uninstall());
+        $this->assertSame('delete', $this->pm2->methods()[array_search('delete', $this->pm2->methods(), true)]);
+        $this->assertSame([], $this->pm2->processes);
+        foreach (['', '.service.json', '.service.json.4242.tmp'] as $suffix) {
+            $this->assertFileDoesNotExist($db . $suffix);
+        }
+    }
+
+    public function testModuleXmlHooksReachTheseMethods()
+    {
+        // As the framework's Hooks::updateBMOHooks reads them: namespace\class of the caller, its method.
+        $xml = simplexml_load_file(__DIR__ . '/../module.xml');
+        $found = [];
+        foreach ($xml->hooks as $modules) {
+            foreach ($modules as $methods) {
+                $class = (string)$methods->attributes()->namespace . '\\' . (string)$methods->attributes()->class;
+                foreach ($methods->method as $method) {
+                    $found[$class . '::' . (string)$method->attributes()->callingMethod] = (string)$method->attributes()->namespace . '\\'
+                        . (string)$method->attributes()->class . '::' . (string)$method;
+                }
+            }
+        }
+        $this->assertSame([
+            'FreePBX\Console\Command\Start::postAsteriskHooks' => 'FreePBX\modules\Bitrix::startFreepbx',
+            'FreePBX\Console\Command\Stop::preAsteriskHooks' => 'FreePBX\modules\Bitrix::stopFreepbx',
+            'FreePBX\Reload::preReload' => 'FreePBX\modules\Bitrix::preReloadFreepbx',
+            'FreePBX\Reload::postReload' => 'FreePBX\modules\Bitrix::postReloadFreepbx',
+        ], $found);
+        foreach ($found as $target) {
+            $this->assertTrue(method_exists(Bitrix::class, explode('::', $target)[1]), $target);
+        }
+    }
+
+    public function testStatusPanelShowsTheServiceFromTheOperatorTool()
+    {
+        $b = $this->module();
+        $html = $b->showPage();
+        $this->assertStringContainsString('Online on port 4574, up 3 d 4 h', $html);
+        $this->assertMatchesRegularExpression('#<th>Call steps served</th>\s*<td>1234</td>#', $html);
+        $this->assertMatchesRegularExpression('#<th>Memory</th>\s*<td>61.5 MB</td>#', $html);
+        $this->assertStringContainsString('the one before ended without stopping (killed or crashed)', $html);
+        putenv('ITD_FAKE_CLI_MODE=empty');
+        $b2 = $this->bitrix();
+        $this->assertStringContainsString('Not running (absent): calls run through the per-call AGI scripts until it is back.', $b2->showPage());
+    }
+
+    /** The FreePBX 17 fixture PBX (inbound and outbound routes, trunks) with the module's hook. */
+    private function dialplan(Bitrix $b)
+    {
+        $this->core->dids = FreePBX17CoreFixture::routes();
+        $ext = FreePBX17CoreFixture::build();
+        $b->doDialplanHook($ext, 'asterisk', Bitrix::myDialplanHooks());
+        return $ext->generateConf();
+    }
+}
