@@ -159,7 +159,11 @@ class ResidentService
     /** fwconsole stop, the page's setting off: stopped, still listed by pm2. */
     public function stop()
     {
-        if (!$this->available() || $this->pm2Status() === false) {
+        if (!$this->available()) {
+            return;
+        }
+        $status = $this->pm2Status();
+        if ($status === false || (isset($status['pm2_env']['status']) && $status['pm2_env']['status'] === 'stopped')) {
             return;
         }
         try {
@@ -187,16 +191,6 @@ class ResidentService
     public function forgetCode()
     {
         $this->kvstore->setConfig(self::CODE_KEY, false);
-    }
-
-    /** For the status panel: whether pm2 is there and what it says of the process (no environment). */
-    public function pm2State()
-    {
-        if (!$this->available()) {
-            return ['available' => false, 'state' => null];
-        }
-        $status = $this->pm2Status();
-        return ['available' => true, 'state' => $status === false ? 'absent' : (string)$status['pm2_env']['status']];
     }
 
     /**

@@ -11,7 +11,8 @@ class ServiceStatus
 {
     /**
      * @return array mode: 'unavailable' (no pm2 module) | 'off' (the settings) | 'on';
-     *               online, state, port, startedAt, uptimeSec, served (steps, int|null), rssMB,
+     *               online, state ('unknown' when the operator tool gave no answer), port, startedAt,
+     *               uptimeSec, served (steps, int|null), rssMB,
      *               starts, previousStop (['at' => string, 'clean' => bool] or null)
      */
     public static function read(array $status, array $settings, $pm2Available)
@@ -24,7 +25,8 @@ class ServiceStatus
         return [
             'mode' => $mode,
             'online' => !empty($v['online']),
-            'state' => self::str($v, 'state') !== '' ? self::str($v, 'state') : 'absent',
+            // Without an answer from the operator tool nothing is known of it.
+            'state' => isset($status['error']) ? 'unknown' : (self::str($v, 'state') !== '' ? self::str($v, 'state') : 'absent'),
             'port' => isset($v['port']) && is_numeric($v['port']) ? (int)$v['port'] : ResidentService::port($settings),
             'startedAt' => self::str($v, 'startedAt'),
             'uptimeSec' => isset($v['uptimeSec']) && is_numeric($v['uptimeSec']) ? (int)$v['uptimeSec'] : null,

@@ -295,8 +295,9 @@ class ResidentServiceTest extends BitrixTestCase
         $this->assertMatchesRegularExpression('#<th>Memory</th>\s*<td>61.5 MB</td>#', $html);
         $this->assertStringContainsString('the one before ended without stopping (killed or crashed)', $html);
         putenv('ITD_FAKE_CLI_MODE=empty');
-        $b2 = $this->bitrix();
-        $this->assertStringContainsString('Not running (absent): calls run through the per-call AGI scripts until it is back.', $b2->showPage());
+        $this->assertStringContainsString('Not running (absent): calls run through the per-call AGI scripts until it is back.', $this->bitrix()->showPage());
+        putenv('ITD_FAKE_CLI_MODE=broken');
+        $this->assertStringContainsString('Unknown: the operator tool did not answer.', $this->bitrix()->showPage());
     }
 
     /** The FreePBX 17 fixture PBX (inbound and outbound routes, trunks) with the module's hook. */

@@ -29,6 +29,8 @@ $stepNames = ['register' => _('register the call'), 'finish' => _('finish the ca
             <td class="text-muted"><?php echo $h(_('Not used: the Process Management (pm2) module is not installed, so every call runs through the per-call AGI scripts.')); ?></td>
 <?php } elseif ($service['mode'] === 'off') { ?>
             <td class="text-muted"><?php echo $h(_('Off in the settings: every call runs through the per-call AGI scripts.')); ?></td>
+<?php } elseif ($service['state'] === 'unknown') { ?>
+            <td class="text-muted"><?php echo $h(_('Unknown: the operator tool did not answer.')); ?></td>
 <?php } elseif ($service['online']) { ?>
             <td class="text-success"><?php echo $h(sprintf(_('Online on port %1$d, up %2$s'), $service['port'], \FreePBX\modules\Bitrix\ServiceStatus::duration($service['uptimeSec']))); ?></td>
 <?php } else { ?>
