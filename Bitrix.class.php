@@ -26,11 +26,18 @@ require_once __DIR__ . '/OperatorCli.php';
 require_once __DIR__ . '/OauthConnect.php';
 require_once __DIR__ . '/RetryJob.php';
 require_once __DIR__ . '/InstalledFiles.php';
+require_once __DIR__ . '/DialplanProblems.php';
+require_once __DIR__ . '/Dialplan/Problem.php';
+require_once __DIR__ . '/Dialplan/Facts.php';
 require_once __DIR__ . '/Dialplan/Splice.php';
 require_once __DIR__ . '/Dialplan/AgiStep.php';
 require_once __DIR__ . '/Dialplan/InboundSubroutine.php';
 require_once __DIR__ . '/Dialplan/HangupHandler.php';
-require_once __DIR__ . '/Dialplan/AnswerHook.php';
+require_once __DIR__ . '/Dialplan/OperatorSubroutine.php';
+require_once __DIR__ . '/Dialplan/AnswerSubroutine.php';
+require_once __DIR__ . '/Dialplan/QueueHook.php';
+require_once __DIR__ . '/Dialplan/AutoBlkvmHook.php';
+require_once __DIR__ . '/Dialplan/DirectDialHook.php';
 
 #[\AllowDynamicProperties]
 class Bitrix extends \FreePBX_Helpers implements \BMO
@@ -169,23 +176,32 @@ class Bitrix extends \FreePBX_Helpers implements \BMO
         return 500; // after core (480), which builds ext-did-* and macro-auto-blkvm
     }
 
-    /** Nothing while off or without DIDs; nothing either when no listed DID has a route. */
+    /**
+     * Nothing while off or without DIDs; nothing either when no listed DID has a route. Every
+     * answer path gets its hook (queue member gosub, ring groups and follow-me through
+     * macro-auto-blkvm, a Dial straight to an extension); what cannot be placed is reported.
+     */
     public function doDialplanHook(&$ext, $engine, $priority)
     {
         $s = $this->settings()->get();
-        if (empty($s['enabled']) || empty($s['dids'])) {
-            return;
+        $problems = [];
+        if (!empty($s['enabled']) && !empty($s['dids'])) {
+            list($spliced, $problems) = Bitrix\Dialplan\InboundSubroutine::spliceRoutes($ext, $this->inboundRoutes()->listed($s));
+            if ($spliced > 0) {
+                $agi = new Bitrix\Dialplan\AgiStep();
+                Bitrix\Dialplan\InboundSubroutine::add($ext, $agi);
+                Bitrix\Dialplan\HangupHandler::add($ext, $agi);
+                Bitrix\Dialplan\OperatorSubroutine::add($ext);
+                Bitrix\Dialplan\AnswerSubroutine::add($ext, $agi);
+                $problems = array_merge(
+                    $problems,
+                    Bitrix\Dialplan\QueueHook::add($ext, $this->asteriskVersion()),
+                    Bitrix\Dialplan\AutoBlkvmHook::add($ext),
+                    Bitrix\Dialplan\DirectDialHook::add($ext)
+                );
+            }
         }
-        list($spliced, $problems) = Bitrix\Dialplan\InboundSubroutine::spliceRoutes($ext, $this->inboundRoutes()->listed($s));
-        if ($spliced > 0) {
-            $agi = new Bitrix\Dialplan\AgiStep();
-            Bitrix\Dialplan\InboundSubroutine::add($ext, $agi);
-            Bitrix\Dialplan\HangupHandler::add($ext, $agi);
-            $problems = array_merge($problems, Bitrix\Dialplan\AnswerHook::add($ext, $agi));
-        }
-        foreach ($problems as $problem) {
-            $this->log($problem);
-        }
+        $this->dialplanProblems()->record($problems);
     }
 
     public function genConfig()
@@ -231,7 +247,7 @@ class Bitrix extends \FreePBX_Helpers implements \BMO
     public function page()
     {
         return $this->room('page', fn () => new Bitrix\SettingsPage($this->settings(), $this->configFile(), $this->inboundRoutes(),
-            $this->cli(), $this->options['moduleDir']));
+            $this->cli(), $this->options['moduleDir'], $this->dialplanProblems()));
     }
 
     public function inboundRoutes()
@@ -242,6 +258,11 @@ class Bitrix extends \FreePBX_Helpers implements \BMO
     public function retryJob()
     {
         return $this->room('retryJob', fn () => new Bitrix\RetryJob($this->FreePBX, $this->agiDir(), $this->configFile()->path()));
+    }
+
+    public function dialplanProblems()
+    {
+        return $this->room('dialplanProblems', fn () => new Bitrix\DialplanProblems($this, $this->FreePBX));
     }
 
     public function installedFiles()
@@ -277,10 +298,14 @@ class Bitrix extends \FreePBX_Helpers implements \BMO
         return is_string($dir) && $dir !== '' ? rtrim($dir, '/') : self::DEFAULT_AGI_DIR;
     }
 
-    private function log($text)
+    /** FreePBX's ASTVERSION (the running Asterisk's version), or null when it cannot say. */
+    private function asteriskVersion()
     {
-        if (function_exists('freepbx_log') && defined('FPBX_LOG_WARNING')) {
-            freepbx_log(FPBX_LOG_WARNING, 'bitrix: ' . $text);
+        try {
+            $v = $this->FreePBX->Config->get('ASTVERSION');
+        } catch (\Throwable $e) {
+            $v = null;
         }
+        return is_string($v) && preg_match('/^\d+(\.\d+)*/', $v) ? $v : null;
     }
 }

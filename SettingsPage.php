@@ -20,6 +20,8 @@ class SettingsPage
     private $cli;
     /** @var string */
     private $moduleDir;
+    /** @var DialplanProblems */
+    private $dialplanProblems;
 
     /** @var array[] messages shown at the top: ['type' => 'success|danger|warning|info', 'text' => …] */
     private $messages = [];
@@ -28,8 +30,10 @@ class SettingsPage
     /** @var array|null the failed save's input, shown again */
     private $submitted = null;
 
-    public function __construct(Settings $settings, ConfigFile $configFile, InboundRoutes $routes, OperatorCli $cli, $moduleDir)
+    public function __construct(Settings $settings, ConfigFile $configFile, InboundRoutes $routes, OperatorCli $cli, $moduleDir,
+        DialplanProblems $dialplanProblems)
     {
+        $this->dialplanProblems = $dialplanProblems;
         $this->settings = $settings;
         $this->configFile = $configFile;
         $this->routes = $routes;
@@ -87,6 +91,7 @@ class SettingsPage
             'messages' => $this->messages,
             'routes' => $this->routes->forPicker(),
             'status' => $status,
+            'dialplanProblems' => $this->dialplanProblems->texts(),
             'oauthReturnUrl' => OauthConnect::returnUrl(),
             'i18n' => $this->jsStrings(),
         ]);

@@ -1,7 +1,7 @@
 <?php
 /**
  * Status: last exchanges with Bitrix24, the outbox, and recent calls (bootstrap-table, escaped).
- * In scope: $status, $h, $fmtTime.
+ * In scope: $status, $dialplanProblems, $h, $fmtTime.
  */
 $outbox = isset($status['outbox']) && is_array($status['outbox']) ? $status['outbox'] : null;
 ?>
@@ -9,6 +9,16 @@ $outbox = isset($status['outbox']) && is_array($status['outbox']) ? $status['out
     <h3><i class="fa fa-minus"></i> <?php echo $h(_('Status')); ?></h3>
 </div>
 <div class="section itd-bitrix-status" data-id="itd-status">
+<?php if (!empty($dialplanProblems)) { ?>
+    <div class="alert alert-warning itd-bitrix-dialplan-problems">
+        <strong><?php echo $h(_('The dialplan of the last Apply Config could not be hooked everywhere:')); ?></strong>
+        <ul>
+<?php foreach ($dialplanProblems as $text) { ?>
+            <li><?php echo $h($text); ?></li>
+<?php } ?>
+        </ul>
+    </div>
+<?php } ?>
 <?php if (isset($status['error'])) { ?>
     <div class="alert alert-warning"><?php echo $h($status['error']); ?></div>
 <?php } else { ?>
