@@ -17,7 +17,7 @@ class DirectDialHook
     const LABEL = 'dialapp';
 
     /**
-     *   exten => s,n,ExecIf($["${BITRIX_UNIQUEID}"!="" & "${NODEST}"="" & "${DEXTEN:-1}"!="#" & ${REGEX("U[(]" ${D_OPTIONS})}=0]?Set(D_OPTIONS=${D_OPTIONS}U(itd-bitrix-answered^${DEXTEN})))
+     *   exten => s,n,ExecIf($["${BITRIX_UNIQUEID}"!="" & "${NODEST}"="" & "${DEXTEN:-1}"!="#" & ${REGEX("U[(].*[)]" ${D_OPTIONS})}=0]?Set(D_OPTIONS=${D_OPTIONS}U(itd-bitrix-answered^${DEXTEN})))
      *   exten => s,n(dialapp),Noop()
      *
      * @return Problem[]
@@ -28,7 +28,8 @@ class DirectDialHook
             return [new Problem(Problem::DIRECT_HOOK)];
         }
         // DEXTEN ending in # is a forward to another number through a Local channel: its own Dial hooks it.
-        $when = '$["${' . Facts::MARKER . '}"!="" & "${NODEST}"="" & "${DEXTEN:-1}"!="#" & ${REGEX("U[(]" ${D_OPTIONS})}=0]';
+        // REGEX splits its argument at the quotes only outside parentheses: the pattern keeps them balanced.
+        $when = '$["${' . Facts::MARKER . '}"!="" & "${NODEST}"="" & "${DEXTEN:-1}"!="#" & ${REGEX("U[(].*[)]" ${D_OPTIONS})}=0]';
         Splice::normaliseExten($ext, self::CONTEXT, 's');
         $ext->splice(self::CONTEXT, 's', self::LABEL, new \ext_execif($when, 'Set', 'D_OPTIONS=${D_OPTIONS}U(' . AnswerSubroutine::CONTEXT . '^${DEXTEN})'));
         return [];

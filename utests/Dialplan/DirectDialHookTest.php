@@ -6,7 +6,7 @@ use FreePBX\modules\Bitrix\Dialplan\Problem;
 /** Our U() on a Dial straight to an extension (macro-dial-one, before dialapp). */
 class DirectDialHookTest extends BitrixTestCase
 {
-    const HOOK = 'n,ExecIf($["${BITRIX_UNIQUEID}"!="" & "${NODEST}"="" & "${DEXTEN:-1}"!="#" & ${REGEX("U[(]" ${D_OPTIONS})}=0]?Set(D_OPTIONS=${D_OPTIONS}U(itd-bitrix-answered^${DEXTEN})))';
+    const HOOK = 'n,ExecIf($["${BITRIX_UNIQUEID}"!="" & "${NODEST}"="" & "${DEXTEN:-1}"!="#" & ${REGEX("U[(].*[)]" ${D_OPTIONS})}=0]?Set(D_OPTIONS=${D_OPTIONS}U(itd-bitrix-answered^${DEXTEN})))';
 
     public function testRightBeforeTheDialWithTheDialledExtension()
     {
