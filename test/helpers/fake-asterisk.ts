@@ -1,7 +1,9 @@
 // Plays Asterisk's side of a local AGI session against a built executable: the environment
 // block, replies as res_agi gives them (quoting rules, 510/511/520, dead mode), SIGHUP.
-import { ChildProcess, spawn } from 'child_process';
 import { join } from 'path';
+import { AgiSide, startAgiProcess } from './agi-session';
+
+export { parseAgiArgs } from './agi-session';
 
 export const AGI_BIN = join(__dirname, '..', '..', 'agi-bin');
 
@@ -39,8 +41,6 @@ export interface AgiRunResult {
   rejected: string[];
 }
 
-const DEAD_OK = /^(NOOP|VERBOSE|GET VARIABLE|GET FULL VARIABLE|SET VARIABLE|DATABASE (GET|PUT|DEL|DELTREE)|EXEC|ASYNCAGI BREAK)\b/i;
-
 export function defaultEnvironment(overrides: Record<string, string> = {}): Record<string, string> {
   return {
     agi_request: 'itd_bitrix_incoming.js',
@@ -65,42 +65,6 @@ export function defaultEnvironment(overrides: Record<string, string> = {}): Reco
     agi_threadid: '140387888510656',
     ...overrides,
   };
-}
-
-/** res_agi's parse_args: spaces/tabs split, "…" groups, backslash escapes the next character. */
-export function parseAgiArgs(line: string): string[] {
-  const out: string[] = [];
-  let cur = '';
-  let inQuote = false;
-  let escaped = false;
-  let started = false;
-  for (const ch of line) {
-    if (escaped) {
-      cur += ch;
-      escaped = false;
-      started = true;
-      continue;
-    }
-    if (ch === '\\') {
-      escaped = true;
-      continue;
-    }
-    if (ch === '"') {
-      inQuote = !inQuote;
-      started = true;
-      continue;
-    }
-    if (!inQuote && (ch === ' ' || ch === '\t')) {
-      if (started) out.push(cur);
-      cur = '';
-      started = false;
-      continue;
-    }
-    cur += ch;
-    started = true;
-  }
-  if (started) out.push(cur);
-  return out;
 }
 
 function lookup(vars: Record<string, string>, name: string): string | undefined {
@@ -142,87 +106,31 @@ export function runAgiScript(opts: AgiRunOptions): Promise<AgiRunResult> {
   if (!('UNIQUEID' in vars)) vars.UNIQUEID = env.agi_uniqueid;
 
   const result: AgiRunResult = { commands: [], vars, verbose: [], exitCode: null, signal: null, durationMs: 0, stderr: '', rejected: [] };
-  let dead = !!opts.dead;
-  const started = Date.now();
+  const side: AgiSide = {
+    getVariable: (name) => lookup(vars, name),
+    evaluate: (expr) => evaluate(expr, vars),
+    setVariable: (name, value) => (vars[name] = value),
+    verbose: (message) => result.verbose.push(message),
+    channelStatus: () => 4,
+    answer: () => undefined,
+  };
   const scriptPath = join(opts.agiBin ?? AGI_BIN, opts.script);
   const [command, argv] = opts.viaShebang ? [scriptPath, opts.args ?? []] : [opts.node ?? process.execPath, [scriptPath, ...(opts.args ?? [])]];
-  const child: ChildProcess = spawn(command, argv, {
-    env: { ...process.env, ...(opts.configPath ? { ITD_BITRIX_CONFIG: opts.configPath } : {}), ...opts.processEnv },
-    stdio: ['pipe', 'pipe', 'pipe'],
+  const proc = startAgiProcess({
+    command,
+    argv,
+    processEnv: { ...process.env, ...(opts.configPath ? { ITD_BITRIX_CONFIG: opts.configPath } : {}), ...opts.processEnv },
+    env,
+    side,
+    dead: opts.dead,
+    killAfterMs: opts.killAfterMs,
+    afterCommand: (count, p) => {
+      if (opts.hangupAfterCommand === count) p.hangup(true);
+    },
   });
-  const reply = (text: string) => {
-    if (child.stdin && !child.stdin.destroyed) child.stdin.write(`${text}\n`);
-  };
-  const answer = (line: string): string => {
-    const words = parseAgiArgs(line);
-    const cmd = words.slice(0, 3).join(' ').toUpperCase();
-    if (dead && !DEAD_OK.test(line)) return '511 Command Not Permitted on a dead channel or intercept routine';
-    if (cmd.startsWith('GET FULL VARIABLE')) {
-      if (words.length !== 4) return '520-Invalid command syntax.  Proper usage follows:\nUsage: GET FULL VARIABLE\n520 End of proper usage.';
-      return `200 result=1 (${evaluate(words[3], vars)})`;
-    }
-    const two = words.slice(0, 2).join(' ').toUpperCase();
-    if (two === 'GET VARIABLE') {
-      if (words.length !== 3) return '520-Invalid command syntax.  Proper usage follows:\nUsage: GET VARIABLE\n520 End of proper usage.';
-      const v = lookup(vars, words[2]);
-      return v === undefined ? '200 result=0' : `200 result=1 (${v})`;
-    }
-    if (two === 'SET VARIABLE') {
-      if (words.length !== 4) return '520-Invalid command syntax.  Proper usage follows:\nSets a variable to the current channel.\n520 End of proper usage.';
-      vars[words[2]] = words[3];
-      return '200 result=1';
-    }
-    if (words[0]?.toUpperCase() === 'VERBOSE') {
-      result.verbose.push(words[1] ?? '');
-      return '200 result=1';
-    }
-    if (words[0]?.toUpperCase() === 'NOOP') return '200 result=0';
-    if (two === 'CHANNEL STATUS') return '200 result=4';
-    if (words[0]?.toUpperCase() === 'ANSWER') return '200 result=0';
-    return '510 Invalid or unknown command';
-  };
-
-  let buffer = '';
-  child.stdout!.setEncoding('utf8');
-  child.stdout!.on('data', (chunk: string) => {
-    buffer += chunk;
-    let nl: number;
-    while ((nl = buffer.indexOf('\n')) >= 0) {
-      const line = buffer.slice(0, nl);
-      buffer = buffer.slice(nl + 1);
-      result.commands.push(line);
-      const r = answer(line);
-      if (/^5(10|20)/.test(r)) result.rejected.push(line);
-      reply(r);
-      if (opts.hangupAfterCommand === result.commands.length) {
-        dead = true;
-        child.kill('SIGHUP');
-      }
-    }
-  });
-  child.stderr!.setEncoding('utf8');
-  child.stderr!.on('data', (c: string) => (result.stderr += c));
-  child.stdin!.on('error', () => undefined);
-
-  const envBlock = Object.entries(env)
-    .map(([k, v]) => `${k}: ${v}`)
-    .join('\n');
-  child.stdin!.write(`${envBlock}\n\n`);
-
-  if (opts.hangupAfterMs !== undefined) {
-    setTimeout(() => {
-      dead = true;
-      child.kill('SIGHUP');
-    }, opts.hangupAfterMs);
-  }
-  const killer = setTimeout(() => child.kill('SIGKILL'), opts.killAfterMs ?? 15_000);
-  return new Promise((resolve) => {
-    child.on('exit', (code, signal) => {
-      clearTimeout(killer);
-      result.exitCode = code;
-      result.signal = signal;
-      result.durationMs = Date.now() - started;
-      resolve(result);
-    });
+  if (opts.hangupAfterMs !== undefined) setTimeout(() => proc.hangup(true), opts.hangupAfterMs);
+  return proc.done.then((r) => {
+    const t = proc.session.transcript;
+    return { ...result, commands: t.commands, rejected: t.rejected, exitCode: r.exitCode, signal: r.signal, durationMs: r.durationMs, stderr: r.stderr };
   });
 }
