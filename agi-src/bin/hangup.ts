@@ -5,6 +5,6 @@ import { runAgi } from './agi-runner';
 runAgi(
   'hangup',
   (c) => c.hangupTimeoutMs,
-  (r) => hangup(r.services, r.channel, r.env, r.deadline, { spawnRecordingWorker: detachedWorker(r.configPath) }),
+  (r) => hangup(r.services, r.channel, r.env, r.deadline, { spawnRecordingWorker: detachedWorker(r.configPath), mustFinish: r.mustFinish }),
   1000,
 );

@@ -19,9 +19,23 @@ const FINISH_GRACE_MS = 90_000;
 export interface HangupOptions {
   /** Starts the detached worker that attaches the recording once Asterisk has closed it. */
   spawnRecordingWorker?: (uniqueid: string) => void;
+  /** The process does not leave before this has settled, whatever its budget (see agi-runner). */
+  mustFinish?: (work: Promise<unknown>) => void;
 }
 
 export async function hangup(s: Services, channel: AgiChannel, env: AgiEnvironment, deadline: number, opts: HangupOptions = {}): Promise<void> {
+  // A handler that starts late on a starved PBX still writes down how the call ended: the budget
+  // counts only once the facts are in the journal.
+  let journaled: () => void = () => undefined;
+  opts.mustFinish?.(new Promise<void>((resolve) => (journaled = resolve)));
+  try {
+    await recordHangup(s, channel, env, deadline, opts, () => journaled());
+  } finally {
+    journaled();
+  }
+}
+
+async function recordHangup(s: Services, channel: AgiChannel, env: AgiEnvironment, deadline: number, opts: HangupOptions, onJournaled: () => void): Promise<void> {
   const vars = await readHangupVars(channel);
   if (!vars.uniqueid) {
     // The inbound subroutine marks every call on a listed route before anything else: not ours.
@@ -53,7 +67,10 @@ export async function hangup(s: Services, channel: AgiChannel, env: AgiEnvironme
   } catch (err) {
     s.log.error(`hangup ${facts.uniqueid}: cannot write the hangup journal (${(err as Error).message})`);
   }
+  // Without the journal the database is the only record: that write must not be cut short either.
+  if (journaled) onJournaled();
   const attach = await applyHangup(s, facts);
+  onJournaled();
   if (journaled) {
     try {
       markApplied(s.config.databasePath, facts.uniqueid);
