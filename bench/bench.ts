@@ -13,6 +13,7 @@ import { join } from 'path';
 import { FakeBitrix, seedDemo } from '../test/fake-bitrix/server';
 import { testSetup, TestSetup } from '../test/helpers/config';
 import { cardsDone, endFacts, inboundFacts, recordAnswer } from '../test/helpers/facts';
+import { dumpedFixture, freepbxPbx } from '../test/helpers/pbx/freepbx';
 import type { AgiRunOptions, AgiRunResult } from '../test/helpers/fake-asterisk';
 import {
   AGI_BIN,
@@ -49,6 +50,7 @@ function opt(name: string, dflt: number): number {
 const RUNS = opt('runs', 25);
 const CONCURRENT = opt('concurrent', 50);
 const RSS_RUNS = opt('rss-runs', 5);
+const QUEUE_CALLS = opt('queue-calls', 10);
 const KEEP = process.argv.includes('--keep');
 const CONCURRENT_ONLY = process.argv.includes('--concurrent-only'); // skip A–C (debugging part E) // keep the temp config/database/log folders
 
@@ -450,6 +452,28 @@ async function main(): Promise<void> {
       `(slowest AGI ${e.incomingMaxMs} ms, median ${e.incomingMedianMs} ms, budget 2000 ms), shows ${r1(e.wallMs.showBurst / 1000)} s (slowest ${e.showMaxMs} ms, budget 1500 ms), ` +
       `hangups ${r1(e.wallMs.hangupBurst / 1000)} s, retry drain ${r1(e.wallMs.retryDrain / 1000)} s`,
   );
+
+  // ================================================================ F: show requests per answered queue call
+  const fx = dumpedFixture();
+  if (!fx) anomalies.push('F: utests/fixtures/dump-dialplan.php or php missing; show requests per queue call not measured');
+  else {
+    progress(`F: ${QUEUE_CALLS} queue calls on the test PBX (generated dialplan), every member picking up in the same millisecond`);
+    const fakeF = await FakeBitrix.start({ rateLimit: false });
+    seedDemo(fakeF);
+    fakeF.addUser({ ID: 17, NAME: 'Oleg', LAST_NAME: 'Sidorov', ACTIVE: true, UF_PHONE_INNER: '103' });
+    const tF = testSetup({ webhookUrl: fakeF.webhookUrl, dids: Object.values(fx.dids) as string[], logLevel: 'info' });
+    setups.push(tF);
+    const pbx = freepbxPbx({ fixture: fx, agiDir: AGI_BIN, spoolDir: tF.dir, agiEnv: { ITD_BITRIX_CONFIG: tF.configPath } });
+    for (const u of fx.users) pbx.phone(`PJSIP/${u.ext}`, { answerAfterMs: 3000 });
+    const qcalls = Array.from({ length: QUEUE_CALLS }, (_, i) => pbx.inbound({ did: fx.dids.queue, callerNum: `8916800${String(i).padStart(4, '0')}`, hangupAfterTalkMs: 8000 }));
+    await pbx.run();
+    const answered = qcalls.filter((c) => pbx.events.some((e) => e.type === 'queue-connect' && e.channel === c.channel.name)).length;
+    const pickedUp = pbx.trace.filter((x) => x.context === 'macro-auto-blkvm' && x.priority === 1).length;
+    const perCall = answered ? fakeF.shows.length / answered : NaN;
+    info.queueShows = { calls: QUEUE_CALLS, answered, phonesPickedUp: pickedUp, showRequests: fakeF.shows.length };
+    target('queue.shows.per.answered.call', perCall, `${r2(perCall)} (${fakeF.shows.length} show requests for ${answered} answered calls; ${pickedUp} phones picked up)`, '1', perCall === 1);
+    await fakeF.stop();
+  }
 
   // ================================================================ summary
   if (KEEP) note(`kept: ${setups.map((t) => t.dir).join(' ')}`);
