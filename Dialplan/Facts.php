@@ -19,8 +19,6 @@ class Facts
     const ANSWER = 'BITRIX_ANSWER';
     /** Where a subroutine leaves the operator's extension it worked out. */
     const OPERATOR = 'BITRIX_OPERATOR';
-    /** Inherited from from-queue: the queue member's extension (its Local channel's exten). */
-    const AGENT = 'BITRIX_AGENT';
     /** Inherited: the member gosub the queue had before ours, run after ours. */
     const QUEUE_NEXT_GOSUB = 'BITRIX_QGOSUB';
     /** Inherited: the queue whose member gosub is ours (its members skip the answer macro hook). */
