@@ -26,16 +26,16 @@ export interface HangupOptions {
 export async function hangup(s: Services, channel: AgiChannel, env: AgiEnvironment, deadline: number, opts: HangupOptions = {}): Promise<void> {
   // A handler that starts late on a starved PBX still writes down how the call ended: the budget
   // counts only once the facts are in the journal.
-  let journaled: () => void = () => undefined;
-  opts.mustFinish?.(new Promise<void>((resolve) => (journaled = resolve)));
+  let factsSafe: () => void = () => undefined;
+  opts.mustFinish?.(new Promise<void>((resolve) => (factsSafe = resolve)));
   try {
-    await recordHangup(s, channel, env, deadline, opts, () => journaled());
+    await recordHangup(s, channel, env, deadline, opts, () => factsSafe());
   } finally {
-    journaled();
+    factsSafe();
   }
 }
 
-async function recordHangup(s: Services, channel: AgiChannel, env: AgiEnvironment, deadline: number, opts: HangupOptions, onJournaled: () => void): Promise<void> {
+async function recordHangup(s: Services, channel: AgiChannel, env: AgiEnvironment, deadline: number, opts: HangupOptions, factsSafe: () => void): Promise<void> {
   const vars = await readHangupVars(channel);
   if (!vars.uniqueid) {
     // The inbound subroutine marks every call on a listed route before anything else: not ours.
@@ -68,9 +68,9 @@ async function recordHangup(s: Services, channel: AgiChannel, env: AgiEnvironmen
     s.log.error(`hangup ${facts.uniqueid}: cannot write the hangup journal (${(err as Error).message})`);
   }
   // Without the journal the database is the only record: that write must not be cut short either.
-  if (journaled) onJournaled();
+  if (journaled) factsSafe();
   const attach = await applyHangup(s, facts);
-  onJournaled();
+  factsSafe();
   if (journaled) {
     try {
       markApplied(s.config.databasePath, facts.uniqueid);

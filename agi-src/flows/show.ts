@@ -97,12 +97,12 @@ export async function deliverCard(s: Services, job: CardJob, deadline: number): 
       return;
     }
     if (!cfg.showCard) return;
-    const now = await calls.get(call.uniqueid);
-    if (now?.hungup_at) {
+    const latest = await calls.get(call.uniqueid);
+    if (latest?.hungup_at) {
       s.log.info(`show ${call.uniqueid}: the call ended before the card could be sent; no card`);
       return;
     }
-    const callId = job.callId || now?.bitrix_call_id || call.bitrix_call_id;
+    const callId = job.callId || latest?.bitrix_call_id || call.bitrix_call_id;
     if (!callId) {
       s.log.info(`show ${call.uniqueid}: call not registered yet; no card (the retry back-fills it)`);
       return;
