@@ -20,12 +20,14 @@ require_once __DIR__ . '/Settings.php';
 require_once __DIR__ . '/SettingsValidator.php';
 require_once __DIR__ . '/SettingsPage.php';
 require_once __DIR__ . '/InboundRoutes.php';
+require_once __DIR__ . '/OutboundRoutes.php';
 require_once __DIR__ . '/FileOwner.php';
 require_once __DIR__ . '/ConfigFile.php';
 require_once __DIR__ . '/OperatorCli.php';
 require_once __DIR__ . '/OauthConnect.php';
 require_once __DIR__ . '/RetryJob.php';
 require_once __DIR__ . '/InstalledFiles.php';
+require_once __DIR__ . '/AmiCredentials.php';
 require_once __DIR__ . '/DialplanProblems.php';
 require_once __DIR__ . '/Dialplan/Problem.php';
 require_once __DIR__ . '/Dialplan/Facts.php';
@@ -38,6 +40,9 @@ require_once __DIR__ . '/Dialplan/AnswerSubroutine.php';
 require_once __DIR__ . '/Dialplan/QueueHook.php';
 require_once __DIR__ . '/Dialplan/AutoBlkvmHook.php';
 require_once __DIR__ . '/Dialplan/DirectDialHook.php';
+require_once __DIR__ . '/Dialplan/OutboundSubroutine.php';
+require_once __DIR__ . '/Dialplan/OutboundAnswer.php';
+require_once __DIR__ . '/Dialplan/OutboundHangupHandler.php';
 
 #[\AllowDynamicProperties]
 class Bitrix extends \FreePBX_Helpers implements \BMO
@@ -177,31 +182,47 @@ class Bitrix extends \FreePBX_Helpers implements \BMO
     }
 
     /**
-     * Nothing while off or without DIDs; nothing either when no listed DID has a route. Every
-     * answer path gets its hook (queue member gosub, ring groups and follow-me through
-     * macro-auto-blkvm, a Dial straight to an extension); what cannot be placed is reported.
+     * Nothing while off. Inbound: only routes of listed DIDs, every answer path with its hook
+     * (queue member gosub, ring groups and follow-me through macro-auto-blkvm, a Dial straight to
+     * an extension); what cannot be placed is reported (log, notification, page). Outgoing: the
+     * trunk hook when outgoing calls are reported or click-to-call is on (the clicked call leaves
+     * through a trunk); its problems are logged.
      */
     public function doDialplanHook(&$ext, $engine, $priority)
     {
         $s = $this->settings()->get();
         $problems = [];
-        if (!empty($s['enabled']) && !empty($s['dids'])) {
-            list($spliced, $problems) = Bitrix\Dialplan\InboundSubroutine::spliceRoutes($ext, $this->inboundRoutes()->listed($s));
-            if ($spliced > 0) {
-                $agi = new Bitrix\Dialplan\AgiStep();
-                Bitrix\Dialplan\InboundSubroutine::add($ext, $agi);
-                Bitrix\Dialplan\HangupHandler::add($ext, $agi);
-                Bitrix\Dialplan\OperatorSubroutine::add($ext);
-                Bitrix\Dialplan\AnswerSubroutine::add($ext, $agi);
-                $problems = array_merge(
-                    $problems,
-                    Bitrix\Dialplan\QueueHook::add($ext, $this->asteriskVersion()),
-                    Bitrix\Dialplan\AutoBlkvmHook::add($ext),
-                    Bitrix\Dialplan\DirectDialHook::add($ext)
-                );
+        if (!empty($s['enabled'])) {
+            $agi = new Bitrix\Dialplan\AgiStep();
+            if (!empty($s['dids'])) {
+                $problems = $this->inboundHooks($ext, $agi, $s);
+            }
+            if (!empty($s['outgoingEnabled']) || !empty($s['clickToCall'])) {
+                foreach (Bitrix\Dialplan\OutboundSubroutine::add($ext, $agi, ['report' => !empty($s['outgoingEnabled']), 'routes' => $s['outgoingRoutes']]) as $problem) {
+                    $this->log($problem);
+                }
             }
         }
         $this->dialplanProblems()->record($problems);
+    }
+
+    /** @return Bitrix\Dialplan\Problem[] */
+    private function inboundHooks($ext, Bitrix\Dialplan\AgiStep $agi, array $s)
+    {
+        list($spliced, $problems) = Bitrix\Dialplan\InboundSubroutine::spliceRoutes($ext, $this->inboundRoutes()->listed($s));
+        if ($spliced === 0) {
+            return $problems;
+        }
+        Bitrix\Dialplan\InboundSubroutine::add($ext, $agi);
+        Bitrix\Dialplan\HangupHandler::add($ext, $agi);
+        Bitrix\Dialplan\OperatorSubroutine::add($ext);
+        Bitrix\Dialplan\AnswerSubroutine::add($ext, $agi);
+        return array_merge(
+            $problems,
+            Bitrix\Dialplan\QueueHook::add($ext, $this->asteriskVersion()),
+            Bitrix\Dialplan\AutoBlkvmHook::add($ext),
+            Bitrix\Dialplan\DirectDialHook::add($ext)
+        );
     }
 
     public function genConfig()
@@ -247,12 +268,17 @@ class Bitrix extends \FreePBX_Helpers implements \BMO
     public function page()
     {
         return $this->room('page', fn () => new Bitrix\SettingsPage($this->settings(), $this->configFile(), $this->inboundRoutes(),
-            $this->cli(), $this->options['moduleDir'], $this->dialplanProblems()));
+            $this->outboundRoutes(), $this->cli(), $this->options['moduleDir'], $this->dialplanProblems()));
     }
 
     public function inboundRoutes()
     {
         return $this->room('inboundRoutes', fn () => new Bitrix\InboundRoutes($this->FreePBX));
+    }
+
+    public function outboundRoutes()
+    {
+        return $this->room('outboundRoutes', fn () => new Bitrix\OutboundRoutes($this->FreePBX));
     }
 
     public function retryJob()
@@ -269,6 +295,12 @@ class Bitrix extends \FreePBX_Helpers implements \BMO
     {
         return $this->room('installedFiles', fn () => new Bitrix\InstalledFiles($this->agiDir(), $this->options['moduleDir'],
             $this->owner()));
+    }
+
+    /** FreePBX's manager user for the resident service's environment (click-to-call). */
+    public function amiCredentials()
+    {
+        return $this->room('amiCredentials', fn () => new Bitrix\AmiCredentials($this->FreePBX));
     }
 
     private function owner()
@@ -307,5 +339,12 @@ class Bitrix extends \FreePBX_Helpers implements \BMO
             $v = null;
         }
         return is_string($v) && preg_match('/^\d+(\.\d+)*/', $v) ? $v : null;
+    }
+
+    private function log($text)
+    {
+        if (function_exists('freepbx_log') && defined('FPBX_LOG_WARNING')) {
+            freepbx_log(FPBX_LOG_WARNING, 'bitrix: ' . $text);
+        }
     }
 }

@@ -80,15 +80,30 @@ class Settings
         return $secrets;
     }
 
-    /** What of the settings changes the generated dialplan: the DID keys while enabled. */
+    /**
+     * What of the settings changes the generated dialplan: while enabled, the DID keys, whether
+     * outgoing calls are reported and on which routes, and click-to-call.
+     */
     public static function dialplanSignature(array $s)
     {
+        if (empty($s['enabled'])) {
+            return 'off';
+        }
         $keys = [];
         foreach ($s['dids'] as $d) {
             $keys[] = Did::key($d, $s['countryCode']);
         }
         $keys = array_values(array_unique(array_filter($keys, 'strlen')));
         sort($keys);
-        return (!empty($s['enabled']) && $keys) ? json_encode($keys) : 'off';
+        $out = null;
+        if (!empty($s['outgoingEnabled'])) {
+            $out = array_values(array_map('strval', $s['outgoingRoutes']));
+            sort($out);
+        }
+        $click = !empty($s['clickToCall']);
+        if (!$keys && $out === null && !$click) {
+            return 'off';
+        }
+        return json_encode(['dids' => $keys, 'out' => $out, 'click' => $click]);
     }
 }

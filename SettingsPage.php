@@ -16,6 +16,8 @@ class SettingsPage
     private $configFile;
     /** @var InboundRoutes */
     private $routes;
+    /** @var OutboundRoutes */
+    private $outRoutes;
     /** @var OperatorCli */
     private $cli;
     /** @var string */
@@ -30,13 +32,14 @@ class SettingsPage
     /** @var array|null the failed save's input, shown again */
     private $submitted = null;
 
-    public function __construct(Settings $settings, ConfigFile $configFile, InboundRoutes $routes, OperatorCli $cli, $moduleDir,
+    public function __construct(Settings $settings, ConfigFile $configFile, InboundRoutes $routes, OutboundRoutes $outRoutes, OperatorCli $cli, $moduleDir,
         DialplanProblems $dialplanProblems)
     {
         $this->dialplanProblems = $dialplanProblems;
         $this->settings = $settings;
         $this->configFile = $configFile;
         $this->routes = $routes;
+        $this->outRoutes = $outRoutes;
         $this->cli = $cli;
         $this->moduleDir = $moduleDir;
     }
@@ -90,6 +93,7 @@ class SettingsPage
             'errors' => $this->errors,
             'messages' => $this->messages,
             'routes' => $this->routes->forPicker(),
+            'outRoutes' => $this->outRoutes->forPicker(),
             'status' => $status,
             'dialplanProblems' => $this->dialplanProblems->texts(),
             'oauthReturnUrl' => OauthConnect::returnUrl(),
@@ -143,6 +147,27 @@ class SettingsPage
                         'help' => _('Used to read national numbers: with 7, 8495… and 495… become +7495…. Leave empty to send numbers as they come.')],
                 ],
             ],
+            'outgoing' => [
+                'title' => _('Outgoing calls'),
+                'fields' => [
+                    ['key' => 'outgoingEnabled', 'type' => 'radio', 'label' => _('Report outgoing calls'),
+                        'help' => _('Calls that leave through a trunk appear in the CRM for the Bitrix24 user whose extension made them, with the result (answered, busy, no answer…), the talk time and the recording. Calls forwarded out from an inbound call stay part of that inbound call. Saving a change asks for Apply Config.')],
+                    ['key' => 'outgoingRoutes', 'type' => 'routes', 'label' => _('Outbound routes'),
+                        'help' => _('Only calls through the ticked outbound routes are reported. Tick none to report every route.')],
+                    ['key' => 'outgoingShowCard', 'type' => 'radio', 'label' => _('Show the call card to the caller'),
+                        'help' => _('Pop the call card in Bitrix24 for the user who makes the call, while it rings.')],
+                ],
+            ],
+            'clicktocall' => [
+                'title' => _('Click-to-call from Bitrix24'),
+                'fields' => [
+                    ['key' => 'clickToCall', 'type' => 'radio', 'label' => _('Click-to-call'),
+                        'help' => _('A user clicks a phone number in Bitrix24: their own extension rings first, and when they pick up the number is dialled through the outbound routes with their outbound caller ID. No address of the PBX is opened to the internet: the PBX fetches the clicks from Bitrix24. Needs the local application (Connect) and the module\'s resident service. Then in Bitrix24, Telephony → Settings → Default number for outgoing calls: choose this application.')],
+                    ['key' => 'clickToCallRewrite', 'type' => 'rewrite', 'label' => _('Number rewrite'),
+                        'placeholder' => "+7 => 8\n+ => 810",
+                        'help' => _('Bitrix24 sends numbers as +7…; rewrite them into what your outbound routes dial, one rule per line: the prefix, "=>", then what replaces it. The first rule that fits is used.')],
+                ],
+            ],
             'crm' => [
                 'title' => _('CRM'),
                 'fields' => [
@@ -163,6 +188,8 @@ class SettingsPage
                         'help' => _('The longest a new call waits for the CRM lookup before it goes on to its destination.')],
                     ['key' => 'showTimeoutMs', 'type' => 'number', 'label' => _('Answer time budget (ms)')] + $range('showTimeoutMs') + [
                         'help' => _('The longest the answering operator waits for the call card request before the call connects.')],
+                    ['key' => 'outgoingTimeoutMs', 'type' => 'number', 'label' => _('Outgoing call time budget (ms)')] + $range('outgoingTimeoutMs') + [
+                        'help' => _('The longest an outgoing call waits for its registration in Bitrix24 before the trunk is dialled; the rest is sent later.')],
                     ['key' => 'hangupTimeoutMs', 'type' => 'number', 'label' => _('Hangup time budget (ms)')] + $range('hangupTimeoutMs') + [
                         'help' => _('After this, unfinished work at hangup is left to the retry job.')],
                     ['key' => 'retentionHours', 'type' => 'number', 'label' => _('Keep finished calls (hours)')] + $range('retentionHours') + [
@@ -224,6 +251,8 @@ class SettingsPage
         }
         $v['didsPicked'] = $picked;
         $v['didsExtra'] = implode("\n", $extra);
+        $v['outgoingRoutes'] = array_values(array_map('strval', $s['outgoingRoutes']));
+        $v['clickToCallRewrite'] = SettingsValidator::formatRewrite($s['clickToCallRewrite']);
         if (is_array($submitted)) {
             foreach ($submitted as $k => $val) {
                 if (in_array($k, ['webhookUrl', 'appClientSecret', 'action'], true) || !array_key_exists($k, $v)) {
@@ -233,6 +262,10 @@ class SettingsPage
                     $v['didsPicked'] = is_array($val) ? array_values(array_filter($val, 'is_scalar')) : [];
                     continue;
                 }
+                if ($k === 'outgoingRoutes') {
+                    $v['outgoingRoutes'] = is_array($val) ? array_values(array_map('strval', array_filter($val, 'is_scalar'))) : [];
+                    continue;
+                }
                 if (is_scalar($val)) {
                     $v[$k] = in_array($k, SettingsValidator::FLAGS, true)
                         ? ((string)$val === 'yes') : (string)$val;
@@ -240,6 +273,9 @@ class SettingsPage
             }
             if (isset($submitted['didsExtra']) && is_scalar($submitted['didsExtra'])) {
                 $v['didsExtra'] = (string)$submitted['didsExtra'];
+            }
+            if (isset($submitted['outgoingRoutesShown']) && !isset($submitted['outgoingRoutes'])) {
+                $v['outgoingRoutes'] = [];
             }
         }
         return $v;

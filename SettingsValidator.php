@@ -5,7 +5,8 @@ namespace FreePBX\modules\Bitrix;
 class SettingsValidator
 {
     /** Yes/no fields of the form. */
-    const FLAGS = ['enabled', 'lookupCallerName', 'createCrmEntity', 'showCard', 'attachRecordings'];
+    const FLAGS = ['enabled', 'lookupCallerName', 'createCrmEntity', 'showCard', 'attachRecordings', 'outgoingEnabled', 'outgoingShowCard',
+        'clickToCall'];
 
     /** @var array config.schema.json properties */
     private $props;
@@ -83,6 +84,25 @@ class SettingsValidator
             }
         }
 
+        if (isset($post['outgoingRoutesShown'])) {
+            // The route list was on the form: no box ticked means every route.
+            $routes = [];
+            foreach (isset($post['outgoingRoutes']) && is_array($post['outgoingRoutes']) ? $post['outgoingRoutes'] : [] as $r) {
+                if (is_scalar($r) && preg_match('/^[0-9]{1,10}$/', (string)$r)) {
+                    $routes[] = (string)$r;
+                }
+            }
+            $s['outgoingRoutes'] = array_values(array_unique($routes));
+        }
+        if (isset($post['clickToCallRewrite'])) {
+            list($rules, $ruleError) = self::parseRewrite(is_scalar($post['clickToCallRewrite']) ? (string)$post['clickToCallRewrite'] : '');
+            if ($ruleError !== null) {
+                $e['clickToCallRewrite'] = $ruleError;
+            } else {
+                $s['clickToCallRewrite'] = $rules;
+            }
+        }
+
         if (isset($post['countryCode'])) {
             $cc = $str('countryCode');
             $cc = ltrim($cc, '+');
@@ -93,7 +113,7 @@ class SettingsValidator
             }
         }
 
-        $ints = ['defaultUserId', 'incomingTimeoutMs', 'showTimeoutMs', 'hangupTimeoutMs', 'retentionHours', 'retryGiveUpHours'];
+        $ints = ['defaultUserId', 'incomingTimeoutMs', 'showTimeoutMs', 'hangupTimeoutMs', 'outgoingTimeoutMs', 'retentionHours', 'retryGiveUpHours'];
         foreach ($ints as $k) {
             if (!isset($post[$k])) {
                 continue;
@@ -138,6 +158,39 @@ class SettingsValidator
             }
         }
         return [$s, $e];
+    }
+
+    /**
+     * Click-to-call rewrite rules, one per line: "+7 => 8" (the prefix, then what replaces it; an
+     * empty replacement drops the prefix). Returns [rules, error|null].
+     */
+    public static function parseRewrite($text)
+    {
+        $rules = [];
+        foreach (preg_split('/\r\n|\r|\n/', $text) as $line) {
+            $line = trim($line);
+            if ($line === '') {
+                continue;
+            }
+            if (!preg_match('/^(\+?[0-9*#]{0,15})\s*=>\s*([0-9*#]{0,15})$/', $line, $m) || $m[1] === '') {
+                return [null, sprintf(_('"%s" is not a rule: write the prefix, "=>", then what replaces it, e.g. +7 => 8.'), $line)];
+            }
+            $rules[] = ['prefix' => $m[1], 'replace' => $m[2]];
+        }
+        if (count($rules) > 50) {
+            return [null, _('At most 50 rules.')];
+        }
+        return [$rules, null];
+    }
+
+    /** The rules as the page shows them, one per line. */
+    public static function formatRewrite(array $rules)
+    {
+        $lines = [];
+        foreach ($rules as $r) {
+            $lines[] = $r['prefix'] . ' => ' . $r['replace'];
+        }
+        return implode("\n", $lines);
     }
 
     /** Route DIDs ticked in the list plus free lines; returns [dids, error|null]. */

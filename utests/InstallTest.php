@@ -7,7 +7,7 @@ class InstallTest extends BitrixTestCase
     {
         $mod = $this->tmp . '/module';
         mkdir($mod . '/agi-bin', 0755, true);
-        foreach (['itd_bitrix.js', 'itd_bitrix_incoming.js', 'itd_bitrix_show.js', 'itd_bitrix_hangup.js', 'node_sqlite3.node'] as $f) {
+        foreach (['itd_bitrix.js', 'itd_bitrix_incoming.js', 'itd_bitrix_show.js', 'itd_bitrix_hangup.js', 'itd_bitrix_outgoing.js', 'node_sqlite3.node'] as $f) {
             file_put_contents($mod . '/agi-bin/' . $f, 'x');
         }
         return $mod;
@@ -56,7 +56,7 @@ class InstallTest extends BitrixTestCase
         $this->configure($b, ['databasePath' => $db]);
         $b->install();
         // What reload copied, plus leftovers of an older version and other modules' files.
-        foreach (['itd_bitrix.js', 'itd_bitrix_incoming.js', 'itd_bitrix_show.js', 'itd_bitrix_hangup.js', 'node_sqlite3.node', 'itd_bitrix_old.js', 'contactmanager.agi', 'other.node'] as $f) {
+        foreach (['itd_bitrix.js', 'itd_bitrix_incoming.js', 'itd_bitrix_show.js', 'itd_bitrix_hangup.js', 'itd_bitrix_outgoing.js', 'node_sqlite3.node', 'itd_bitrix_old.js', 'contactmanager.agi', 'other.node'] as $f) {
             file_put_contents($agi . '/' . $f, 'x');
         }
         mkdir($agi . '/itd_bitrix');

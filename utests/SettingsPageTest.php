@@ -38,7 +38,7 @@ class SettingsPageTest extends BitrixTestCase
         $this->assertSame($fields + 2, substr_count($html, '<div class="element-container'), 'one row per field + Connect + Test');
         $this->assertStringContainsString('<form class="fpbx-submit" name="itdbitrix"', $html);
         $this->assertStringContainsString('<input type="hidden" name="action" value="save">', $html);
-        $this->assertSame(6, substr_count($html, 'class="col-md-9 radioset"'), 'yes/no fields and the connect-with choice');
+        $this->assertSame(9, substr_count($html, 'class="col-md-9 radioset"'), 'yes/no fields and the connect-with choice');
         $this->assertMatchesRegularExpression('/name="enabled" id="itd_enabled_first" value="yes" checked/', $html);
         // The route DID listed as +7495… is ticked; the free one is in the textarea.
         $this->assertMatchesRegularExpression('/name="dids\[\]" value="74951234567" checked/', $html);

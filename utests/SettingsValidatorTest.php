@@ -41,8 +41,40 @@ class SettingsValidatorTest extends BitrixTestCase
         $this->assertSame(['dids' => 'At most 1000 DIDs can be listed.'], $this->errorsFor(['didsExtra' => $many, 'dids' => []]));
     }
 
+    public function testClickToCallRewriteRulesThatAreNotRules()
+    {
+        $msg = function ($line) {
+            return ['clickToCallRewrite' => '"' . $line . '" is not a rule: write the prefix, "=>", then what replaces it, e.g. +7 => 8.'];
+        };
+        foreach (['+7 -> 8', '=> 8', '7 => +8', '+7 => 8; Hangup', '+7 => 8 => 9', 'abc => 1', '+1234567890123456 => 1'] as $bad) {
+            $this->assertSame($msg($bad), $this->errorsFor(['clickToCallRewrite' => "+7 => 8\n" . $bad]), $bad);
+        }
+        $this->assertSame(['clickToCallRewrite' => 'At most 50 rules.'], $this->errorsFor(['clickToCallRewrite' => str_repeat("+7 => 8\n", 51)]));
+    }
+
+    public function testClickToCallRewriteRules()
+    {
+        $b = $this->bitrix();
+        $this->assertTrue($b->page()->save(['clickToCallRewrite' => "+7 => 8\r\n\n  +375=>810375 \n+ =>  "] + self::VALID_POST));
+        $this->assertSame([['prefix' => '+7', 'replace' => '8'], ['prefix' => '+375', 'replace' => '810375'], ['prefix' => '+', 'replace' => '']],
+            $b->settings()->get()['clickToCallRewrite']);
+        $this->assertStringContainsString(">+7 =&gt; 8\n+375 =&gt; 810375\n+ =&gt; </textarea>", $b->showPage(), 'shown back one per line');
+    }
+
+    public function testOutgoingRoutes()
+    {
+        $b = $this->bitrix();
+        $this->assertTrue($b->page()->save(['outgoingRoutesShown' => '1', 'outgoingRoutes' => ['2', '2', '7', 'x; Hangup', ['1']]] + self::VALID_POST));
+        $this->assertSame(['2', '7'], $b->settings()->get()['outgoingRoutes'], 'route ids only, once each');
+        $this->assertTrue($b->page()->save(['outgoingRoutesShown' => '1'] + self::VALID_POST));
+        $this->assertSame([], $b->settings()->get()['outgoingRoutes'], 'none ticked: every route');
+        $this->assertTrue($b->page()->save(['outgoingRoutes' => ['5']] + self::VALID_POST));
+        $this->assertSame([], $b->settings()->get()['outgoingRoutes'], 'a form without the route list leaves them alone');
+    }
+
     public function testNumbersInRange()
     {
+        $this->assertSame(['outgoingTimeoutMs' => 'Enter a whole number from 300 to 10000.'], $this->errorsFor(['outgoingTimeoutMs' => '100']));
         $this->assertSame(['defaultUserId' => 'Enter a whole number from 1 to 2147483647.'], $this->errorsFor(['defaultUserId' => '0']));
         $this->assertSame(['incomingTimeoutMs' => 'Enter a whole number from 300 to 10000.'], $this->errorsFor(['incomingTimeoutMs' => '20000']));
         $this->assertSame(['showTimeoutMs' => 'Enter a whole number from 300 to 10000.'], $this->errorsFor(['showTimeoutMs' => '1.5']));

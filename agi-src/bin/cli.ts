@@ -308,6 +308,8 @@ function statusText(lastError: string | null, h: { last_success_at: number | nul
 function callData(r: CallRow): object {
   return {
     uniqueid: r.uniqueid,
+    /** 'out': an outgoing call; callerNumber is then the number dialled and did the route. */
+    direction: r.type === 'out' ? 'out' : 'in',
     callerNumber: r.caller_number,
     did: r.did,
     bitrixCallId: r.bitrix_call_id,

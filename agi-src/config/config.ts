@@ -6,6 +6,12 @@ export interface AppCredentials {
   clientSecret: string;
 }
 
+/** Click-to-call number rewrite: a number starting with `prefix` has it replaced by `replace`. */
+export interface RewriteRule {
+  prefix: string;
+  replace: string;
+}
+
 export interface Config {
   version: 1;
   enabled: boolean;
@@ -18,6 +24,12 @@ export interface Config {
   createCrmEntity: boolean;
   attachRecordings: boolean;
   showCard: boolean;
+  outgoingEnabled: boolean;
+  outgoingRoutes: string[];
+  outgoingShowCard: boolean;
+  outgoingTimeoutMs: number;
+  clickToCall: boolean;
+  clickToCallRewrite: RewriteRule[];
   countryCode: string;
   incomingTimeoutMs: number;
   showTimeoutMs: number;

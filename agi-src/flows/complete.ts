@@ -13,6 +13,30 @@ import type { Services } from './services';
 export const INLINE_RECORDING_MAX = 512 * 1024;
 const RECORDING_QUIET_MS = 1000;
 
+/** The retry leaves a hung-up call alone this long: the hangup step or its worker is on it. */
+export const FINISH_GRACE_MS = 90_000;
+
+/**
+ * Writes how a call ended into its row, with the finish (and the recording, when it has talk time
+ * and one) it now owes Bitrix24. Returns whether a recording follows.
+ */
+export async function oweFinish(
+  s: Services,
+  uniqueid: string,
+  hungupAt: number,
+  decision: { userId: number; duration: number; statusCode: string },
+  recordingPath: string | null,
+): Promise<boolean> {
+  const attach = s.config.attachRecordings && decision.duration > 0 && !!recordingPath;
+  const { calls } = await s.stores();
+  await calls.recordHangup(
+    uniqueid,
+    { hungupAt, recordingPath: recordingPath || null, finishUserId: decision.userId, finishDuration: decision.duration, finishStatus: decision.statusCode, attach },
+    hungupAt + FINISH_GRACE_MS,
+  );
+  return attach;
+}
+
 export interface CompleteOutcome {
   done: Step[];
   failed: Array<{ step: Step; error: BitrixError }>;
@@ -33,6 +57,10 @@ export async function completeCall(s: Services, uniqueid: string, deadline: numb
   };
   const client = await s.client();
 
+  if (pending.has('register') && row.type === 'out' && row.operator_ext && row.operator_user_id === null) {
+    // An outgoing call is registered by the caller's user: ask whose extension it is first.
+    if ((await resolveOperator(s, row, 'register')) === 'unknown') return outcome;
+  }
   if (pending.has('register')) {
     // Sent alone: while the call is open Bitrix24 answers a repeated register (same
     // EXTERNAL_CALL_ID) with the same CALL_ID, so a lost answer costs nothing. In one batch with
@@ -53,10 +81,10 @@ export async function completeCall(s: Services, uniqueid: string, deadline: numb
   if (!callId) return outcome;
 
   const finishDue = pending.has('finish') && row.hungup_at !== null && row.finish_user_id !== null;
-  if (finishDue && row.answered_at !== null && row.operator_ext && row.operator_user_id === null) {
-    // The answer was recorded while Bitrix24 could not say whose extension it is: ask now, so the
-    // call is finished by the operator who took it and not by the default user.
-    if ((await resolveOperator(s, row)) === 'unknown') return outcome;
+  if (finishDue && (row.answered_at !== null || row.type === 'out') && row.operator_ext && row.operator_user_id === null) {
+    // The answer (or, for an outgoing call, the call) was recorded while Bitrix24 could not say
+    // whose extension it is: ask now, so the call is finished by that user and not the default one.
+    if ((await resolveOperator(s, row, 'finish')) === 'unknown') return outcome;
   }
   const cmds: Record<string, Request> = {};
   if (finishDue) {
@@ -128,7 +156,7 @@ export async function completeCall(s: Services, uniqueid: string, deadline: numb
 }
 
 /** Fills in the operator's Bitrix24 user (and so the finishing user) from the cache or user.get. */
-async function resolveOperator(s: Services, row: CallRow): Promise<'resolved' | 'unknown'> {
+async function resolveOperator(s: Services, row: CallRow, step: Step): Promise<'resolved' | 'unknown'> {
   const { caches, calls } = await s.stores();
   const ext = row.operator_ext as string;
   let userId: number | null;
@@ -140,7 +168,7 @@ async function resolveOperator(s: Services, row: CallRow): Promise<'resolved' | 
       userId = userIdFrom(await (await s.client()).call(req.method, req.params, s.now() + 5000));
       await caches.putUser(ext, userId, s.now());
     } catch (err) {
-      await s.recordFailure(row.uniqueid, 'finish', err, 'call');
+      await s.recordFailure(row.uniqueid, step, err, 'call');
       return 'unknown';
     }
   }

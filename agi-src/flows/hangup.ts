@@ -5,16 +5,15 @@
 import { join } from 'path';
 import type { AgiChannel } from '../agi/channel';
 import type { AgiEnvironment } from '../agi/protocol';
-import { decideAnswer, epochMs } from '../logic/answer';
+import { decideAnswer } from '../logic/answer';
+import { epochMs } from '../logic/time';
 import { decideFinish } from '../logic/finish';
 import { isListedDid, normaliseNumber } from '../logic/phone';
 import { readHangupVars } from './channel-vars';
-import { completeCall } from './complete';
+import { completeCall, oweFinish } from './complete';
+import { applyOutgoingHangup, readOutgoingEnd } from './outgoing';
 import { appendHangup, HangupFacts, markApplied } from '../store/journal';
 import type { Services } from './services';
-
-/** The retry leaves a hung-up call alone this long: the hangup step or its worker is on it. */
-const FINISH_GRACE_MS = 90_000;
 
 export interface HangupOptions {
   /** Starts the detached worker that attaches the recording once Asterisk has closed it. */
@@ -24,42 +23,67 @@ export interface HangupOptions {
 }
 
 export async function hangup(s: Services, channel: AgiChannel, env: AgiEnvironment, deadline: number, opts: HangupOptions = {}): Promise<void> {
-  // A handler that starts late on a starved PBX still writes down how the call ended: the budget
-  // counts only once the facts are in the journal.
+  await keepingFacts(opts, async (factsSafe) => {
+    const vars = await readHangupVars(channel);
+    if (!vars.uniqueid) {
+      // The inbound subroutine marks every call on a listed route before anything else: not ours.
+      s.log.debug(`hangup: no BITRIX_UNIQUEID on ${env.agi_channel ?? 'this channel'}; not a reported call`);
+      return;
+    }
+    const hungupAt = epochMs(vars.ended) ?? s.now();
+    const facts: HangupFacts = {
+      uniqueid: vars.uniqueid,
+      hungupAt,
+      callId: vars.callId,
+      recording: vars.recording,
+      linkedid: vars.linkedid,
+      did: vars.did,
+      callerid: env.agi_callerid ?? '',
+      startedAt: epochMs(vars.started),
+      answer: decideAnswer({
+        answerFact: vars.answerFact,
+        dialStatus: vars.dialStatus,
+        dialOperator: vars.dialOperator,
+        answeredTimeMs: vars.answeredTimeMs,
+        endedAt: hungupAt,
+      }),
+    };
+    await settle(s, facts, deadline, opts, factsSafe);
+  });
+}
+
+/** The hangup handler of an outgoing call (`AGI(itd_bitrix_hangup.js,out)`): the calling channel's facts. */
+export async function outgoingHangup(s: Services, channel: AgiChannel, env: AgiEnvironment, deadline: number, opts: HangupOptions = {}): Promise<void> {
+  await keepingFacts(opts, async (factsSafe) => {
+    const facts = await readOutgoingEnd(channel, s.now());
+    if (!facts) {
+      s.log.debug(`hangup: no BITRIX_OUT_UNIQUEID on ${env.agi_channel ?? 'this channel'}; not a reported outgoing call`);
+      return;
+    }
+    await settle(s, facts, deadline, opts, factsSafe);
+  });
+}
+
+/**
+ * A handler that starts late on a starved PBX still writes down how the call ended: the process
+ * does not leave on its budget before `work` calls factsSafe (the journal line, else the row).
+ */
+async function keepingFacts(opts: HangupOptions, work: (factsSafe: () => void) => Promise<void>): Promise<void> {
   let factsSafe: () => void = () => undefined;
   opts.mustFinish?.(new Promise<void>((resolve) => (factsSafe = resolve)));
   try {
-    await recordHangup(s, channel, env, deadline, opts, () => factsSafe());
+    await work(() => factsSafe());
   } finally {
     factsSafe();
   }
 }
 
-async function recordHangup(s: Services, channel: AgiChannel, env: AgiEnvironment, deadline: number, opts: HangupOptions, factsSafe: () => void): Promise<void> {
-  const vars = await readHangupVars(channel);
-  if (!vars.uniqueid) {
-    // The inbound subroutine marks every call on a listed route before anything else: not ours.
-    s.log.debug(`hangup: no BITRIX_UNIQUEID on ${env.agi_channel ?? 'this channel'}; not a reported call`);
-    return;
-  }
-  const hungupAt = epochMs(vars.ended) ?? s.now();
-  const facts: HangupFacts = {
-    uniqueid: vars.uniqueid,
-    hungupAt,
-    callId: vars.callId,
-    recording: vars.recording,
-    linkedid: vars.linkedid,
-    did: vars.did,
-    callerid: env.agi_callerid ?? '',
-    startedAt: epochMs(vars.started),
-    answer: decideAnswer({
-      answerFact: vars.answerFact,
-      dialStatus: vars.dialStatus,
-      dialOperator: vars.dialOperator,
-      answeredTimeMs: vars.answeredTimeMs,
-      endedAt: hungupAt,
-    }),
-  };
+/**
+ * What every hangup does with its facts: the journal line first (nothing is lost if the database
+ * is busy), the call's row, then the finish (now, or after the recording by a detached worker)
+ * and the purge of old calls.
+ */
+async function settle(s: Services, facts: HangupFacts, deadline: number, opts: HangupOptions, factsSafe: () => void): Promise<void> {
   let journaled = false;
   try {
     appendHangup(s.config.databasePath, facts);
@@ -86,8 +110,8 @@ async function recordHangup(s: Services, channel: AgiChannel, env: AgiEnvironmen
     await completeCall(s, facts.uniqueid, deadline);
   }
   const { calls, caches } = await s.stores();
-  const purged = await calls.purge(hungupAt - s.config.retentionHours * 3600_000);
-  await caches.purge(hungupAt - s.config.nameCacheSeconds * 1000);
+  const purged = await calls.purge(facts.hungupAt - s.config.retentionHours * 3600_000);
+  await caches.purge(facts.hungupAt - s.config.nameCacheSeconds * 1000);
   if (purged) s.log.info(`purged ${purged} finished call(s) older than ${s.config.retentionHours} h`);
 }
 
@@ -103,6 +127,7 @@ export async function applyHangup(s: Services, facts: HangupFacts, opts: { rebui
   const { calls } = await s.stores();
   const uniqueid = facts.uniqueid;
   let call = await calls.get(uniqueid);
+  if (facts.out || call?.type === 'out') return applyOutgoingHangup(s, facts, opts);
   if (call?.hungup_at) return null;
   if (!call && opts.rebuild === false) {
     s.log.info(`hangup ${uniqueid}: the journal line is older than the retention and the call is not in the database; not reported again`);
@@ -141,20 +166,7 @@ export async function applyHangup(s: Services, facts: HangupFacts, opts: { rebui
     if (facts.answer.source === 'dial') s.log.info(`hangup ${uniqueid}: answered by ${facts.answer.extension} (from the dial result)`);
   }
   const decision = decideFinish({ answeredAt: call.answered_at, hungUpAt: facts.hungupAt, operatorUserId: call.operator_user_id }, cfg.defaultUserId);
-  const recordingPath = facts.recording || call.recording_path;
-  const attach = cfg.attachRecordings && decision.duration > 0 && !!recordingPath;
-  await calls.recordHangup(
-    uniqueid,
-    {
-      hungupAt: facts.hungupAt,
-      recordingPath: recordingPath || null,
-      finishUserId: decision.userId,
-      finishDuration: decision.duration,
-      finishStatus: decision.statusCode,
-      attach,
-    },
-    facts.hungupAt + FINISH_GRACE_MS,
-  );
+  const attach = await oweFinish(s, uniqueid, facts.hungupAt, decision, facts.recording || call.recording_path);
   s.log.info(`hangup ${uniqueid}: ${decision.statusCode}, ${decision.duration} s, user ${decision.userId}${attach ? ', recording follows' : ''}`);
   return attach;
 }

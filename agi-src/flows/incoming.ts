@@ -4,7 +4,7 @@
 import type { AgiChannel } from '../agi/channel';
 import type { AgiEnvironment } from '../agi/protocol';
 import { asBitrixError, BitrixError } from '../bitrix/errors';
-import { epochMs } from '../logic/answer';
+import { epochMs } from '../logic/time';
 import { pickCrmName } from '../logic/name';
 import { isListedDid, normaliseNumber } from '../logic/phone';
 import { readInboundVars } from './channel-vars';

@@ -10,7 +10,27 @@ export interface Request {
   params: Params;
 }
 
-export function registerRequest(call: Pick<CallRow, 'caller_number' | 'did' | 'started_at' | 'linkedid'>, config: Config): Request {
+export function registerRequest(
+  call: Pick<CallRow, 'caller_number' | 'did' | 'started_at' | 'linkedid'> & Partial<Pick<CallRow, 'type' | 'operator_user_id' | 'hungup_at'>>,
+  config: Config,
+): Request {
+  if (call.type === 'out') {
+    // The caller's card pops while the call is on, and only for the caller's own user.
+    const show = config.outgoingShowCard && call.operator_user_id != null && call.hungup_at == null;
+    return {
+      method: 'telephony.externalcall.register',
+      params: {
+        USER_ID: call.operator_user_id ?? config.defaultUserId,
+        PHONE_NUMBER: call.caller_number,
+        TYPE: 1,
+        CALL_START_DATE: isoWithOffset(call.started_at),
+        CRM_CREATE: config.createCrmEntity ? 1 : 0,
+        SHOW: show ? 1 : 0,
+        ...(call.did ? { LINE_NUMBER: call.did } : {}),
+        EXTERNAL_CALL_ID: call.linkedid,
+      },
+    };
+  }
   return {
     method: 'telephony.externalcall.register',
     params: {
@@ -43,6 +63,11 @@ export function hideRequest(callId: string, userIds: number[]): Request {
 
 export function showRequest(callId: string, userId: number): Request {
   return { method: 'telephony.externalcall.show', params: { CALL_ID: callId, USER_ID: userId } };
+}
+
+/** The user a click came from: their extension (UF_PHONE_INNER) and whether they are active. */
+export function userByIdRequest(userId: number): Request {
+  return { method: 'user.get', params: { FILTER: { ID: userId }, select: ['ID', 'ACTIVE', 'UF_PHONE_INNER'] } };
 }
 
 export function userByExtensionRequest(extension: string): Request {

@@ -1,5 +1,6 @@
 // Who answered a call and when, from what Asterisk recorded on the inbound channel before any of
 // our processes ran (README "Dialplan contract"). Our clocks never decide it.
+import { epochMs } from './time';
 
 /** An operator extension as FreePBX writes one (what the dialplan may hand us). */
 export const EXTENSION = /^[0-9A-Za-z*#+_-]{1,32}$/;
@@ -10,13 +11,6 @@ export interface Answer {
   at: number;
   /** hook: an answer hook recorded it as it happened; dial: worked out from Dial's results at hangup. */
   source: 'hook' | 'dial';
-}
-
-/** "1796208763.918" (${STRFTIME(,,%s.%3q)}) → epoch ms; null for anything else. */
-export function epochMs(text: string | undefined): number | null {
-  const m = /^(\d{9,11})(?:\.(\d{1,6}))?$/.exec((text ?? '').trim());
-  if (!m) return null;
-  return Number(m[1]) * 1000 + Math.round(Number(`0.${m[2] ?? '0'}`) * 1000);
 }
 
 /** SHARED(BITRIX_ANSWER) as the answer subroutine writes it: "<extension>@<epoch.ms>". */

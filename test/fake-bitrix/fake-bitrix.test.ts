@@ -604,6 +604,42 @@ describe('fake Bitrix24 portal', function () {
       expect(expired.json).to.deep.equal({ error: 'expired_token', error_description: 'The access token provided has expired.' });
     });
 
+    it('events (click-to-call): application context only, offline binding needs an administrator, the queue is read once', async () => {
+      for (const m of ['event.bind', 'event.get', 'event.unbind', 'event.offline.get']) {
+        const r = await call(`${W}${m}`, { json: { event: 'ONEXTERNALCALLSTART', event_type: 'offline' } });
+        expect([r.status, r.json], m).to.deep.equal([403, { error: 'WRONG_AUTH_TYPE', error_description: 'Current authorization type is denied for this method' }]);
+      }
+      const { accessToken } = fake.issueTokens();
+      const app = (m: string, json: Record<string, unknown> = {}) => call(`${fake.url}/rest/${m}.json`, { json: { auth: accessToken, ...json } });
+      expect(() => fake.clickToCall({ userId: 12, phone: '+79161234567' }), 'no line yet').to.throw(/LINE_NOT_FOUND/);
+      fake.appUserIsAdmin = false;
+      expect((await app('event.bind', { event: 'OnExternalCallStart', event_type: 'offline' })).json).to.deep.equal({
+        error: 'ACCESS_DENIED',
+        error_description: 'Access denied! Offline events binding requires administrator access rights',
+      });
+      fake.appUserIsAdmin = true;
+      expect((await app('event.bind', { event: 'OnExternalCallStart', event_type: 'offline' })).json.result).to.equal(true);
+      const again = await app('event.bind', { event: 'ONEXTERNALCALLSTART', event_type: 'offline' });
+      expect([again.status, again.json.error, again.json.error_description]).to.deep.equal([400, 'ERROR_CORE', 'Unable to set event handler: Handler already binded']);
+      expect((await app('event.bind', { event: 'OnNoSuchEvent', event_type: 'offline' })).json.error).to.equal('ERROR_EVENT_NOT_FOUND');
+      expect((await app('event.get')).json.result).to.deep.equal([{ event: 'ONEXTERNALCALLSTART', connector_id: '', offline: 1 }]);
+      expect(fake.outgoingLineChoices()).to.deep.equal(['REST_APP:1']);
+
+      const callId = fake.clickToCall({ userId: 12, phone: '+79161234567' });
+      expect(fake.activeCalls.get(callId)).to.include({ TYPE: 1, USER_ID: 12, appKey: 'local.app1' });
+      const got = await app('event.offline.get', { filter: { '=EVENT_NAME': 'ONEXTERNALCALLSTART' } });
+      expect(got.json.result.process_id).to.equal(null);
+      expect(got.json.result.events).to.have.length(1);
+      const e = got.json.result.events[0];
+      expect(e).to.have.keys('ID', 'TIMESTAMP_X', 'EVENT_NAME', 'EVENT_DATA', 'EVENT_ADDITIONAL', 'MESSAGE_ID');
+      expect(e.EVENT_NAME).to.equal('ONEXTERNALCALLSTART');
+      expect(e.TIMESTAMP_X).to.match(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d$/);
+      expect(e.EVENT_DATA).to.include({ CALL_ID: callId, USER_ID: '12', PHONE_NUMBER: '+79161234567', PHONE_NUMBER_INTERNATIONAL: '+79161234567', CALL_LIST_ID: '0' });
+      expect((await app('event.offline.get')).json.result.events, 'cleared once read').to.deep.equal([]);
+      expect((await app('event.offline.get', { limit: 0 })).json.error).to.equal('ERROR_ARGUMENT');
+      expect((await app('event.unbind', { event: 'ONEXTERNALCALLSTART', event_type: 'offline' })).json.result).to.deep.equal({ count: 1 });
+    });
+
     it('access tokens expire after accessTokenTtlSec', async () => {
       await startFake({ app: { clientId: 'c', clientSecret: 's', accessTokenTtlSec: 0.15 } });
       const { accessToken } = fake.issueTokens();

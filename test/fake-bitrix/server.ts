@@ -118,6 +118,26 @@ export interface ExternalLine {
   appKey: string;
 }
 
+/** A handler bound with event.bind (offline handlers have no URL). */
+export interface EventBinding {
+  event: string;
+  offline: boolean;
+  handler: string;
+  appKey: string;
+}
+
+/** A row of the portal's offline event queue, as event.offline.get returns it. */
+export interface OfflineEventRow {
+  ID: string;
+  TIMESTAMP_X: string;
+  EVENT_NAME: string;
+  EVENT_DATA: Record<string, unknown>;
+  EVENT_ADDITIONAL: unknown;
+  MESSAGE_ID: string;
+  appKey: string;
+  processId: string;
+}
+
 export interface AttachedFile {
   callId: string;
   filename: string;
@@ -229,6 +249,10 @@ export class FakeBitrix {
   readonly hides: Array<{ callId: string; userIds: number[]; result: boolean }> = [];
   readonly createdLeads: FakeCrmEntity[] = [];
   readonly lines: ExternalLine[] = [];
+  readonly eventBindings: EventBinding[] = [];
+  readonly offlineQueue: OfflineEventRow[] = [];
+  /** Whether the user the application acts as is a portal administrator (offline events need one). */
+  appUserIsAdmin = true;
 
   private readonly webhook: { userId: number; code: string; scopes: string[] };
   private readonly app: { clientId: string; clientSecret: string; accessTokenTtlSec: number; scopes: string[]; userId: number };
@@ -256,7 +280,7 @@ export class FakeBitrix {
   private grants = { refreshGrants: 0, codeGrants: 0 };
 
   private readonly uploads = new Map<string, { callId: string; filename: string }>();
-  private seq = { crm: 1000, stat: 4400, activity: 9000, file: 7000, line: 0 };
+  private seq = { crm: 1000, stat: 4400, activity: 9000, file: 7000, line: 0, offline: 0 };
   private readonly methods: Record<string, MethodDef>;
 
   private constructor(server: http.Server, port: number, opts: FakeBitrixOptions) {
@@ -1053,7 +1077,154 @@ export class FakeBitrix {
       'crm.contact.get': { scope: crm, handler: (p) => this.crmEntity('CONTACT', p) },
       'crm.lead.get': { scope: crm, handler: (p) => this.crmEntity('LEAD', p) },
       'crm.company.get': { scope: crm, handler: (p) => this.crmEntity('COMPANY', p) },
+      // Events: application context only (rest/lib/api/event.php throws AuthTypeException for any other auth).
+      'event.bind': { scope: null, handler: (p, ctx) => this.eventBind(p, ctx) },
+      'event.unbind': { scope: null, handler: (p, ctx) => this.eventUnbind(p, ctx) },
+      'event.get': { scope: null, handler: (_p, ctx) => this.eventGet(ctx) },
+      'event.offline.get': { scope: null, handler: (p, ctx) => this.eventOfflineGet(p, ctx) },
     };
+  }
+
+  // ---------------------------------------------------------------- events
+
+  private appOnly(ctx: CallCtx): void {
+    if (ctx.auth.type !== 'oauth') throw new ApiError(403, 'WRONG_AUTH_TYPE', 'Current authorization type is denied for this method');
+  }
+
+  private static readonly KNOWN_EVENTS = new Set(['ONEXTERNALCALLSTART', 'ONEXTERNALCALLBACKSTART']);
+
+  private eventBind(params: Params, ctx: CallCtx): HandlerResult {
+    this.appOnly(ctx);
+    const q: Params = {};
+    for (const [k, v] of Object.entries(params)) q[k.toUpperCase()] = v;
+    const event = toStr(q.EVENT).toUpperCase();
+    const type = toStr(q.EVENT_TYPE).toLowerCase() || 'online';
+    let handler = toStr(q.HANDLER);
+    if (event === '') throw new ApiError(400, 'ERROR_ARGUMENT', "Argument 'EVENT' is null or empty");
+    if (type !== 'online' && type !== 'offline') throw new ApiError(400, 'ERROR_ARGUMENT', 'Value must be one of {online|offline}');
+    if (type === 'offline') {
+      if (!this.appUserIsAdmin) throw new ApiError(403, 'ACCESS_DENIED', 'Access denied! Offline events binding requires administrator access rights');
+      handler = '';
+    } else if (handler === '') throw new ApiError(400, 'ERROR_ARGUMENT', "Argument 'HANDLER' is null or empty");
+    if (!FakeBitrix.KNOWN_EVENTS.has(event)) throw new ApiError(400, 'ERROR_EVENT_NOT_FOUND', 'Event not found');
+    const appKey = ctx.auth.appKey;
+    if (this.eventBindings.some((b) => b.appKey === appKey && b.event === event && b.handler === handler)) {
+      throw new ApiError(400, 'ERROR_CORE', 'Unable to set event handler: Handler already binded');
+    }
+    this.eventBindings.push({ event, offline: type === 'offline', handler, appKey });
+    return { result: true };
+  }
+
+  private eventUnbind(params: Params, ctx: CallCtx): HandlerResult {
+    this.appOnly(ctx);
+    const q: Params = {};
+    for (const [k, v] of Object.entries(params)) q[k.toUpperCase()] = v;
+    const event = toStr(q.EVENT).toUpperCase();
+    const offline = toStr(q.EVENT_TYPE).toLowerCase() === 'offline';
+    const handler = offline ? '' : toStr(q.HANDLER);
+    let count = 0;
+    for (let i = this.eventBindings.length - 1; i >= 0; i--) {
+      const b = this.eventBindings[i];
+      if (b.appKey === ctx.auth.appKey && b.event === event && b.handler === handler) {
+        this.eventBindings.splice(i, 1);
+        count++;
+      }
+    }
+    return { result: { count } };
+  }
+
+  private eventGet(ctx: CallCtx): HandlerResult {
+    this.appOnly(ctx);
+    return {
+      result: this.eventBindings
+        .filter((b) => b.appKey === ctx.auth.appKey)
+        .map((b) => (b.offline ? { event: b.event, connector_id: '', offline: 1 } : { event: b.event, handler: b.handler, auth_type: '0', offline: 0 })),
+    };
+  }
+
+  private eventOfflineGet(params: Params, ctx: CallCtx): HandlerResult {
+    this.appOnly(ctx);
+    if (!this.appUserIsAdmin) throw new ApiError(403, 'ACCESS_DENIED', 'Access denied!');
+    const q: Params = {};
+    for (const [k, v] of Object.entries(params)) q[k.toLowerCase()] = v;
+    const clear = q.clear === undefined ? true : toInt(q.clear) !== 0;
+    const limit = q.limit === undefined ? 50 : toInt(q.limit);
+    if (limit <= 0) throw new ApiError(400, 'ERROR_ARGUMENT', 'Value must be positive integer');
+    const filter = isMap(q.filter) ? q.filter : {};
+    const nameFilter = filter['=EVENT_NAME'] ?? filter.EVENT_NAME;
+    const appKey = ctx.auth.appKey;
+    const processId = randomHex(16);
+    const mine = this.offlineQueue.filter(
+      (e) => e.appKey === appKey && e.processId === '' && (nameFilter === undefined || e.EVENT_NAME === toStr(nameFilter).toUpperCase()),
+    );
+    const picked = mine.slice(0, limit);
+    for (const e of picked) e.processId = processId;
+    const events = picked.map((e) => ({
+      ID: e.ID,
+      TIMESTAMP_X: e.TIMESTAMP_X,
+      EVENT_NAME: e.EVENT_NAME,
+      EVENT_DATA: e.EVENT_DATA,
+      EVENT_ADDITIONAL: e.EVENT_ADDITIONAL,
+      MESSAGE_ID: e.MESSAGE_ID,
+    }));
+    if (clear && picked.length) {
+      for (const e of picked) this.offlineQueue.splice(this.offlineQueue.indexOf(e), 1);
+    }
+    return { result: { process_id: clear ? null : processId, events } };
+  }
+
+  /** The portal's list of outgoing lines: every application subscribed to OnExternalCallStart, online or offline. */
+  outgoingLineChoices(): string[] {
+    const apps = new Set(this.eventBindings.filter((b) => b.event === 'ONEXTERNALCALLSTART').map((b) => b.appKey));
+    return [...apps].map((a) => (a === this.app.clientId ? 'REST_APP:1' : `REST_APP:${a}`));
+  }
+
+  /**
+   * A user clicks a number in the CRM with the application as their outgoing line (voximplant's
+   * Helper::startCall): the portal registers the call itself (TYPE 1, by that user, as the
+   * application) and queues OnExternalCallStart for the application. Throws when no application
+   * is subscribed (the portal answers LINE_NOT_FOUND). Returns the CALL_ID.
+   */
+  clickToCall(opts: { userId: number; phone: string; line?: string; crmEntityType?: string; crmEntityId?: number; at?: number }): string {
+    const binding = this.eventBindings.find((b) => b.event === 'ONEXTERNALCALLSTART');
+    if (!binding) throw new Error('LINE_NOT_FOUND: no application is subscribed to OnExternalCallStart');
+    const auth: AuthCtx = { type: 'oauth', userId: opts.userId, appKey: binding.appKey, scopes: this.app.scopes };
+    const reg = this.register({ USER_ID: opts.userId, PHONE_NUMBER: opts.phone, TYPE: 1, CRM_CREATE: 0, SHOW: 1, LINE_NUMBER: opts.line ?? '' }, { auth, start: 0 });
+    const callId = (reg.result as { CALL_ID: string }).CALL_ID;
+    const digits = normalizePhone(opts.phone);
+    const data: Record<string, unknown> = {
+      PHONE_NUMBER: opts.phone,
+      PHONE_NUMBER_INTERNATIONAL: digits.length >= 11 ? `+${digits}` : '',
+      EXTENSION: '',
+      USER_ID: String(opts.userId),
+      CALL_LIST_ID: '0',
+      LINE_NUMBER: opts.line ?? '',
+      IS_MOBILE: '0',
+      CALL_ID: callId,
+      CRM_ENTITY_TYPE: opts.crmEntityType ?? '',
+      CRM_ENTITY_ID: String(opts.crmEntityId ?? 0),
+    };
+    if (binding.offline) this.queueOfflineEvent('ONEXTERNALCALLSTART', data, opts.at);
+    return callId;
+  }
+
+  /** Puts an event on every offline subscriber's queue (identical payloads collapse, as MESSAGE_ID does). */
+  queueOfflineEvent(event: string, data: Record<string, unknown>, at = Date.now()): void {
+    const name = event.toUpperCase();
+    const messageId = md5(`${name}|${JSON.stringify(data)}`);
+    for (const b of this.eventBindings.filter((x) => x.offline && x.event === name)) {
+      if (this.offlineQueue.some((e) => e.MESSAGE_ID === messageId && e.appKey === b.appKey && e.processId === '')) continue;
+      this.offlineQueue.push({
+        ID: String(++this.seq.offline),
+        TIMESTAMP_X: isoWithOffset(at, this.tzOffsetMin),
+        EVENT_NAME: name,
+        EVENT_DATA: data,
+        EVENT_ADDITIONAL: { user_id: data.USER_ID },
+        MESSAGE_ID: messageId,
+        appKey: b.appKey,
+        processId: '',
+      });
+    }
   }
 
   private userGet(params: Params, ctx: CallCtx): HandlerResult {

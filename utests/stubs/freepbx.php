@@ -187,10 +187,16 @@ namespace {
     class TestCore
     {
         public $dids = [];
+        public $routes = [];
 
         public function getAllDIDs($order = 'extension')
         {
             return $this->dids;
+        }
+
+        public function getAllRoutes()
+        {
+            return $this->routes;
         }
     }
 
