@@ -1,5 +1,6 @@
 // One round trip for everything a step reads from the channel: the facts the dialplan recorded.
 import type { AgiChannel } from '../agi/channel';
+import { isCallId } from '../logic/call-id';
 
 const SEP = '|';
 
@@ -26,14 +27,19 @@ export type CallVars = Record<keyof typeof COMMON, string>;
 
 /** On an answering channel: the call it belongs to and the answer fact on the inbound channel. */
 export async function readAnswerVars(channel: AgiChannel): Promise<CallVars & { answerFact: string }> {
-  return readAll(channel, { ...COMMON, answerFact: '${SHARED(BITRIX_ANSWER,${BITRIX_CHANNEL})}' });
+  return checked(await readAll(channel, { ...COMMON, answerFact: '${SHARED(BITRIX_ANSWER,${BITRIX_CHANNEL})}' }));
+}
+
+/** BITRIX_CALL_ID is only ever set by incoming, from a checked answer; anything else is not ours. */
+function checked<T extends CallVars>(vars: T): T {
+  return isCallId(vars.callId) ? vars : { ...vars, callId: '' };
 }
 
 /** On the inbound channel in its hangup handler: everything the dialplan recorded about the call. */
 export async function readHangupVars(channel: AgiChannel): Promise<
   CallVars & { started: string; ended: string; answerFact: string; dialStatus: string; dialOperator: string; answeredTimeMs: string }
 > {
-  return readAll(channel, {
+  const vars = await readAll(channel, {
     ...COMMON,
     started: '${BITRIX_STARTED}',
     ended: '${BITRIX_ENDED}',
@@ -42,6 +48,7 @@ export async function readHangupVars(channel: AgiChannel): Promise<
     dialOperator: '${BITRIX_OPERATOR}',
     answeredTimeMs: '${ANSWEREDTIME_MS}',
   });
+  return checked(vars);
 }
 
 /** On the inbound channel during the incoming step. */

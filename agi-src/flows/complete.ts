@@ -4,6 +4,7 @@ import { readFileSync } from 'fs';
 import { basename } from 'path';
 import { BitrixError } from '../bitrix/errors';
 import { usersToHide } from '../logic/finish';
+import { uploadBudgetMs } from '../logic/upload';
 import { CallRow, parseIds, Step } from '../store/calls';
 import { judge, probe } from './recording';
 import { callIdFrom, finishRequest, hideRequest, registerRequest, Request, userByExtensionRequest, userIdFrom } from './requests';
@@ -110,10 +111,14 @@ export async function completeCall(s: Services, uniqueid: string, deadline: numb
 
   let results: Record<string, unknown> = {};
   let errors: Record<string, BitrixError> = {};
+  let wholeRequestFailed = false;
   if (Object.keys(cmds).length > 0) {
+    // A recording inline takes its size's time on the uplink, whatever this step's budget.
+    const sendBy = cmds.rec ? await longDeadline(s, uniqueid, deadline, String(cmds.rec.params.FILE_CONTENT).length) : deadline;
     try {
-      ({ result: results, errors } = await client.sendAll(cmds, deadline));
+      ({ result: results, errors } = await client.sendAll(cmds, sendBy));
     } catch (err) {
+      wholeRequestFailed = true;
       for (const key of Object.keys(cmds)) errors[key] = err as BitrixError;
     }
   }
@@ -136,6 +141,9 @@ export async function completeCall(s: Services, uniqueid: string, deadline: numb
     if (!errors.rec && results.rec !== undefined) {
       await calls.markStepDone(uniqueid, 'attach');
       outcome.done.push('attach');
+    } else if (wholeRequestFailed && cmds.fin) {
+      // The finish it travelled with could not be sent: its failure is the finish's (retried
+      // with it); the recording's attempts count what happens to the recording.
     } else await fail('attach', errors.rec ?? new BitrixError('rejected', '', 'attachRecord returned nothing', 200, 'attach'));
   }
   if (upload && finished) {
@@ -145,7 +153,8 @@ export async function completeCall(s: Services, uniqueid: string, deadline: numb
         fieldName?: string;
       };
       if (!target?.uploadUrl) throw new BitrixError('rejected', '', 'attachRecord gave no uploadUrl', 200, 'attachRecord');
-      await client.upload(target.uploadUrl, target.fieldName || 'file', upload.name, upload.data, deadline);
+      const uploadBy = await longDeadline(s, uniqueid, deadline, upload.data.length);
+      await client.upload(target.uploadUrl, target.fieldName || 'file', upload.name, upload.data, uploadBy);
       await calls.markStepDone(uniqueid, 'attach');
       outcome.done.push('attach');
     } catch (err) {
@@ -153,6 +162,17 @@ export async function completeCall(s: Services, uniqueid: string, deadline: numb
     }
   }
   return outcome;
+}
+
+/**
+ * The deadline for sending `bytes` of recording: the step's own, or the time the slowest planned
+ * uplink needs for them (logic/upload.ts), whichever is later. Until then, and a minute more,
+ * no retry run starts the call's steps again.
+ */
+async function longDeadline(s: Services, uniqueid: string, deadline: number, bytes: number): Promise<number> {
+  const until = Math.max(deadline, s.now() + uploadBudgetMs(bytes));
+  if (until > deadline) await (await s.stores()).outbox.postpone(uniqueid, until + 60_000);
+  return until;
 }
 
 /** Fills in the operator's Bitrix24 user (and so the finishing user) from the cache or user.get. */

@@ -1,6 +1,8 @@
 // The Bitrix24 requests of a call, built from its database row: the AGIs and the retry send
 // exactly the same register/finish, which is what makes a retry idempotent.
+import { BitrixError } from '../bitrix/errors';
 import type { Config } from '../config/config';
+import { isCallId } from '../logic/call-id';
 import type { Params } from '../bitrix/query';
 import { isoWithOffset } from '../logic/time';
 import type { CallRow } from '../store/calls';
@@ -87,7 +89,14 @@ export function userIdFrom(result: unknown): number | null {
   return null;
 }
 
+/**
+ * The CALL_ID of a register answer. null when there is none; a BitrixError (a failed register,
+ * queued like any other) when it has another shape than the portal's own: such a value never
+ * reaches a channel variable or a later request.
+ */
 export function callIdFrom(result: unknown): string | null {
   const id = (result as { CALL_ID?: unknown })?.CALL_ID;
-  return typeof id === 'string' && id ? id : null;
+  if (id === undefined || id === null || id === '') return null;
+  if (isCallId(id)) return id;
+  throw new BitrixError('rejected', 'BAD_CALL_ID', `register returned a CALL_ID of unknown shape ${JSON.stringify(id).slice(0, 80)}`, 200, 'telephony.externalcall.register');
 }

@@ -525,6 +525,46 @@ describe('fake Bitrix24 portal', function () {
       expect([c.status, c.text]).to.deep.equal([504, 'Gateway Timeout']);
       fake.failNext(1, 'query_limit');
       expect((await call(`${W}user.current`)).status).to.equal(503);
+      fake.failNext(1, { slowMs: 150 });
+      const t0 = Date.now();
+      const slow = await call(`${W}user.current`);
+      expect([slow.status, Date.now() - t0 >= 140, fake.requests.at(-1)!.fault]).to.deep.equal([200, true, 'slow:150']);
+    });
+
+    it('setRedirect: a renamed portal answers every portal request with a redirect to the new host, path kept', async () => {
+      fake.setRedirect('https://new-name.bitrix24.ru');
+      const r = await reg();
+      expect(r.status).to.equal(301);
+      const location = await new Promise<string>((resolve, reject) =>
+        http
+          .get(`${W}user.current.json?x=1`, { agent: false }, (res) => {
+            res.resume();
+            resolve(String(res.headers.location));
+          })
+          .on('error', reject),
+      );
+      expect(location).to.equal(`https://new-name.bitrix24.ru${new URL(W).pathname}user.current.json?x=1`);
+      expect(fake.activeCalls.size, 'nothing registered').to.equal(0);
+      const code = fake.grantAuthorizationCode();
+      const token = await call(`${fake.oauthUrl}?${new URLSearchParams({ grant_type: 'authorization_code', code, client_id: 'local.app1', client_secret: 'app-s3cr3t-value' })}`);
+      expect(token.status, 'the token endpoint is another host').to.equal(200);
+      fake.setRedirect('https://new-name.bitrix24.ru', 302);
+      expect((await call(`${W}user.current`)).status).to.equal(302);
+      fake.setRedirect(null);
+      expect((await reg()).status).to.equal(200);
+      fake.failNext(1, { status: 307, body: '', headers: { Location: 'https://elsewhere.example/' } }, 'oauth.token');
+      expect((await call(`${fake.oauthUrl}?grant_type=refresh_token`)).status).to.equal(307);
+    });
+
+    it('setOAuthLatency: the token endpoint rotates the refresh token at once and answers late', async () => {
+      const t = fake.issueTokens();
+      fake.setOAuthLatency(400);
+      const url = `${fake.oauthUrl}?${new URLSearchParams({ grant_type: 'refresh_token', refresh_token: t.refreshToken, client_id: 'local.app1', client_secret: 'app-s3cr3t-value' })}`;
+      const given = await callError(url, { timeoutMs: 100 });
+      expect(given.code, 'the client gave up first').to.equal('CLIENT_TIMEOUT');
+      expect(fake.issuedTokens().refreshGrants, 'but the refresh token was used').to.equal(1);
+      fake.setOAuthLatency(0);
+      expect((await call(url)).json.error, 'so it is gone').to.equal('invalid_grant');
     });
 
     it('reset / timeout / setDown are transport failures; setDown(false) restores the same URL; latency', async () => {

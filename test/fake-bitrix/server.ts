@@ -53,7 +53,9 @@ export type Fault =
   | 'query_limit'
   | 'operation_time_limit'
   | 'internal'
-  | { status: number; body: string; contentType?: string };
+  | { status: number; body: string; contentType?: string; headers?: Record<string, string> }
+  /** Answered normally, but only after this long (e.g. a slow uplink for an upload). */
+  | { slowMs: number };
 
 export interface FakeBitrixOptions {
   webhook?: { userId: number; code: string; scopes?: string[] };
@@ -62,6 +64,8 @@ export interface FakeBitrixOptions {
   rateLimit?: { burst: number; drainPerSec: number } | false;
   errorCode?: '' | 'ERROR_CORE';
   latencyMs?: number;
+  /** Extra think-time of the token endpoint: the grant (and its rotation) happens on arrival, the answer this much later. */
+  oauthLatencyMs?: number;
   portalTimeZoneOffsetMin?: number;
   /** Seconds until `time.operating_reset_at` in an OPERATION_TIME_LIMIT answer (default 60). */
   operationLimitResetSec?: number;
@@ -260,6 +264,8 @@ export class FakeBitrix {
   private rate: { burst: number; drainPerSec: number } | false;
   private readonly errorCode: string;
   private latencyMs: number;
+  private oauthLatencyMs: number;
+  private redirect: { origin: string; status: number } | null = null;
   private readonly tzOffsetMin: number;
   private readonly operationResetSec: number;
 
@@ -301,6 +307,7 @@ export class FakeBitrix {
     this.rate = opts.rateLimit === undefined ? { burst: 50, drainPerSec: 2 } : opts.rateLimit;
     this.errorCode = opts.errorCode ?? '';
     this.latencyMs = opts.latencyMs ?? 0;
+    this.oauthLatencyMs = opts.oauthLatencyMs ?? 0;
     this.tzOffsetMin = opts.portalTimeZoneOffsetMin ?? 180;
     this.operationResetSec = opts.operationLimitResetSec ?? 60;
     this.url = `http://127.0.0.1:${port}`;
@@ -382,6 +389,20 @@ export class FakeBitrix {
 
   setLatency(ms: number): void {
     this.latencyMs = ms;
+  }
+
+  /** The token endpoint grants (and rotates) at once but answers `ms` later. */
+  setOAuthLatency(ms: number): void {
+    this.oauthLatencyMs = ms;
+  }
+
+  /**
+   * A renamed portal (or one that moved to https): every portal request (REST, webhook, upload;
+   * not the token endpoint, another host in reality) is answered `status` with a Location on
+   * `origin`, path and query kept, as a web server's rewrite rule does. null ends it.
+   */
+  setRedirect(origin: string | null, status = 301): void {
+    this.redirect = origin === null ? null : { origin: origin.replace(/\/+$/, ''), status };
   }
 
   /**
@@ -605,8 +626,8 @@ export class FakeBitrix {
     const rec: RecordedRequest = { method: route.method, params: {}, status: 0, at, auth: 'none' };
     this.requests.push(rec);
 
-    const fault = route.kind === 'none' ? undefined : this.takeFault(route.method, route.kind);
-    if (fault !== undefined) rec.fault = typeof fault === 'string' ? fault : `custom:${fault.status}`;
+    let fault = route.kind === 'none' ? undefined : this.takeFault(route.method, route.kind);
+    if (fault !== undefined) rec.fault = typeof fault === 'string' ? fault : 'slowMs' in fault ? `slow:${fault.slowMs}` : `custom:${fault.status}`;
     if (fault === 'down') {
       req.socket.destroy();
       return;
@@ -630,9 +651,19 @@ export class FakeBitrix {
     }
     rec.params = params;
 
+    if (typeof fault === 'object' && 'slowMs' in fault) {
+      await this.sleep(fault.slowMs);
+      fault = undefined;
+    }
     if (fault !== undefined) return this.applyFault(fault, req, res, rec);
 
     if (route.kind === 'none') return this.send(res, rec, 404, '<html><body><h1>404 Not Found</h1></body></html>', 'text/html');
+    if (this.redirect && route.kind !== 'oauth') {
+      const { origin, status } = this.redirect;
+      return this.send(res, rec, status, `<html><body>Moved to <a href="${origin}${u.pathname}">${origin}</a></body></html>`, 'text/html', {
+        Location: `${origin}${u.pathname}${u.search}`,
+      });
+    }
     if (route.kind === 'oauth') return this.handleOAuth(params, res, rec);
 
     const ip = req.socket.remoteAddress ?? '?';
@@ -663,7 +694,7 @@ export class FakeBitrix {
     }
   }
 
-  private applyFault(fault: Fault, req: http.IncomingMessage, res: http.ServerResponse, rec: RecordedRequest): Promise<void> {
+  private applyFault(fault: Exclude<Fault, { slowMs: number }>, req: http.IncomingMessage, res: http.ServerResponse, rec: RecordedRequest): Promise<void> {
     const now = Date.now();
     switch (fault) {
       case 'down':
@@ -691,7 +722,7 @@ export class FakeBitrix {
       case 'internal':
         return this.sendError(res, rec, new ApiError(500, 'INTERNAL_SERVER_ERROR', 'Internal server error'));
       default:
-        return this.send(res, rec, fault.status, fault.body, fault.contentType ?? JSON_CT);
+        return this.send(res, rec, fault.status, fault.body, fault.contentType ?? JSON_CT, fault.headers);
     }
   }
 
@@ -769,13 +800,15 @@ export class FakeBitrix {
       if (rt === '' || !entry) return err(400, 'invalid_grant', 'Invalid refresh token');
       this.refreshTokens.delete(rt); // rotation: a refresh token works once
       this.grants.refreshGrants += 1;
-      return this.sendJson(res, rec, 200, this.mintTokens(entry.userId));
+      const tokens = this.mintTokens(entry.userId);
+      return this.sleep(this.oauthLatencyMs).then(() => this.sendJson(res, rec, 200, tokens));
     }
     const code = toStr(p.code);
     if (code === '' || !this.authCodes.has(code)) return err(400, 'invalid_grant', 'Invalid authorization code');
     this.authCodes.delete(code);
     this.grants.codeGrants += 1;
-    return this.sendJson(res, rec, 200, this.mintTokens(this.app.userId));
+    const tokens = this.mintTokens(this.app.userId);
+    return this.sleep(this.oauthLatencyMs).then(() => this.sendJson(res, rec, 200, tokens));
   }
 
   // ---------------------------------------------------------------- batch

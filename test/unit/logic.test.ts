@@ -1,6 +1,8 @@
 import { expect } from 'chai';
 import { decideAnswer, InboundFacts, parseAnswerFact, showVerdict } from '../../agi-src/logic/answer';
 import { decideFinish, lostCallEnd, usersToHide } from '../../agi-src/logic/finish';
+import { isCallId } from '../../agi-src/logic/call-id';
+import { MIN_UPLINK_BYTES_PER_S, UPLOAD_FLOOR_MS, uploadBudgetMs } from '../../agi-src/logic/upload';
 import { MAX_NAME_CHARS, pickCrmName, sanitiseCallerName } from '../../agi-src/logic/name';
 import { didKey, isListedDid, normaliseNumber } from '../../agi-src/logic/phone';
 import { agentCallerName, clickChannelId, clickEndStatus, ClickRequest, dialNumber, isStale, parseClickEvent, STALE_CLICK_MS, validExtension } from '../../agi-src/logic/click';
@@ -49,10 +51,17 @@ describe('DID matching', () => {
 });
 
 describe('caller name', () => {
-  it('removes control characters and newlines, collapses spaces, keeps Cyrillic and quotes', () => {
+  it('removes control characters and newlines, collapses spaces, keeps Cyrillic', () => {
     expect(sanitiseCallerName('  Иван\n\tПетров\r\n')).to.equal('Иван Петров');
-    expect(sanitiseCallerName('Ivan "The Terrible"\u0000 Petrov\\')).to.equal('Ivan "The Terrible" Petrov\\');
     expect(sanitiseCallerName('a\u200Bb\u2028c')).to.equal('a b c');
+  });
+  it('removes what FreePBX would read as dialplan when it substitutes the name: " $ { } [ ] | ; , \\', () => {
+    expect(sanitiseCallerName('Ivan "The Terrible"\u0000 Petrov\\')).to.equal('Ivan The Terrible Petrov');
+    expect(sanitiseCallerName('${SHELL(rm -rf /)}')).to.equal('SHELL(rm -rf /)');
+    expect(sanitiseCallerName('$[1/0]|Gosub(evil,s,1);x')).to.equal('1/0 Gosub(evil s 1) x');
+    expect(sanitiseCallerName('ООО "Ромашка", филиал №2')).to.equal('ООО Ромашка филиал №2');
+    expect(sanitiseCallerName("O'Brien & Sons (Ltd.) <sales>")).to.equal("O'Brien & Sons (Ltd.) <sales>");
+    expect(sanitiseCallerName('",$;|')).to.equal('');
   });
   it(`cuts at ${MAX_NAME_CHARS} characters without splitting an emoji`, () => {
     const name = sanitiseCallerName('😀'.repeat(300));
@@ -289,5 +298,39 @@ describe('click-to-call decisions', () => {
     expect(clickEndStatus('agent-no-answer')).to.equal('304');
     expect(clickEndStatus('not-placed')).to.equal('603-S');
     expect(clickEndStatus('not-dialled')).to.equal('603-S');
+  });
+});
+
+describe('recording upload budget', () => {
+  it('a floor for a small file, then time in proportion to the size at the slowest planned uplink', () => {
+    expect(uploadBudgetMs(0)).to.equal(UPLOAD_FLOOR_MS);
+    expect(uploadBudgetMs(MIN_UPLINK_BYTES_PER_S)).to.equal(UPLOAD_FLOOR_MS + 1000);
+    // One hour of 8 kHz 16-bit WAV (57.6 MB): an hour and 20 s at 128 kbit/s.
+    expect(uploadBudgetMs(57_600_000)).to.equal(UPLOAD_FLOOR_MS + 3600_000);
+  });
+});
+
+describe('Bitrix24 CALL_ID', () => {
+  it('accepts the shape the portal makes: externalCall.<md5>.<unix time>', () => {
+    expect(isCallId('externalCall.9b1e2c3d4f5a6b7c8d9e0f1a2b3c4d5e.1767096000')).to.equal(true);
+    expect(isCallId('externalCall.9B1E2C3D4F5A6B7C8D9E0F1A2B3C4D5E.1767096000')).to.equal(true);
+    expect(isCallId('externalCall.00000000000000000000000000000000.999999999')).to.equal(true);
+  });
+  it('refuses anything else', () => {
+    for (const bad of [
+      '',
+      'externalCall.',
+      'externalCall.9b1e2c3d4f5a6b7c8d9e0f1a2b3c4d5e',
+      'externalCall.9b1e2c3d4f5a6b7c8d9e0f1a2b3c4d5.1767096000',
+      'externalCall.9b1e2c3d4f5a6b7c8d9e0f1a2b3c4d5e.1767096000;Set(x=1)',
+      'externalCall.9b1e2c3d4f5a6b7c8d9e0f1a2b3c4d5e.1767096000\nHANGUP',
+      'externalcall.9b1e2c3d4f5a6b7c8d9e0f1a2b3c4d5e.1767096000',
+      'externalCall.zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz.1767096000',
+      'externalCall.9b1e2c3d4f5a6b7c8d9e0f1a2b3c4d5e.1767096000000000',
+      '${EVIL}',
+    ]) {
+      expect(isCallId(bad), JSON.stringify(bad)).to.equal(false);
+    }
+    expect(isCallId(12345)).to.equal(false);
   });
 });
