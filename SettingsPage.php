@@ -96,6 +96,7 @@ class SettingsPage
             'outRoutes' => $this->outRoutes->forPicker(),
             'status' => $status,
             'dialplanProblems' => $this->dialplanProblems->texts(),
+            'outbox' => isset($status['error']) ? null : OutboxStatus::read($status),
             'oauthReturnUrl' => OauthConnect::returnUrl(),
             'i18n' => $this->jsStrings(),
         ]);
@@ -196,6 +197,8 @@ class SettingsPage
                         'help' => _('Finished calls older than this are removed from the local database.')],
                     ['key' => 'retryGiveUpHours', 'type' => 'number', 'label' => _('Give up retrying after (hours)')] + $range('retryGiveUpHours') + [
                         'help' => _('Requests that could not reach Bitrix24 are retried every minute until this age.')],
+                    ['key' => 'staleCallHours', 'type' => 'number', 'label' => _('Finish lost calls after (hours)')] + $range('staleCallHours') + [
+                        'help' => _('A call still open after this long is treated as lost: its hangup never reached the module (for example, Asterisk crashed or was restarted). The retry job then finishes it in Bitrix24 with what is known. Set it above your longest calls.')],
                     ['key' => 'rateLimitPerSecond', 'type' => 'number', 'label' => _('Requests per second'), 'step' => 'any'] + $range('rateLimitPerSecond') + [
                         'help' => _('Bitrix24 allows 2 requests per second on most plans and 5 on Enterprise.')],
                     ['key' => 'logLevel', 'type' => 'select', 'label' => _('Log level'),
@@ -215,14 +218,16 @@ class SettingsPage
             'allGood' => _('Bitrix24 answers and every permission is in place.'),
             'problems' => _('Bitrix24 connection has problems:'),
             'connecting' => _('Opening Bitrix24…'),
+            'warnings' => _('Warnings about the settings file:'),
+            'selftestFailed' => _('The self-test could not run.'),
             'checks' => [
+                // The ids `itd_bitrix.js check` reports (agi-src/flows/check.ts; `run`: it could not start).
                 'config' => _('Settings file'),
-                'reach' => _('Portal reachable'),
-                'auth' => _('Credentials accepted'),
-                'scope_telephony' => _('Telephony permission'),
+                'run' => _('Operator tool'),
+                'reach' => _('Portal reachable, credentials accepted'),
                 'scope_user' => _('Users permission'),
+                'scope_telephony' => _('Telephony permission'),
                 'scope_crm' => _('CRM permission'),
-                'register' => _('Call registration allowed'),
             ],
         ];
     }

@@ -113,7 +113,8 @@ class SettingsValidator
             }
         }
 
-        $ints = ['defaultUserId', 'incomingTimeoutMs', 'showTimeoutMs', 'hangupTimeoutMs', 'outgoingTimeoutMs', 'retentionHours', 'retryGiveUpHours'];
+        $ints = ['defaultUserId', 'incomingTimeoutMs', 'showTimeoutMs', 'hangupTimeoutMs', 'outgoingTimeoutMs', 'retentionHours',
+            'retryGiveUpHours', 'staleCallHours'];
         foreach ($ints as $k) {
             if (!isset($post[$k])) {
                 continue;

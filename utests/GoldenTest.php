@@ -250,13 +250,17 @@ class GoldenTest extends BitrixTestCase
         $this->configure($b, ['enabled' => true, 'webhookUrl' => self::HOOK, 'appPortalUrl' => 'https://example.bitrix24.ru',
             'appClientId' => 'local.5f1', 'appClientSecret' => 'AppS3cret']);
         $b->configFile()->write();
-        foreach (['ok', 'badauth', 'leak', 'garbage'] as $mode) {
+        foreach (['ok', 'badauth', 'warn', 'leak', 'broken', 'garbage'] as $mode) {
             putenv('ITD_FAKE_CLI_MODE=' . $mode);
             $_REQUEST = ['command' => 'check'];
             $answers['check-' . $mode] = $b->ajaxHandler();
         }
+        putenv('ITD_FAKE_CLI_MODE=broken');
+        $_REQUEST = ['command' => 'status'];
+        $answers['status-broken'] = $b->ajaxHandler();
         putenv('ITD_FAKE_CLI_MODE=ok');
-        foreach ([['command' => 'status'], ['command' => 'calls'], ['command' => 'calls', 'limit' => '0'], ['command' => 'nope']] as $req) {
+        foreach ([['command' => 'status'], ['command' => 'calls'], ['command' => 'calls', 'limit' => '0'], ['command' => 'selftest'],
+            ['command' => 'nope']] as $req) {
             $_REQUEST = $req;
             $answers[http_build_query($req)] = $b->ajaxHandler();
         }

@@ -79,7 +79,21 @@ class SettingsValidatorTest extends BitrixTestCase
         $this->assertSame(['incomingTimeoutMs' => 'Enter a whole number from 300 to 10000.'], $this->errorsFor(['incomingTimeoutMs' => '20000']));
         $this->assertSame(['showTimeoutMs' => 'Enter a whole number from 300 to 10000.'], $this->errorsFor(['showTimeoutMs' => '1.5']));
         $this->assertSame(['retentionHours' => 'Enter a whole number from 1 to 8760.'], $this->errorsFor(['retentionHours' => '-1']));
+        $this->assertSame(['staleCallHours' => 'Enter a whole number from 1 to 720.'], $this->errorsFor(['staleCallHours' => '0']));
+        $this->assertSame(['staleCallHours' => 'Enter a whole number from 1 to 720.'], $this->errorsFor(['staleCallHours' => '721']));
+        $this->assertSame(['staleCallHours' => 'Enter a whole number from 1 to 720.'], $this->errorsFor(['staleCallHours' => '4h']));
         $this->assertSame(['rateLimitPerSecond' => 'Enter a number above 0 and up to 100.'], $this->errorsFor(['rateLimitPerSecond' => '0']));
+    }
+
+    public function testStaleCallHoursIsSavedAndWrittenToTheConfigFile()
+    {
+        $b = $this->bitrix();
+        $this->assertSame(4, $b->settings()->get()['staleCallHours'], 'default from the schema');
+        $this->assertTrue($b->page()->save(['staleCallHours' => ' 12 '] + self::VALID_POST));
+        $this->assertSame(12, $b->settings()->get()['staleCallHours']);
+        $this->assertSame(12, json_decode(file_get_contents($b->configFile()->path()), true)['staleCallHours']);
+        $this->assertTrue($b->page()->save(['staleCallHours' => '720'] + self::VALID_POST));
+        $this->assertSame(720, $b->settings()->get()['staleCallHours']);
     }
 
     public function testOtherFields()

@@ -447,7 +447,7 @@ describe('call flow (built AGIs, fake Bitrix24, real SQLite)', function () {
       fake.failNext(1, { slowMs: 8000 }, 'upload');
       await dueNowAll();
       const out = await runCli(t, ['retry', '--json', '--max-seconds', '5']);
-      expect(JSON.parse(out.stdout).calls, out.stdout).to.include({ done: 1, waiting: 0, held: 0 });
+      expect(JSON.parse(out.stdout).steps, out.stdout).to.deep.equal({ sent: 1, waiting: 0, held: 0 });
       expect(fake.attachedFiles).to.have.length(1);
       expect(fake.attachedFiles[0]).to.include({ mode: 'upload', callId });
       expect(fake.attachedFiles[0].data.equals(bytes)).to.equal(true);

@@ -293,7 +293,9 @@ describe('faults: the call goes on, nothing is lost', function () {
 
       await dueNow();
       const out = await runCli(t, ['retry', '--json', '--max-seconds', '60']);
-      expect(JSON.parse(out.stdout).calls, out.stdout).to.include({ tried: 4, done: 4, waiting: 0, held: 0 });
+      const report = JSON.parse(out.stdout);
+      expect(report.calls, out.stdout).to.include({ tried: 4, done: 4 });
+      expect(report.steps, out.stdout).to.include({ waiting: 0, held: 0 });
       expect(fake.issuedTokens().refreshGrants, 'renewed once').to.equal(1);
       expect(new Set([...fake.finishedCalls.values()].map((c) => c.EXTERNAL_CALL_ID))).to.deep.equal(new Set(ids));
       expect(fake.finishedCalls.size).to.equal(4);
@@ -384,7 +386,7 @@ describe('faults: the call goes on, nothing is lost', function () {
     const rr = await runCli(t, ['retry', '--json']);
     const report = JSON.parse(rr.stdout);
     expect(report, rr.stdout).to.include({ unblocked: 1 });
-    expect(report.calls, rr.stdout).to.include({ waiting: 0, held: 0 });
+    expect(report.steps, rr.stdout).to.include({ waiting: 0, held: 0 });
     expect([...fake.finishedCalls.values()].map((c) => c.EXTERNAL_CALL_ID)).to.deep.equal(['1700006100.1']);
     expect(JSON.parse((await runCli(t, ['status', '--json'])).stdout)).to.include({ redirectHost: null });
   });
