@@ -135,6 +135,9 @@ class SettingsPage
                         'help' => _('From the local application card in Bitrix24 (server application with the telephony, user and crm permissions).')],
                     ['key' => 'appClientSecret', 'type' => 'password', 'label' => _('Application key (client_secret)'), 'group' => 'app',
                         'help' => _('Not shown again once saved; leave the field empty to keep it.')],
+                    ['key' => 'httpsProxy', 'type' => 'text', 'label' => _('HTTPS proxy'),
+                        'placeholder' => 'http://proxy.example.lan:3128',
+                        'help' => _('Only if this PBX reaches the internet through a proxy: http://host:port, or http://user:password@host:port. Every request to Bitrix24 then goes through it (a CONNECT tunnel; the connection to Bitrix24 inside it stays encrypted and verified). The saved password is shown masked; leave the mask to keep it. Empty: direct connections.')],
                 ],
             ],
             'calls' => [
@@ -240,6 +243,7 @@ class SettingsPage
         $v['webhookUrlMasked'] = self::maskWebhook($s['webhookUrl']);
         $v['appClientSecret'] = '';
         $v['appClientSecretSet'] = $s['appClientSecret'] !== '';
+        $v['httpsProxy'] = Settings::maskProxy($s['httpsProxy']);
         $routeKeys = [];
         foreach ($this->routes->forPicker() as $r) {
             $routeKeys[Did::key($r['did'], $s['countryCode'])] = $r['did'];
@@ -260,7 +264,7 @@ class SettingsPage
         $v['clickToCallRewrite'] = SettingsValidator::formatRewrite($s['clickToCallRewrite']);
         if (is_array($submitted)) {
             foreach ($submitted as $k => $val) {
-                if (in_array($k, ['webhookUrl', 'appClientSecret', 'action'], true) || !array_key_exists($k, $v)) {
+                if (in_array($k, ['webhookUrl', 'appClientSecret', 'httpsProxy', 'action'], true) || !array_key_exists($k, $v)) {
                     continue;
                 }
                 if ($k === 'dids') {
