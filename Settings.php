@@ -66,7 +66,7 @@ class Settings
         $this->kvstore->setConfig('settings', array_intersect_key($s, $this->defaults()));
     }
 
-    /** The saved secrets (webhook code, application key), to be masked wherever text leaves the PBX. */
+    /** The saved secrets (webhook code, application key, proxy password), to be masked wherever text leaves the PBX. */
     public function secrets()
     {
         $s = $this->get();
@@ -77,7 +77,24 @@ class Settings
         if ($s['appClientSecret'] !== '') {
             $secrets[] = $s['appClientSecret'];
         }
+        $proxyPassword = self::proxyPassword((string)$s['httpsProxy']);
+        if ($proxyPassword !== null) {
+            $secrets[] = $proxyPassword;
+        }
         return $secrets;
+    }
+
+    /** The password of http://user:password@host:port, or null. */
+    public static function proxyPassword($proxy)
+    {
+        return preg_match('#^http://[^/\s:@]*:([^/\s@]+)@#', (string)$proxy, $m) ? $m[1] : null;
+    }
+
+    /** The proxy as the page shows it: the password masked. */
+    public static function maskProxy($proxy)
+    {
+        $password = self::proxyPassword($proxy);
+        return $password === null ? (string)$proxy : str_replace(':' . $password . '@', ':' . self::MASK . '@', (string)$proxy);
     }
 
     /**

@@ -24,6 +24,8 @@ class SettingsPage
     private $service;
     /** @var string */
     private $moduleDir;
+    /** @var DialplanProblems */
+    private $dialplanProblems;
 
     /** @var array[] messages shown at the top: ['type' => 'success|danger|warning|info', 'text' => …] */
     private $messages = [];
@@ -33,8 +35,9 @@ class SettingsPage
     private $submitted = null;
 
     public function __construct(Settings $settings, ConfigFile $configFile, InboundRoutes $routes, OutboundRoutes $outRoutes, OperatorCli $cli,
-        ResidentService $service, $moduleDir)
+        ResidentService $service, $moduleDir, DialplanProblems $dialplanProblems)
     {
+        $this->dialplanProblems = $dialplanProblems;
         $this->settings = $settings;
         $this->configFile = $configFile;
         $this->routes = $routes;
@@ -118,6 +121,7 @@ class SettingsPage
             'routes' => $this->routes->forPicker(),
             'outRoutes' => $this->outRoutes->forPicker(),
             'status' => $status,
+            'dialplanProblems' => $this->dialplanProblems->texts(),
             'outbox' => isset($status['error']) ? null : OutboxStatus::read($status),
             'service' => ServiceStatus::read($status, $this->settings->get(), $this->service->available()),
             'oauthReturnUrl' => OauthConnect::returnUrl(),
@@ -158,6 +162,9 @@ class SettingsPage
                         'help' => _('From the local application card in Bitrix24 (server application with the telephony, user and crm permissions).')],
                     ['key' => 'appClientSecret', 'type' => 'password', 'label' => _('Application key (client_secret)'), 'group' => 'app',
                         'help' => _('Not shown again once saved; leave the field empty to keep it.')],
+                    ['key' => 'httpsProxy', 'type' => 'text', 'label' => _('HTTPS proxy'),
+                        'placeholder' => 'http://proxy.example.lan:3128',
+                        'help' => _('Only if this PBX reaches the internet through a proxy: http://host:port, or http://user:password@host:port. Every request to Bitrix24 then goes through it (a CONNECT tunnel; the connection to Bitrix24 inside it stays encrypted and verified). The saved password is shown masked; leave the mask to keep it. Empty: direct connections.')],
                 ],
             ],
             'calls' => [
@@ -272,6 +279,7 @@ class SettingsPage
         $v['webhookUrlMasked'] = self::maskWebhook($s['webhookUrl']);
         $v['appClientSecret'] = '';
         $v['appClientSecretSet'] = $s['appClientSecret'] !== '';
+        $v['httpsProxy'] = Settings::maskProxy($s['httpsProxy']);
         $routeKeys = [];
         foreach ($this->routes->forPicker() as $r) {
             $routeKeys[Did::key($r['did'], $s['countryCode'])] = $r['did'];
@@ -292,7 +300,7 @@ class SettingsPage
         $v['clickToCallRewrite'] = SettingsValidator::formatRewrite($s['clickToCallRewrite']);
         if (is_array($submitted)) {
             foreach ($submitted as $k => $val) {
-                if (in_array($k, ['webhookUrl', 'appClientSecret', 'action'], true) || !array_key_exists($k, $v)) {
+                if (in_array($k, ['webhookUrl', 'appClientSecret', 'httpsProxy', 'action'], true) || !array_key_exists($k, $v)) {
                     continue;
                 }
                 if ($k === 'dids') {

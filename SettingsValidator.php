@@ -75,6 +75,15 @@ class SettingsValidator
             }
         }
 
+        if (isset($post['httpsProxy'])) {
+            list($proxy, $proxyError) = self::parseProxy($str('httpsProxy'), (string)$old['httpsProxy'], $props['httpsProxy']['pattern']);
+            if ($proxyError !== null) {
+                $e['httpsProxy'] = $proxyError;
+            } else {
+                $s['httpsProxy'] = $proxy;
+            }
+        }
+
         if (isset($post['dids']) || isset($post['didsExtra'])) {
             list($dids, $didError) = $this->parseDids($post, $s['countryCode']);
             if ($didError !== null) {
@@ -234,6 +243,29 @@ class SettingsValidator
             return [null, _('At most 1000 DIDs can be listed.')];
         }
         return [$out, null];
+    }
+
+    /**
+     * The proxy field: empty switches the proxy off; a password shown masked keeps the saved one.
+     * @return array [proxy URL, error|null]
+     */
+    public static function parseProxy($value, $saved, $pattern)
+    {
+        if ($value === '') {
+            return ['', null];
+        }
+        $maskedAt = ':' . Settings::MASK . '@';
+        if (strpos($value, $maskedAt) !== false) {
+            $password = Settings::proxyPassword($saved);
+            if ($password === null) {
+                return [null, _('Type the proxy password again.')];
+            }
+            $value = str_replace($maskedAt, ':' . $password . '@', $value);
+        }
+        if (!preg_match('#' . str_replace('#', '\\#', $pattern) . '#', $value) || strlen($value) > 500) {
+            return [null, _('The proxy must look like http://host:port or http://user:password@host:port (percent-encode special characters in the user name and password).')];
+        }
+        return [$value, null];
     }
 
     public static function validWebhook($url)

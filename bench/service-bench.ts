@@ -4,6 +4,7 @@
 import type { ServiceStatus } from '../agi-src/service/status';
 import { FakeBitrix, seedDemo } from '../test/fake-bitrix/server';
 import { testSetup, TestSetup } from '../test/helpers/config';
+import { CallChannel, cardsDone, endFacts, inboundFacts, recordAnswer } from '../test/helpers/facts';
 import { FastAgiResult, runFastAgi } from '../test/helpers/fastagi-client';
 import { RunningService, startService } from '../test/helpers/service';
 import { median, nextUniqueid, percentile, r1, randomCaller, sleep, timedAgi } from './lib';
@@ -68,11 +69,13 @@ async function portalAtOnce(ctx: BenchContext): Promise<void> {
   try {
     for (let i = -5; i < ctx.serviceRuns; i++) {
       const uid = nextUniqueid();
-      const r = await runFastAgi({ port: svc.port, script: 'incoming', args: [DID], env: { agi_uniqueid: uid, agi_callerid: randomCaller(ctx.rand) } });
+      const channel = inboundFacts(uid);
+      const r = await runFastAgi({ port: svc.port, script: 'incoming', args: [DID], env: { agi_uniqueid: uid, agi_callerid: randomCaller(ctx.rand) }, vars: channel });
       checkFast(ctx, 'S1 incoming', r);
       if (!r.vars.__BITRIX_CALL_ID) ctx.anomalies.push('S1 incoming: not registered');
-      const vars = { BITRIX_UNIQUEID: r.vars.__BITRIX_UNIQUEID ?? '', BITRIX_CALL_ID: r.vars.__BITRIX_CALL_ID ?? '' };
+      const vars = { ...channel, BITRIX_CALL_ID: r.vars.__BITRIX_CALL_ID ?? '' };
       await sleep(RING_MS);
+      recordAnswer(vars, '101');
       const s = await runFastAgi({ port: svc.port, script: 'show', args: ['101'], env: { agi_uniqueid: `${uid}1` }, vars });
       checkFast(ctx, 'S1 show', s);
       // The floor beside it: a show on a channel that is not ours (one AGI round trip, no database).
@@ -83,14 +86,19 @@ async function portalAtOnce(ctx: BenchContext): Promise<void> {
       floor.push(f.durationMs);
       if (i % every === 0) {
         const uid2 = nextUniqueid();
-        const c = await timedAgi({ script: 'itd_bitrix_incoming.js', args: [DID], env: { agi_uniqueid: uid2, agi_callerid: randomCaller(ctx.rand) }, configPath: t.configPath });
+        const ch2 = inboundFacts(uid2);
+        const c = await timedAgi({ script: 'itd_bitrix_incoming.js', args: [DID], env: { agi_uniqueid: uid2, agi_callerid: randomCaller(ctx.rand) }, vars: ch2, configPath: t.configPath });
         cliInc.push(c.ms);
-        const v2 = { BITRIX_UNIQUEID: c.result.vars.__BITRIX_UNIQUEID ?? '', BITRIX_CALL_ID: c.result.vars.__BITRIX_CALL_ID ?? '' };
+        const v2 = { ...ch2, BITRIX_CALL_ID: c.result.vars.__BITRIX_CALL_ID ?? '' };
+        recordAnswer(v2, '101');
         cliShow.push((await timedAgi({ script: 'itd_bitrix_show.js', args: ['101'], env: { agi_uniqueid: `${uid2}1` }, vars: v2, configPath: t.configPath })).ms);
+        await cardsDone(uid2); // its card goes out from a process of its own, not timed
       }
     }
-    // every show after the first found the card shown
-    const cards = fake.shows.filter((x) => x.userIds.includes(12) && x.result).length;
+    // every show after the first found the card shown (the service sends them as tasks: give the last one time)
+    const shown = () => fake.shows.filter((x) => x.userIds.includes(12) && x.result).length;
+    for (let i = 0; i < 50 && shown() < inc.length; i++) await sleep(100);
+    const cards = shown();
     if (cards < inc.length) ctx.anomalies.push(`S1: ${cards} cards for ${inc.length} shows`);
   } finally {
     const st = await stopped(svc);
@@ -147,13 +155,16 @@ async function portalFarAway(ctx: BenchContext): Promise<void> {
   const cli: number[] = [];
   try {
     for (let round = -2; round < ctx.runs; round++) {
-      const r = await runFastAgi({ port: svc.port, script: 'incoming', args: [DID], env: { agi_uniqueid: nextUniqueid(), agi_callerid: randomCaller(ctx.rand) } });
+      const uid = nextUniqueid();
+      const r = await runFastAgi({ port: svc.port, script: 'incoming', args: [DID], env: { agi_uniqueid: uid, agi_callerid: randomCaller(ctx.rand) }, vars: inboundFacts(uid) });
       checkFast(ctx, 'S2 incoming', r);
       if (!r.vars.__BITRIX_CALL_ID) ctx.anomalies.push('S2 service incoming: not registered');
+      const uid2 = nextUniqueid();
       const c = await timedAgi({
         script: 'itd_bitrix_incoming.js',
         args: [DID],
-        env: { agi_uniqueid: nextUniqueid(), agi_callerid: randomCaller(ctx.rand) },
+        env: { agi_uniqueid: uid2, agi_callerid: randomCaller(ctx.rand) },
+        vars: inboundFacts(uid2),
         configPath: t.configPath,
         processEnv: trust,
       });
@@ -205,8 +216,9 @@ async function burst(ctx: BenchContext, n: number, spreadMs: number): Promise<vo
   const t0 = Date.now();
   const one = async (c: (typeof calls)[number]) => {
     await sleep(c.at);
-    const inc = await runFastAgi({ port: svc.port, script: 'incoming', args: [DID], env: { agi_uniqueid: c.uid, agi_callerid: c.caller } });
-    const vars = { BITRIX_UNIQUEID: inc.vars.__BITRIX_UNIQUEID ?? '', BITRIX_CALL_ID: inc.vars.__BITRIX_CALL_ID ?? '' };
+    const channel = inboundFacts(c.uid);
+    const inc = await runFastAgi({ port: svc.port, script: 'incoming', args: [DID], env: { agi_uniqueid: c.uid, agi_callerid: c.caller }, vars: channel });
+    const vars: CallChannel = { ...channel, BITRIX_CALL_ID: inc.vars.__BITRIX_CALL_ID ?? '' };
     return { c, inc, vars };
   };
   let status;
@@ -218,9 +230,10 @@ async function burst(ctx: BenchContext, n: number, spreadMs: number): Promise<vo
         calls.map(async (c) => {
           const { inc, vars } = await one(c);
           await sleep(c.ring);
+          recordAnswer(vars, c.ext);
           const show = await runFastAgi({ port: svc.port, script: 'show', args: [c.ext], env: { agi_uniqueid: `${c.uid}1` }, vars: { ...vars, 'CHANNEL(linkedid)': c.uid } });
           await sleep(c.talk);
-          const hup = await runFastAgi({ port: svc.port, script: 'hangup', env: { agi_uniqueid: c.uid, agi_callerid: c.caller }, vars: { ...vars, FROM_DID: DID }, dead: true });
+          const hup = await runFastAgi({ port: svc.port, script: 'hangup', env: { agi_uniqueid: c.uid, agi_callerid: c.caller }, vars: endFacts({ ...vars, FROM_DID: DID }), dead: true });
           return { inc, show, hup };
         }),
       );
@@ -228,12 +241,13 @@ async function burst(ctx: BenchContext, n: number, spreadMs: number): Promise<vo
     } else {
       // all ring at once, all answered at once, all hang up at once
       phase1 = await Promise.all(calls.map(one));
+      phase1.forEach(({ c, vars }) => recordAnswer(vars, c.ext));
       const shows = await Promise.all(
         phase1.map(({ c, vars }) => runFastAgi({ port: svc.port, script: 'show', args: [c.ext], env: { agi_uniqueid: `${c.uid}1` }, vars: { ...vars, 'CHANNEL(linkedid)': c.uid } })),
       );
       await sleep(1100);
       const hups = await Promise.all(
-        phase1.map(({ c, vars }) => runFastAgi({ port: svc.port, script: 'hangup', env: { agi_uniqueid: c.uid, agi_callerid: c.caller }, vars: { ...vars, FROM_DID: DID }, dead: true })),
+        phase1.map(({ c, vars }) => runFastAgi({ port: svc.port, script: 'hangup', env: { agi_uniqueid: c.uid, agi_callerid: c.caller }, vars: endFacts({ ...vars, FROM_DID: DID }), dead: true })),
       );
       phase1.forEach((p, i) => results.push({ inc: p.inc, show: shows[i], hup: hups[i] }));
     }

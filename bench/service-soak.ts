@@ -7,6 +7,7 @@
 import { readdirSync, readFileSync, rmSync } from 'fs';
 import { FakeBitrix, seedDemo } from '../test/fake-bitrix/server';
 import { testSetup } from '../test/helpers/config';
+import { endFacts, inboundFacts, recordAnswer } from '../test/helpers/facts';
 import { runFastAgi } from '../test/helpers/fastagi-client';
 import { startService } from '../test/helpers/service';
 import { prng, r1, requireBuilt, sleep } from './lib';
@@ -50,16 +51,18 @@ async function main(): Promise<number> {
   const oneCall = async (i: number) => {
     const uid = `${base}.${i + 1}`;
     const caller = callers[Math.floor(rand() * callers.length)];
-    const inc = await runFastAgi({ port: svc.port, script: 'incoming', args: [DID], env: { agi_uniqueid: uid, agi_callerid: caller } });
+    const channel = inboundFacts(uid);
+    const inc = await runFastAgi({ port: svc.port, script: 'incoming', args: [DID], env: { agi_uniqueid: uid, agi_callerid: caller }, vars: channel });
     if (inc.status !== 'SUCCESS' || inc.rejected.length || !inc.vars.__BITRIX_CALL_ID) failures++;
-    const vars = { BITRIX_UNIQUEID: inc.vars.__BITRIX_UNIQUEID ?? '', BITRIX_CALL_ID: inc.vars.__BITRIX_CALL_ID ?? '' };
+    const vars = { ...channel, BITRIX_CALL_ID: inc.vars.__BITRIX_CALL_ID ?? '' };
     if (rand() < 0.8) {
       const ext = rand() < 0.5 ? '101' : '102';
       answered.set(uid, ext);
+      recordAnswer(vars, ext);
       const sh = await runFastAgi({ port: svc.port, script: 'show', args: [ext], env: { agi_uniqueid: `${uid}1` }, vars: { ...vars, 'CHANNEL(linkedid)': uid } });
       if (sh.status !== 'SUCCESS' || sh.rejected.length) failures++;
     }
-    const hup = await runFastAgi({ port: svc.port, script: 'hangup', env: { agi_uniqueid: uid, agi_callerid: caller }, vars: { ...vars, FROM_DID: DID }, dead: true });
+    const hup = await runFastAgi({ port: svc.port, script: 'hangup', env: { agi_uniqueid: uid, agi_callerid: caller }, vars: endFacts({ ...vars, FROM_DID: DID }), dead: true });
     if (hup.status !== 'SUCCESS' || hup.rejected.length) failures++;
   };
   const run = async (upTo: number) => {

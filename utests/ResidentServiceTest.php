@@ -16,8 +16,6 @@ class ResidentServiceTest extends BitrixTestCase
 
     /** @var TestPm2Old */
     private $pm2;
-    /** @var TestNotifications */
-    private $notifications;
     /** @var int */
     private $sleeps = 0;
 
@@ -31,8 +29,6 @@ class ResidentServiceTest extends BitrixTestCase
         if ($withPm2) {
             $this->freepbx->register('Pm2', $this->pm2);
         }
-        $this->notifications = new TestNotifications();
-        $this->freepbx->register('Notifications', $this->notifications);
         $this->freepbx->Config->values += ['AMPMGRUSER' => 'admin', 'AMPMGRPASS' => self::AMI_SECRET, 'ASTMANAGERPORT' => '5038'];
         file_put_contents($this->tmp . '/agi-bin/itd_bitrix.js', "#!/usr/bin/env node\n// v1\n");
         $b = $this->bitrix(['sleep' => function () {
@@ -77,7 +73,7 @@ class ResidentServiceTest extends BitrixTestCase
         // Polled until pm2 says online, then its counters reset.
         $this->assertSame(['startFromDirectory', 'getStatus', 'reset'], array_slice($this->pm2->methods(), -3));
         $this->assertSame('online', $this->pm2->processes['itd-bitrix']['pm2_env']['status']);
-        $this->assertSame([], $this->notifications->items);
+        $this->assertSame([], $this->notifications->rows);
     }
 
     public function testLeftAloneWhileItRunsAsWanted()
@@ -167,7 +163,7 @@ class ResidentServiceTest extends BitrixTestCase
         $b = $this->module();
         $this->configure($b, ['outgoingEnabled' => true, 'servicePort' => 4581]);
         $conf = $this->dialplan($b);
-        foreach (['incoming,${ARG1}', 'show,${ARG1}', 'hangup', 'outgoing', 'hangup,out'] as $step) {
+        foreach (['incoming,${ARG1}', 'show,${BITRIX_OPERATOR}', 'hangup', 'outgoing', 'hangup,out'] as $step) {
             list($name) = explode(',', $step);
             $args = substr($step, strlen($name));
             $this->assertStringContainsString("AGI(agi://127.0.0.1:4581/$step)\n", $conf, $step);
@@ -185,20 +181,21 @@ class ResidentServiceTest extends BitrixTestCase
         $out = $b->service()->ensure();
         $this->assertSame('failed', $out['state']);
         $this->assertSame(ResidentService::START_POLLS, $this->sleeps, 'polled, as core polls for its FastAGI proxy');
-        $this->assertArrayHasKey('bitrix/SERVICE', $this->notifications->items);
-        list($level, $title, $text) = $this->notifications->items['bitrix/SERVICE'];
-        $this->assertSame('error', $level);
-        $this->assertStringContainsString('per-call AGI scripts', $text);
+        $this->assertArrayHasKey('bitrix/SERVICE', $this->notifications->rows);
+        $row = $this->notifications->rows['bitrix/SERVICE'];
+        $this->assertSame('error', $row['level']);
+        $this->assertTrue($row['candelete']);
+        $this->assertStringContainsString('per-call AGI scripts', $row['extended_text']);
 
         $pm2->broken = true;
         $out = $b->service()->ensure();
         $this->assertSame('failed', $out['state']);
-        $this->assertStringNotContainsString(self::AMI_SECRET, $out['message'] . implode(' ', $this->notifications->items['bitrix/SERVICE']));
+        $this->assertStringNotContainsString(self::AMI_SECRET, $out['message'] . json_encode($this->notifications->rows));
 
         $pm2->broken = false;
         $pm2->startsAs = 'online';
         $b->preReloadFreepbx();
-        $this->assertSame([], $this->notifications->items, 'cleared once it runs');
+        $this->assertSame([], $this->notifications->rows, 'cleared once it runs');
     }
 
     public function testNotInstalledYetSaysToReload()

@@ -33,6 +33,32 @@ class SettingsValidatorTest extends BitrixTestCase
         $this->assertTrue($b->page()->save(['webhookUrl' => 'http://127.0.0.1:8088/rest/1/abc/'] + self::VALID_POST), json_encode($b->page()->errors()));
     }
 
+    public function testHttpsProxy()
+    {
+        $msg = 'The proxy must look like http://host:port or http://user:password@host:port (percent-encode special characters in the user name and password).';
+        foreach (['proxy.lan:3128', 'https://proxy.lan:3128', 'http://proxy.lan', 'http://pbx:a b@proxy.lan:3128', 'http://proxy.lan:3128/path'] as $bad) {
+            $this->assertSame(['httpsProxy' => $msg], $this->errorsFor(['httpsProxy' => $bad]), $bad);
+        }
+        // A mask with no saved password to stand for.
+        $this->assertSame(['httpsProxy' => 'Type the proxy password again.'],
+            $this->errorsFor(['httpsProxy' => 'http://pbx:' . \FreePBX\modules\Bitrix\Settings::MASK . '@10.0.0.2:3128']));
+        $b = $this->bitrix();
+        $this->assertTrue($b->page()->save(['httpsProxy' => 'http://pbx:pr0xy%40S3cret@10.0.0.1:3128'] + self::VALID_POST), json_encode($b->page()->errors()));
+        $cfg = json_decode(file_get_contents($b->configFile()->path()), true);
+        $this->assertSame('http://pbx:pr0xy%40S3cret@10.0.0.1:3128', $cfg['httpsProxy']);
+        $this->assertContains('pr0xy%40S3cret', $b->settings()->secrets(), 'masked wherever CLI output reaches the page');
+        $html = $b->showPage();
+        $this->assertStringNotContainsString('pr0xy', $html, 'the password never reaches the browser');
+        $this->assertStringContainsString('http://pbx:' . \FreePBX\modules\Bitrix\Settings::MASK . '@10.0.0.1:3128', $html);
+
+        // Saving the form as shown keeps the password; a new host with the mask keeps it too.
+        $this->assertTrue($b->page()->save(['httpsProxy' => 'http://pbx:' . \FreePBX\modules\Bitrix\Settings::MASK . '@10.0.0.2:3128'] + self::VALID_POST));
+        $this->assertSame('http://pbx:pr0xy%40S3cret@10.0.0.2:3128', $b->settings()->get()['httpsProxy']);
+        // Empty switches the proxy off.
+        $this->assertTrue($b->page()->save(['httpsProxy' => ''] + self::VALID_POST));
+        $this->assertSame('', $b->settings()->get()['httpsProxy']);
+    }
+
     public function testDids()
     {
         $this->assertSame(['dids' => '"495-abc" is not a phone number: use digits, optionally starting with +.'],

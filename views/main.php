@@ -1,7 +1,7 @@
 <?php
 /**
  * Settings page. Variables: $sections (field table), $values, $errors, $messages, $routes,
- * $status (status --json or ['error' => …]), $oauthReturnUrl, $i18n.
+ * $status (status --json or ['error' => …]), $dialplanProblems (string[]), $oauthReturnUrl, $i18n.
  * Every value is escaped here, at output.
  */
 $h = function ($v) {

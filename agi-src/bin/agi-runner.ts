@@ -5,6 +5,7 @@ import { AgiChannel } from '../agi/channel';
 import { loadConfig, resolveConfigPath } from '../config/load';
 import { detachedWorker } from '../flows/hangup';
 import { Services } from '../flows/services';
+import { detachedCard } from '../flows/show';
 import { Logger } from '../log/logger';
 import { runStep, StepDefinition, StepHost } from '../steps/runner';
 
@@ -29,6 +30,8 @@ export function runAgi(step: StepDefinition): void {
     config: loadConfig,
     services: (s, config, l, deadline) => new Services(config, l, Date.now, s.busyTimeoutMs(deadline - Date.now()), s.priority),
     completeLater: detachedWorker,
+    // Asterisk holds the bridge until this process exits: the card goes out from a detached process.
+    deliverLater: detachedCard,
     // Asterisk waits for the process to exit: only the budget ends it early.
     release: (why) => {
       if (why === 'budget') leave(log, 10);

@@ -7,10 +7,12 @@ import { resolve } from 'path';
 import { IntervalHistogram, monitorEventLoopDelay, performance, PerformanceObserver } from 'perf_hooks';
 import { FastAgiServer, FastAgiSession } from '../agi/fastagi-server';
 import type { AgiEnvironment } from '../agi/protocol';
+import type { RequestPriority } from '../bitrix/client';
 import { Config, configSecrets } from '../config/config';
 import { loadConfig, resolveConfigPath } from '../config/load';
 import { completeAfterRecording } from '../flows/complete';
 import { detachedWorker } from '../flows/hangup';
+import { CARD_BUDGET_MS, CardJob, deliverCard, detachedCard } from '../flows/show';
 import { retry } from '../flows/retry';
 import { Services } from '../flows/services';
 import { bootLogPath, Logger } from '../log/logger';
@@ -49,6 +51,8 @@ const RETRY_TICK_MS = 3000;
 const HOUSEKEEPING_MS = 60_000;
 /** Recordings waited for at once; beyond it the retry attaches them. */
 const MAX_COMPLETIONS = 200;
+/** Cards on their way at once; beyond it the answer is recorded by the hangup step, without a card. */
+const MAX_CARDS = 500;
 const ELD_RESOLUTION_MS = 20;
 const LISTEN_RETRY_MS = 15_000;
 /** The event loop may not stand still longer than this (see watchdog.ts). */
@@ -77,6 +81,7 @@ export class Service {
   /** Every step's flow until it ends, released or not. */
   private readonly flows = new Set<Promise<unknown>>();
   private readonly completions = new Map<string, Promise<unknown>>();
+  private readonly cards = new Set<Promise<unknown>>();
   private readonly served: Served = { incoming: 0, show: 0, outgoing: 0, hangup: 0, unknown: 0, total: 0 };
   private readonly timers: NodeJS.Timeout[] = [];
   private draining?: Promise<unknown>;
@@ -157,7 +162,7 @@ export class Service {
         return 0;
       }
     })();
-    await settleWithin([...this.flows, this.draining, ...this.completions.values()], budgets + 500);
+    await settleWithin([...this.flows, this.draining, ...this.completions.values(), ...this.cards], Math.max(budgets, CARD_BUDGET_MS) + 500);
     this.server.destroyAll();
     this.state = 'stopped';
     this.stoppedAt = Date.now();
@@ -289,6 +294,7 @@ export class Service {
           ? new Services(config, l, Date.now, s.busyTimeoutMs(deadline - Date.now()), s.priority)
           : new Services(config, l, Date.now, 0, s.priority, { backend: held.backend }),
       completeLater: (configPath) => (foreign ? detachedWorker(configPath) : (uniqueid) => this.completeLater(uniqueid)),
+      deliverLater: (configPath) => (foreign ? detachedCard(configPath) : (job) => this.deliverLater(job)),
       release: (why) => release(why === 'budget' ? 10 : 150),
     };
     const flow = runStep(step, { channel: session.channel, log, host, startedAt: session.acceptedAt, argv: fastAgiArgv }).finally(() => {
@@ -313,6 +319,25 @@ export class Service {
     this.completions.set(uniqueid, task);
   }
 
+  /** The operator's card once the show step has let the bridge go (the CLI starts `itd_bitrix.js card` for it). */
+  private deliverLater(job: CardJob): undefined {
+    if (this.cards.size >= MAX_CARDS || this.state !== 'online') return undefined;
+    const held = this.hold();
+    const s = held && this.taskServices('show', held.backend, 'call-path');
+    if (!held || !s) {
+      held?.done();
+      return undefined;
+    }
+    const task: Promise<void> = deliverCard(s, job, Date.now() + CARD_BUDGET_MS)
+      .catch((err) => s.log.error(`show ${job.uniqueid}: ${(err as Error).message}`))
+      .finally(() => {
+        this.cards.delete(task);
+        held.done();
+      });
+    this.cards.add(task);
+    return undefined;
+  }
+
   /**
    * What the scheduled `retry` does, every few seconds; its housekeeping (with the OAuth token
    * renewed ahead of its expiry) once a minute.
@@ -332,7 +357,7 @@ export class Service {
       });
   }
 
-  private taskServices(tag: string, backend: ServiceBackend): Services | undefined {
+  private taskServices(tag: string, backend: ServiceBackend, priority: RequestPriority = 'background'): Services | undefined {
     let config: Config;
     try {
       config = this.watcher.current();
@@ -341,7 +366,7 @@ export class Service {
     }
     const log = new Logger(tag);
     log.configure({ path: config.logPath, level: config.logLevel, secrets: configSecrets(config) });
-    return new Services(config, log, Date.now, 0, 'background', { backend });
+    return new Services(config, log, Date.now, 0, priority, { backend });
   }
 
   private track(set: Set<Promise<unknown>>, p: Promise<unknown>): void {

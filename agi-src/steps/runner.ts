@@ -4,6 +4,7 @@
 // service (FastAGI) both run their steps through here.
 import type { AgiChannel } from '../agi/channel';
 import type { AgiEnvironment } from '../agi/protocol';
+import type { CardJob } from '../flows/show';
 import type { RequestPriority } from '../bitrix/client';
 import { Config, configSecrets } from '../config/config';
 import type { Services } from '../flows/services';
@@ -43,7 +44,17 @@ export interface StepRun {
   release(): void;
   /** Finishes the call and attaches its recording once Asterisk has closed the file. */
   completeLater(uniqueid: string): void;
+  /** Sends the operator's card after the step has returned (the bridge waits for nothing else). */
+  deliverLater(job: CardJob): number | undefined;
+  /**
+   * The budget does not end the step before `work` has settled (at most MUST_FINISH_MS more):
+   * what the PBX told it is written down before it leaves. Only the hangup step uses it.
+   */
+  mustFinish(work: Promise<unknown>): void;
 }
+
+/** How long a step may overrun its budget to write down what it was told. */
+export const MUST_FINISH_MS = 20_000;
 
 /** Why the session may end: the flow released it, the budget is used up, or the step is over. */
 export type ReleaseReason = 'flow' | 'budget' | 'done';
@@ -56,6 +67,8 @@ export interface StepHost {
   config(path: string): Config;
   services(step: StepDefinition, config: Config, log: Logger, deadline: number): Services;
   completeLater(configPath: string): (uniqueid: string) => void;
+  /** A detached `itd_bitrix.js card` process, or a task of the resident service; a pid if it has one. */
+  deliverLater(configPath: string): (job: CardJob) => number | undefined;
   release(why: ReleaseReason): void;
 }
 
@@ -90,11 +103,21 @@ export async function runStep(step: StepDefinition, session: StepSession): Promi
     log.attachConsole(channel);
     const budget = step.budgetMs(config);
     const deadline = Math.max(session.startedAt + budget, Date.now() + step.minRunMs);
+    const unfinished = new Set<Promise<unknown>>();
     timer = setTimeout(() => {
-      log.warn(`${step.name}: time budget of ${budget} ms used up; leaving, what is left is queued`);
-      host.release('budget');
+      const safe = Promise.all([...unfinished]).catch(() => undefined);
+      const cap = new Promise((r) => setTimeout(r, MUST_FINISH_MS).unref());
+      void Promise.race([safe, cap]).then(() => {
+        log.warn(`${step.name}: time budget of ${budget} ms used up; leaving, what is left is queued`);
+        host.release('budget');
+      });
     }, Math.max(0, deadline - Date.now() - 25));
     timer.unref();
+    const mustFinish = (work: Promise<unknown>) => {
+      const w = work.catch(() => undefined);
+      unfinished.add(w);
+      void w.finally(() => unfinished.delete(w));
+    };
     const services = host.services(step, config, log, deadline);
     try {
       await step.flow({
@@ -106,6 +129,8 @@ export async function runStep(step: StepDefinition, session: StepSession): Promi
         deadline,
         release: () => host.release('flow'),
         completeLater: host.completeLater(configPath),
+        deliverLater: host.deliverLater(configPath),
+        mustFinish,
       });
     } catch (err) {
       log.error(`${step.name}: ${(err as Error).message}`);

@@ -27,7 +27,7 @@ export const showStep: StepDefinition = {
   minRunMs: 0,
   priority: 'call-path',
   busyTimeoutMs: callPathBusyMs,
-  flow: (r) => show(r.services, r.channel, r.env, r.arg, r.deadline, { release: r.release }),
+  flow: (r) => show(r.services, r.channel, r.env, r.arg, r.deadline, { deliverLater: r.deliverLater }),
 };
 
 /** A call leaving through a trunk; the trunk waits for it. */
@@ -48,5 +48,9 @@ export const hangupStep: StepDefinition = {
   priority: 'background',
   busyTimeoutMs: (remainingMs) => Math.max(100, Math.min(10_000, remainingMs - 300)),
   flow: (r) =>
-    (r.arg === 'out' ? outgoingHangup : hangup)(r.services, r.channel, r.env, r.deadline, { spawnRecordingWorker: r.completeLater, release: r.release }),
+    (r.arg === 'out' ? outgoingHangup : hangup)(r.services, r.channel, r.env, r.deadline, {
+      spawnRecordingWorker: r.completeLater,
+      mustFinish: r.mustFinish,
+      release: r.release,
+    }),
 };

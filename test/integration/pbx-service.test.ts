@@ -2,9 +2,9 @@
 // (utests/fixtures/dump-dialplan.php --service-port: every step is `AGI(agi://127.0.0.1:<port>/…)`
 // with the per-call AGI after it when AGISTATUS is FAILURE), on the test PBX, against the built
 // `itd_bitrix.js serve` and executables, the strict fake Bitrix24 and a real SQLite file. Outcomes
-// only: who served the steps, and what Bitrix24 got, exactly once. The service keeps real time,
-// so the PBX's virtual clock is not shifted into the executables either (talk times are not
-// compared here; pbx-call-flow.test.ts does that).
+// only: who served the steps, and what Bitrix24 got, exactly once. Every time Bitrix24 is told
+// comes from the dialplan's facts (the PBX's virtual clock), so the service's own real clock does
+// not matter and the executables' clocks are not shifted either.
 import { expect } from 'chai';
 import { FakeBitrix } from '../fake-bitrix/server';
 import { waitFor } from '../helpers/calls';
@@ -33,7 +33,8 @@ describe('calls through the generated dialplan with the resident service (test P
     fake.addUser({ ID: 15, NAME: 'Anna', LAST_NAME: 'Smirnova', ACTIVE: true, UF_PHONE_INNER: '102' });
     fake.addCrm({ type: 'CONTACT', name: 'Иван Петров', phones: ['+79161234567'] });
     const base = dumpedFixture() as FreepbxFixture;
-    t = testSetup({ webhookUrl: fake.webhookUrl, dids: Object.values(base.dids) as string[], defaultUserId: 1 });
+    // Recordings are another story (pbx-call-flow.test.ts): here the finish goes out at the hangup.
+    t = testSetup({ webhookUrl: fake.webhookUrl, dids: Object.values(base.dids) as string[], defaultUserId: 1, attachRecordings: false });
     svc = await startService(t);
     fx = dumpedFixture(undefined, ['--service-port', String(svc.port)]) as FreepbxFixture;
     pbx = freepbxPbx({ fixture: fx, agiDir: AGI_BIN, spoolDir: t.dir, agiEnv: { ITD_BITRIX_CONFIG: t.configPath }, shiftAgiClocks: false });
@@ -62,11 +63,27 @@ describe('calls through the generated dialplan with the resident service (test P
     expect(fake.shows, 'one card, to the member who answered').to.deep.equal([{ callId, userIds: [12], result: true }]);
     await waitFor(() => fake.finishedCalls.has(callId), 20_000);
     expect(fake.finishedCalls.get(callId)).to.include({ PORTAL_USER_ID: 12, CALL_FAILED_CODE: '200' });
+    expect(fake.finishedCalls.get(callId)!.CALL_DURATION, 'the talk time the dialplan recorded').to.be.within(19, 21);
     await new Promise((r) => setTimeout(r, 2500)); // the service's drains of the outbox: nothing more is sent
     expect(fake.calls('telephony.externalcall.finish').filter((r) => r.status === 200), 'finished once').to.have.length(1);
   }
 
+  /**
+   * The service sends the card as a task of its own after the show step: real work the test PBX
+   * cannot see (it sees the processes an executable leaves behind). Virtual time follows the wall
+   * clock until the card is at the fake, as the call's talk time would on a real PBX.
+   */
+  function cardIsRealWork() {
+    let watching = false;
+    pbx.onAgiCommand = (chan) => {
+      if (watching || chan.dead || !chan.getVar('BITRIX_OPERATOR')) return;
+      watching = true;
+      pbx.track(pbx.clock.real(waitFor(() => fake.shows.length > 0, 10_000).catch(() => undefined)));
+    };
+  }
+
   it('a queue call answered by a member: every step served by the service, none by an executable', async () => {
+    cardIsRealWork();
     pbx.phone('PJSIP/101', { answerAfterMs: 4000 });
     const call = pbx.inbound({ did: fx.dids.queue, callerNum: '89161234567', hangupAfterTalkMs: 20_000 });
     await pbx.run();

@@ -11,6 +11,7 @@ import { testSetup, TestSetup } from '../helpers/config';
 import { runAgiScript, FakeChannelOptions } from '../helpers/fake-asterisk';
 import { startConnectProxy } from '../helpers/connect-proxy';
 import { FakeAmi } from '../helpers/fake-ami';
+import { CallChannel, cardsDone, endFacts, inboundFacts, recordAnswer } from '../helpers/facts';
 import { runFastAgi } from '../helpers/fastagi-client';
 import { RunningService, startService } from '../helpers/service';
 
@@ -34,23 +35,31 @@ async function step(t: TestSetup, port: number, script: StepName, opts: FakeChan
   if (fast.status === 'SUCCESS') return { via: 'service', vars: fast.vars, commands: fast.commands, rejected: fast.rejected };
   const r = await runAgiScript({ script: CLI[script], configPath: t.configPath, ...opts });
   expect(r.exitCode, r.stderr).to.equal(0);
+  // The executable hands the card to a detached `itd_bitrix.js card` process: wait for it as the call would.
+  if (script === 'show') await cardsDone(opts.vars?.BITRIX_UNIQUEID);
   return { via: 'cli', vars: r.vars, commands: r.commands, rejected: r.rejected };
 }
 
-const inherited = (r: StepResult) => ({ BITRIX_UNIQUEID: r.vars.__BITRIX_UNIQUEID ?? '', BITRIX_CALL_ID: r.vars.__BITRIX_CALL_ID ?? '' });
+/** The channel after the incoming step: the dialplan's marker and what the step set. */
+const afterIncoming = (channel: CallChannel, inc: StepResult): CallChannel => ({ ...channel, BITRIX_CALL_ID: inc.vars.__BITRIX_CALL_ID ?? '' });
 
-/** One call: incoming, then (if an operator answers) show and a second of talk, then the hangup handler. */
+/**
+ * One call as the generated dialplan runs it: the marker before incoming; if an operator answers,
+ * the answer fact, show and a second of talk; the end stamp, then the hangup handler.
+ */
 async function call(t: TestSetup, port: () => number, uid: string, caller: string, operator?: string, atHangup: Record<string, string> = {}) {
-  const inc = await step(t, port(), 'incoming', { args: [DID], env: { agi_uniqueid: uid, agi_callerid: caller } });
-  const vars = inherited(inc);
+  const channel = inboundFacts(uid);
+  const inc = await step(t, port(), 'incoming', { args: [DID], env: { agi_uniqueid: uid, agi_callerid: caller }, vars: channel });
+  const vars = afterIncoming(channel, inc);
   let sh: StepResult | undefined;
   if (operator) {
+    recordAnswer(vars, operator);
     sh = await step(t, port(), 'show', { args: [operator], env: { agi_uniqueid: `${uid}1`, agi_channel: `PJSIP/${operator}-1` }, vars });
     await new Promise((r) => setTimeout(r, 1100));
   }
   const hup = await step(t, port(), 'hangup', {
     env: { agi_uniqueid: uid, agi_callerid: caller, agi_context: 'itd-bitrix-hangup' },
-    vars: { ...vars, FROM_DID: DID, ...atHangup },
+    vars: endFacts({ ...vars, FROM_DID: DID, ...atHangup }),
     dead: true,
   });
   return { inc, sh, hup };
@@ -155,12 +164,13 @@ describe('resident service (built itd_bitrix.js serve, FastAGI, fake Bitrix24, r
   it('a caller who hangs up during the lookup (HANGUP line mid-step) is still reported once, as missed', async () => {
     svc = await startService(t);
     fake.setLatency(300);
-    const inc = await step(t, svc.port, 'incoming', { args: [DID], env: { agi_uniqueid: '1700000001.1', agi_callerid: '+79161234567' }, hangupAfterCommand: 1 });
+    const channel = inboundFacts('1700000001.1');
+    const inc = await step(t, svc.port, 'incoming', { args: [DID], env: { agi_uniqueid: '1700000001.1', agi_callerid: '+79161234567' }, vars: channel, hangupAfterCommand: 1 });
     expect(inc.via).to.equal('service');
     fake.setLatency(0);
     await step(t, svc.port, 'hangup', {
       env: { agi_uniqueid: '1700000001.1', agi_callerid: '+79161234567' },
-      vars: { ...inherited(inc), FROM_DID: DID },
+      vars: endFacts({ ...afterIncoming(channel, inc), FROM_DID: DID }),
       dead: true,
     });
     await waitFor(() => fake.finishedCalls.size === 1, 10_000);
@@ -172,19 +182,21 @@ describe('resident service (built itd_bitrix.js serve, FastAGI, fake Bitrix24, r
   it('killed mid-call: the AGI executables take over, the retry finishes the call once, by the operator', async () => {
     svc = await startService(t);
     fake.setLatency(1500);
-    const pending = step(t, svc.port, 'incoming', { args: [DID], env: { agi_uniqueid: '1700000002.1', agi_callerid: '+79161234567' } });
+    const channel = inboundFacts('1700000002.1');
+    const pending = step(t, svc.port, 'incoming', { args: [DID], env: { agi_uniqueid: '1700000002.1', agi_callerid: '+79161234567' }, vars: channel });
     await waitFor(() => fake.requests.length > 0 || fake.calls('batch').length > 0, 10_000).catch(() => undefined);
     svc.child.kill('SIGKILL');
     await svc.exited;
     const inc = await pending;
     expect(inc.via, 'the session was cut, not refused: the dialplan goes on').to.equal('service');
-    expect(inc.vars.__BITRIX_UNIQUEID).to.equal('1700000002.1');
     fake.setLatency(0);
     const port = svc.port;
-    const sh = await step(t, port, 'show', { args: ['101'], env: { agi_uniqueid: '1700000002.11' }, vars: inherited(inc) });
+    const vars = afterIncoming(channel, inc);
+    recordAnswer(vars, '101');
+    const sh = await step(t, port, 'show', { args: ['101'], env: { agi_uniqueid: '1700000002.11' }, vars });
     expect(sh.via, 'connection refused: the AGI executable ran').to.equal('cli');
     await new Promise((r) => setTimeout(r, 1100));
-    const hup = await step(t, port, 'hangup', { env: { agi_uniqueid: '1700000002.1', agi_callerid: '+79161234567' }, vars: { ...inherited(inc), FROM_DID: DID }, dead: true });
+    const hup = await step(t, port, 'hangup', { env: { agi_uniqueid: '1700000002.1', agi_callerid: '+79161234567' }, vars: endFacts({ ...vars, FROM_DID: DID }), dead: true });
     expect(hup.via).to.equal('cli');
     await drain(t);
     const { regs, finishes } = ledger(fake);
@@ -197,11 +209,11 @@ describe('resident service (built itd_bitrix.js serve, FastAGI, fake Bitrix24, r
   it('graceful stop: the step in flight finishes, new connections are refused and fall back', async () => {
     svc = await startService(t);
     fake.setLatency(800);
-    const first = step(t, svc.port, 'incoming', { args: [DID], env: { agi_uniqueid: '1700000003.1', agi_callerid: '+79161234567' } });
+    const first = step(t, svc.port, 'incoming', { args: [DID], env: { agi_uniqueid: '1700000003.1', agi_callerid: '+79161234567' }, vars: inboundFacts('1700000003.1') });
     await waitFor(() => fake.requests.length > 0, 10_000).catch(() => undefined);
     svc.child.kill('SIGTERM');
     await waitFor(() => svc!.status()?.state !== 'online', 10_000);
-    const second = await step(t, svc.port, 'incoming', { args: [DID], env: { agi_uniqueid: '1700000003.2', agi_callerid: '+79161230000' } });
+    const second = await step(t, svc.port, 'incoming', { args: [DID], env: { agi_uniqueid: '1700000003.2', agi_callerid: '+79161230000' }, vars: inboundFacts('1700000003.2') });
     expect(second.via).to.equal('cli');
     expect(second.vars.__BITRIX_CALL_ID).to.match(/^externalCall\./);
     const r1 = await first;
@@ -251,11 +263,11 @@ describe('resident service (built itd_bitrix.js serve, FastAGI, fake Bitrix24, r
     };
     write(JSON.stringify({ ...t.config, dids: ['74950000001'] }));
     await waitFor(() => /config .* reloaded/.test(t.log()), 10_000);
-    const r1 = await step(t, svc.port, 'incoming', { args: ['74950000001'], env: { agi_uniqueid: '1700000200.1', agi_callerid: '+79161234567' } });
+    const r1 = await step(t, svc.port, 'incoming', { args: ['74950000001'], env: { agi_uniqueid: '1700000200.1', agi_callerid: '+79161234567' }, vars: inboundFacts('1700000200.1') });
     expect(r1.vars.__BITRIX_CALL_ID, 'the new DID is reported').to.match(/^externalCall\./);
     write('{"version": 1, "enabled": tr');
     await waitFor(() => /not valid JSON.*keeping the config loaded before/.test(t.log()), 10_000);
-    const r2 = await step(t, svc.port, 'incoming', { args: ['74950000001'], env: { agi_uniqueid: '1700000200.2', agi_callerid: '+79161234568' } });
+    const r2 = await step(t, svc.port, 'incoming', { args: ['74950000001'], env: { agi_uniqueid: '1700000200.2', agi_callerid: '+79161234568' }, vars: inboundFacts('1700000200.2') });
     expect(r2.vars.__BITRIX_CALL_ID, 'still served with the old config').to.match(/^externalCall\./);
     await new Promise((r) => setTimeout(r, 2500)); // a poll of the file in between
     expect(t.log().split('\n').filter((l) => /not valid JSON/.test(l))).to.have.length(1);
@@ -271,7 +283,7 @@ describe('resident service (built itd_bitrix.js serve, FastAGI, fake Bitrix24, r
     svc = await startService(t);
     // Five minutes left: inside the service's ten-minute window, outside the call steps' one minute.
     await waitFor(() => fake.issuedTokens().refreshGrants === 1, 20_000);
-    const r = await step(t, svc.port, 'incoming', { args: [DID], env: { agi_uniqueid: '1700000400.1', agi_callerid: '+79161234567' } });
+    const r = await step(t, svc.port, 'incoming', { args: [DID], env: { agi_uniqueid: '1700000400.1', agi_callerid: '+79161234567' }, vars: inboundFacts('1700000400.1') });
     expect(r.vars.__BITRIX_CALL_ID).to.match(/^externalCall\./);
     await new Promise((res) => setTimeout(res, 2500)); // more drains of the outbox: no second refresh
     expect(fake.issuedTokens().refreshGrants).to.equal(1);
@@ -335,7 +347,7 @@ describe('resident service (built itd_bitrix.js serve, FastAGI, fake Bitrix24, r
       t.write({ httpsProxy: proxy.url });
       svc = await startService(t);
       for (let i = 1; i <= 3; i++) {
-        const r = await step(t, svc.port, 'incoming', { args: [DID], env: { agi_uniqueid: `1700000600.${i}`, agi_callerid: `+7916123000${i}` } });
+        const r = await step(t, svc.port, 'incoming', { args: [DID], env: { agi_uniqueid: `1700000600.${i}`, agi_callerid: `+7916123000${i}` }, vars: inboundFacts(`1700000600.${i}`) });
         expect(r.via).to.equal('service');
         expect(r.vars.__BITRIX_CALL_ID, 'registered through the proxy').to.match(/^externalCall\./);
       }

@@ -210,6 +210,28 @@ namespace {
         }
     }
 
+    /** BMO Notifications: one row per module and id; add_* replaces it, delete() removes it. */
+    class TestNotifications
+    {
+        /** @var array "module/id" => ['level', 'display_text', 'extended_text', 'link', 'reset', 'candelete'] */
+        public $rows = [];
+
+        public function add_warning($module, $id, $display_text, $extended_text = '', $link = '', $reset = false, $candelete = false)
+        {
+            $this->rows[$module . '/' . $id] = ['level' => 'warning'] + compact('display_text', 'extended_text', 'link', 'reset', 'candelete');
+        }
+
+        public function add_error($module, $id, $display_text, $extended_text = '', $link = '', $reset = true, $candelete = false)
+        {
+            $this->rows[$module . '/' . $id] = ['level' => 'error'] + compact('display_text', 'extended_text', 'link', 'reset', 'candelete');
+        }
+
+        public function delete($module, $id)
+        {
+            unset($this->rows[$module . '/' . $id]);
+        }
+    }
+
     class TestJob
     {
         public $jobs = [];
@@ -400,23 +422,6 @@ namespace {
             $this->calls[] = ['startFromDirectory', $name, $process, $directory, $environment, $force];
             $parts = explode(' ', $process, 2);
             return $this->launch($name, $parts[0], isset($parts[1]) ? $parts[1] : '', $directory, $environment, $force);
-        }
-    }
-
-    /** BMO/Notifications: the notifications by module and id. */
-    class TestNotifications
-    {
-        /** @var array "module/id" => [level, display, extended] */
-        public $items = [];
-
-        public function add_error($module, $id, $display_text, $extended_text = '', $link = '', $reset = true, $candelete = false)
-        {
-            $this->items[$module . '/' . $id] = ['error', $display_text, $extended_text];
-        }
-
-        public function delete($module, $id)
-        {
-            unset($this->items[$module . '/' . $id]);
         }
     }
 
