@@ -1,7 +1,7 @@
-// One call step (incoming, show, outgoing, hangup) around its flow, whatever carries the AGI session: read
-// the environment, load the config, keep the time budget, log problems where an admin sees them,
-// and never fail the dialplan. The AGI executables (one process per step) and the resident
-// service (FastAGI) both run their steps through here.
+// One call step (incoming, show, outgoing, hangup) around its flow, whatever carries the AGI
+// session: read the environment, load the config, keep the time budget, log problems where an
+// admin sees them, and never fail the dialplan. The AGI executables (one process per step) and
+// the resident service (FastAGI) both run their steps through here.
 import type { AgiChannel } from '../agi/channel';
 import type { AgiEnvironment } from '../agi/protocol';
 import type { CardJob } from '../flows/show';
