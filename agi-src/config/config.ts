@@ -18,6 +18,7 @@ export interface Config {
   createCrmEntity: boolean;
   attachRecordings: boolean;
   showCard: boolean;
+  responsibleRouting: boolean;
   countryCode: string;
   incomingTimeoutMs: number;
   showTimeoutMs: number;

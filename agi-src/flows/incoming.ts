@@ -4,6 +4,7 @@ import type { AgiEnvironment } from '../agi/protocol';
 import { asBitrixError, BitrixError } from '../bitrix/errors';
 import { pickCrmName } from '../logic/name';
 import { isListedDid, normaliseNumber } from '../logic/phone';
+import { pickResponsible, ResponsibleChoice } from '../logic/responsible';
 import { callIdFrom, registerRequest, Request, searchRequest } from './requests';
 import type { Services, Stores } from './services';
 
@@ -52,19 +53,21 @@ export async function incoming(s: Services, channel: AgiChannel, env: AgiEnviron
 
   // The search goes first: with CRM_CREATE the register may create a lead for an unknown number.
   const cmds: Record<string, Request> = {};
-  if (cfg.lookupCallerName && cachedName === undefined) cmds.find = searchRequest(caller.forBitrix);
+  if ((cfg.lookupCallerName && cachedName === undefined) || cfg.responsibleRouting) cmds.find = searchRequest(caller.forBitrix);
   cmds.reg = registerRequest(call, cfg);
   let name = cachedName ?? '';
   let callId: string | null = null;
   let failure: BitrixError | undefined;
+  let manager: ResponsibleChoice = { none: 'the CRM search did not answer' };
   try {
     const client = await s.client();
     const res = await client.sendAll(cmds, deadline - INCOMING_RESERVE_MS);
     callId = callIdFrom(res.result.reg);
     failure = res.errors.reg;
     if (cmds.find && !res.errors.find) {
-      name = pickCrmName(res.result.find);
-      if (stores) await stores.caches.putName(caller.digits, name, s.now()).catch(() => undefined);
+      if (cfg.responsibleRouting) manager = pickResponsible(res.result.find, { defaultUserId: cfg.defaultUserId, callerDigits: caller.digits, countryCode: cfg.countryCode });
+      name = cachedName ?? pickCrmName(res.result.find);
+      if (stores && cfg.lookupCallerName && cachedName === undefined) await stores.caches.putName(caller.digits, name, s.now()).catch(() => undefined);
     }
   } catch (err) {
     failure = asBitrixError(err, 'batch');
@@ -74,6 +77,7 @@ export async function incoming(s: Services, channel: AgiChannel, env: AgiEnviron
   const channelDone = (async () => {
     if (name && cfg.lookupCallerName) await channel.setVariable('CALLERID(name)', name).catch(() => undefined);
     if (callId) await channel.setVariable('__BITRIX_CALL_ID', callId).catch(() => undefined);
+    if (cfg.responsibleRouting) await setResponsible(s, channel, uniqueid, manager);
     await uniqueVar.catch(() => undefined);
   })();
   await Promise.all([channelDone, record(s, stores, saved, { uniqueid, callId, name, failure, line: `${caller.forBitrix} on ${did}` })]);
@@ -92,4 +96,16 @@ async function record(
     return;
   }
   await s.recordFailure(r.uniqueid, 'register', r.failure ?? new BitrixError('rejected', '', 'register returned no CALL_ID', 200, 'register'), 'incoming');
+}
+
+/** The responsible-manager destination reads these; nothing set means "go to the fallback". */
+async function setResponsible(s: Services, channel: AgiChannel, uniqueid: string, choice: ResponsibleChoice): Promise<void> {
+  if ('none' in choice) {
+    s.log.debug(`incoming ${uniqueid}: no responsible manager to ring (${choice.none})`);
+    return;
+  }
+  const r = choice.responsible;
+  s.log.debug(`incoming ${uniqueid}: responsible manager ${r.extension} (user ${r.userId}, ${r.entity}, workday ${r.workStatus || 'unknown'})`);
+  await channel.setVariable('__BITRIX_RESP_EXT', r.extension).catch(() => undefined);
+  await channel.setVariable('__BITRIX_RESP_STATUS', r.workStatus).catch(() => undefined);
 }
