@@ -26,11 +26,14 @@ require_once __DIR__ . '/OperatorCli.php';
 require_once __DIR__ . '/OauthConnect.php';
 require_once __DIR__ . '/RetryJob.php';
 require_once __DIR__ . '/InstalledFiles.php';
+require_once __DIR__ . '/ResponsibleDestinations.php';
+require_once __DIR__ . '/ResponsiblePage.php';
 require_once __DIR__ . '/Dialplan/Splice.php';
 require_once __DIR__ . '/Dialplan/AgiStep.php';
 require_once __DIR__ . '/Dialplan/InboundSubroutine.php';
 require_once __DIR__ . '/Dialplan/HangupHandler.php';
 require_once __DIR__ . '/Dialplan/AnswerHook.php';
+require_once __DIR__ . '/Dialplan/ResponsibleDestination.php';
 
 #[\AllowDynamicProperties]
 class Bitrix extends \FreePBX_Helpers implements \BMO
@@ -114,6 +117,11 @@ class Bitrix extends \FreePBX_Helpers implements \BMO
         $action = isset($_POST['action']) ? (string)$_POST['action'] : '';
         if ($action === 'save') {
             $this->page()->save($_POST);
+        } elseif ($action === 'saveResponsible') {
+            $this->responsiblePage()->save($_POST);
+        } elseif (isset($_REQUEST['action'], $_REQUEST['id']) && $_REQUEST['action'] === 'deleteResponsible') {
+            // The action bar's Delete opens the form's data-fpbx-delete link, as in FreePBX's own modules.
+            $this->responsiblePage()->delete((int)$_REQUEST['id']);
         }
     }
 
@@ -122,15 +130,60 @@ class Bitrix extends \FreePBX_Helpers implements \BMO
         if (!isset($request['display']) || $request['display'] !== Bitrix\SettingsPage::DISPLAY) {
             return [];
         }
-        return [
+        $bar = [
             'submit' => ['name' => 'submit', 'id' => 'submit', 'value' => _('Submit')],
             'reset' => ['name' => 'reset', 'id' => 'reset', 'value' => _('Reset')],
         ];
+        if ($this->responsiblePage()->showsForm($request) && !empty($request['id'])) {
+            $bar['delete'] = ['name' => 'delete', 'id' => 'delete', 'value' => _('Delete')];
+        }
+        return $bar;
     }
 
     public function showPage()
     {
-        return $this->page()->render();
+        if ($this->responsiblePage()->showsForm($_REQUEST)) {
+            return $this->responsiblePage()->renderForm($_REQUEST);
+        }
+        return $this->page()->render($this->responsiblePage()->renderList());
+    }
+
+    // ------------------------------------------------------------------
+    // The module's destinations (functions.inc.php hands FreePBX's calls here)
+    // ------------------------------------------------------------------
+
+    /** bitrix_destinations(): what destination pickers offer. */
+    public function destinations()
+    {
+        return $this->responsibleDestinations()->pickerList();
+    }
+
+    /** bitrix_getdest(): the destination of one of ours. */
+    public function getDest($id)
+    {
+        return [Bitrix\ResponsibleDestinations::destinationOf($id)];
+    }
+
+    /** bitrix_getdestinfo(): false when not ours, [] when ours but deleted, else description and edit link. */
+    public function getDestInfo($dest)
+    {
+        return $this->responsibleDestinations()->info($dest);
+    }
+
+    /** bitrix_check_destinations(): the destinations ours send calls to. */
+    public function checkDestinations($dest = true)
+    {
+        return $this->responsibleDestinations()->usage($dest);
+    }
+
+    /** bitrix_change_destination(): another module renumbered a destination ours fall back to. */
+    public function changeDestination($old, $new)
+    {
+        $n = $this->responsibleDestinations()->changeDestination($old, $new);
+        if ($n > 0) {
+            needreload();
+        }
+        return $n;
     }
 
     // ------------------------------------------------------------------
@@ -169,23 +222,29 @@ class Bitrix extends \FreePBX_Helpers implements \BMO
         return 500; // after core (480), which builds ext-did-* and macro-auto-blkvm
     }
 
-    /** Nothing while off or without DIDs; nothing either when no listed DID has a route. */
+    /**
+     * Call reporting: nothing while off or without DIDs, nothing either when no listed DID has a
+     * route. The responsible-manager destinations always exist once defined (routes point at them):
+     * with reporting off they send every call to their fallback.
+     */
     public function doDialplanHook(&$ext, $engine, $priority)
     {
         $s = $this->settings()->get();
-        if (empty($s['enabled']) || empty($s['dids'])) {
-            return;
+        $answer = null;
+        if (!empty($s['enabled']) && !empty($s['dids'])) {
+            list($spliced, $problems) = Bitrix\Dialplan\InboundSubroutine::spliceRoutes($ext, $this->inboundRoutes()->listed($s));
+            if ($spliced > 0) {
+                $agi = new Bitrix\Dialplan\AgiStep();
+                Bitrix\Dialplan\InboundSubroutine::add($ext, $agi);
+                Bitrix\Dialplan\HangupHandler::add($ext, $agi);
+                $problems = array_merge($problems, Bitrix\Dialplan\AnswerHook::add($ext, $agi));
+                $answer = Bitrix\Dialplan\AnswerHook::CONTEXT;
+            }
+            foreach ($problems as $problem) {
+                $this->log($problem);
+            }
         }
-        list($spliced, $problems) = Bitrix\Dialplan\InboundSubroutine::spliceRoutes($ext, $this->inboundRoutes()->listed($s));
-        if ($spliced > 0) {
-            $agi = new Bitrix\Dialplan\AgiStep();
-            Bitrix\Dialplan\InboundSubroutine::add($ext, $agi);
-            Bitrix\Dialplan\HangupHandler::add($ext, $agi);
-            $problems = array_merge($problems, Bitrix\Dialplan\AnswerHook::add($ext, $agi));
-        }
-        foreach ($problems as $problem) {
-            $this->log($problem);
-        }
+        Bitrix\Dialplan\ResponsibleDestination::add($ext, $this->responsibleDestinations()->all(), $answer);
     }
 
     public function genConfig()
@@ -211,7 +270,19 @@ class Bitrix extends \FreePBX_Helpers implements \BMO
 
     public function configFile()
     {
-        return $this->room('configFile', fn () => new Bitrix\ConfigFile($this->options['configPath'], $this->settings(), $this->owner()));
+        return $this->room('configFile', fn () => new Bitrix\ConfigFile($this->options['configPath'], $this->settings(), $this->owner(),
+            $this->responsibleDestinations()));
+    }
+
+    public function responsibleDestinations()
+    {
+        return $this->room('responsibleDestinations', fn () => new Bitrix\ResponsibleDestinations($this));
+    }
+
+    public function responsiblePage()
+    {
+        return $this->room('responsiblePage', fn () => new Bitrix\ResponsiblePage($this->responsibleDestinations(), $this->page(),
+            $this->configFile(), $this->FreePBX, $this->options['moduleDir']));
     }
 
     public function cli()

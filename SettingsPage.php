@@ -76,7 +76,8 @@ class SettingsPage
         return $this->errors;
     }
 
-    public function render()
+    /** @param string $more sections drawn after the form (HTML their views escaped) */
+    public function render($more = '')
     {
         $values = $this->displayValues($this->settings->get(), $this->submitted);
         $status = $this->cli->status();
@@ -89,6 +90,7 @@ class SettingsPage
             'status' => $status,
             'oauthReturnUrl' => OauthConnect::returnUrl(),
             'i18n' => $this->jsStrings(),
+            'more' => $more,
         ]);
     }
 

@@ -250,6 +250,25 @@ class ext_goto extends extension
     }
 }
 
+class ext_gotoif extends extension
+{
+    public $condition;
+    public $true_priority;
+    public $false_priority;
+
+    public function __construct($condition, $true_priority, $false_priority = false)
+    {
+        $this->condition = $condition;
+        $this->true_priority = $true_priority;
+        $this->false_priority = $false_priority;
+    }
+
+    public function output()
+    {
+        return 'GotoIf(' . $this->condition . '?' . $this->true_priority . ($this->false_priority ? ':' . $this->false_priority : '') . ')';
+    }
+}
+
 class ext_execif
 {
     public $expr;
