@@ -1548,7 +1548,7 @@ function substituteBatch(v: unknown, sections: Record<string, Record<string, unk
 export function seedDemo(fake: FakeBitrix): void {
   fake.addUser({ ID: 1, NAME: 'Portal', LAST_NAME: 'Admin', ACTIVE: true, UF_PHONE_INNER: null, IS_ONLINE: 'Y' });
   fake.addUser({ ID: 12, NAME: 'Ivan', LAST_NAME: 'Petrov', ACTIVE: true, UF_PHONE_INNER: '101', IS_ONLINE: 'Y', TIMEMAN: 'OPENED' });
-  fake.addUser({ ID: 15, NAME: 'Anna', LAST_NAME: 'Smirnova', ACTIVE: true, UF_PHONE_INNER: '102', IS_ONLINE: 'N' });
+  fake.addUser({ ID: 15, NAME: 'Anna', LAST_NAME: 'Smirnova', ACTIVE: true, UF_PHONE_INNER: '102', IS_ONLINE: 'N', TIMEMAN: 'CLOSED' });
   fake.addUser({ ID: 17, NAME: 'Oleg', LAST_NAME: 'Sidorov', ACTIVE: false, UF_PHONE_INNER: '103', IS_ONLINE: 'N' });
   fake.addCrm({ type: 'CONTACT', id: 651, name: 'Иван Петров', phones: ['+79161234567'], assignedById: 12 });
   fake.addCrm({ type: 'COMPANY', id: 643, name: 'ООО Ромашка', phones: ['+74951112233'], assignedById: 15 });
