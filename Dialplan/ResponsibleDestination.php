@@ -93,7 +93,9 @@ class ResponsibleDestination
         // FreePBX's macro-auto-blkvm does for queue and ring-group answers.
         $ext->add($a, 's', '', new \ext_macro('blkvm-clr'));
         if ($answerSubroutine !== null) {
-            // The answer is recorded like any other: card, operator, answer time.
+            // The answer is recorded like any other: card, operator, answer time. (Seam for the
+            // facts-dialplan answer subroutine: a hook on the manager's own Dial may have recorded
+            // this answer first, so guard on the answer fact being empty there.)
             $ext->add($a, 's', '', new \ext_gosubif('$["${BITRIX_UNIQUEID}"!=""]', $answerSubroutine . ',s,1', false, '${ARG1}'));
         }
         $ext->add($a, 's', '', new \ext_return(''));
