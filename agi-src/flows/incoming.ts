@@ -66,8 +66,8 @@ export async function incoming(s: Services, channel: AgiChannel, env: AgiEnviron
     failure = res.errors.reg;
     if (cmds.find && !res.errors.find) {
       if (cfg.responsibleRouting) manager = pickResponsible(res.result.find, { defaultUserId: cfg.defaultUserId, callerDigits: caller.digits, countryCode: cfg.countryCode });
-      name = cachedName ?? pickCrmName(res.result.find);
-      if (stores && cfg.lookupCallerName && cachedName === undefined) await stores.caches.putName(caller.digits, name, s.now()).catch(() => undefined);
+      name = pickCrmName(res.result.find);
+      if (stores && cfg.lookupCallerName) await stores.caches.putName(caller.digits, name, s.now()).catch(() => undefined);
     }
   } catch (err) {
     failure = asBitrixError(err, 'batch');

@@ -54,7 +54,7 @@ describe('incoming step: the responsible manager (built AGI, fake Bitrix24)', fu
     expect(fake.httpRequestCount() - before).to.equal(1);
     expect(fake.calls('telephony.externalCall.searchCrmEntities')).to.have.length(2);
     expect(manager(cached.vars)).to.deep.equal({ ext: '101', status: 'PAUSED' });
-    expect(cached.vars['CALLERID(name)'], 'the cached name').to.equal('Иван Петров');
+    expect(cached.vars['CALLERID(name)'], 'the name from the same answer').to.equal('Иван Петров');
 
     t.write({ lookupCallerName: false });
     const noName = await incoming('89161234567');
