@@ -6,12 +6,13 @@ set -euo pipefail
 # Module repository: a static copy of dist/repo/ (all-<maj.min>.xml + modules/bitrix/...).
 # FreePBX POSTs to <repo>/all-<maj.min>.xml and <repo>/modules/<location>, so the host must
 # answer POST with the file. If it only answers GET (GitHub Pages, default nginx), this script
-# downloads the tarball itself, checks its md5 and installs it like --tarball.
+# downloads the tarball itself, checks its md5 and sha1 and installs it like --tarball.
+# Before it changes anything, it runs the module's own self-test (agi-bin/itd_bitrix_selftest.js)
+# as the asterisk user: Node.js version, architecture, glibc and the SQLite binding.
 DEFAULT_REPO="https://nnekipelov.github.io/itd-bitrix/modules-17-itd"
 FREEPBX_DEFAULT_REPO="http://mirror1.freepbx.org,http://mirror2.freepbx.org"
 RAWNAME="bitrix"
 MIN_FREEPBX_MAJOR=16
-MIN_NODE_MAJOR=18
 
 MODULES_DIR="${ITD_BITRIX_MODULES_DIR:-/var/www/html/admin/modules}"
 AST_USER="${ITD_BITRIX_ASTERISK_USER:-asterisk}"
@@ -24,8 +25,9 @@ usage() {
 Usage: $PROG [--repo URL | --tarball FILE] [--help]
 
 Installs (or upgrades) the FreePBX module "bitrix" (Bitrix24 integration):
-  1. checks: root, fwconsole, FreePBX >= $MIN_FREEPBX_MAJOR, node >= $MIN_NODE_MAJOR for user "$AST_USER",
-     and that the module repository answers;
+  1. checks: root, fwconsole, FreePBX >= $MIN_FREEPBX_MAJOR, that the module repository answers,
+     then fetches the module (md5 and sha1 checked) and runs its self-test as user "$AST_USER":
+     Node.js >= 18, a supported architecture (amd64, arm64), glibc >= 2.28, SQLite working;
   2. remembers MODULE_REPO, points it at the module repository, runs
      "fwconsole ma refreshsignatures" and "fwconsole ma downloadinstall $RAWNAME",
      then puts the original MODULE_REPO back (also when a step fails);
@@ -40,12 +42,13 @@ Environment:
   ITD_BITRIX_REPO           same as --repo
   ITD_BITRIX_MODULES_DIR    FreePBX modules dir (default /var/www/html/admin/modules)
   ITD_BITRIX_ASTERISK_USER  user Asterisk runs AGIs as (default asterisk)
-  ITD_BITRIX_SKIP_SU=1      check node as the current user instead of via su (tests)
+  ITD_BITRIX_SKIP_SU=1      run the self-test as the current user instead of via su (tests)
   ITD_BITRIX_ALLOW_NONROOT=1  do not insist on root (tests)
 
 Exit codes (each failure message names its step):
-  2 usage | 10 root | 11 fwconsole | 12 FreePBX version | 13 node | 14 repository check
-  15 tarball check | 20 set MODULE_REPO | 21 refreshsignatures | 22 downloadinstall
+  2 usage | 10 root | 11 fwconsole | 12 FreePBX version | 13 Node.js | 14 repository check
+  15 tarball check | 16 architecture | 17 glibc | 18 SQLite binding
+  20 set MODULE_REPO | 21 refreshsignatures | 22 downloadinstall
   23 unpack tarball | 24 ma install | 25 download tarball | 26 verify module
   30 restore MODULE_REPO | 31 chown | 32 reload | 33 verify AGI scripts
 EOF
@@ -98,21 +101,24 @@ read_setting() {
 }
 
 # fetch <POST|GET> <url> <outfile>
+# A redirect is followed only to https (curl); wget, which cannot limit where a redirect goes,
+# follows none.
 fetch() {
   local method="$1" url="$2" out="$3"
   if command -v curl >/dev/null 2>&1; then
     if [ "$method" = POST ]; then
-      curl -fsSL --max-time 120 -X POST --data 'sv=2&installid=itd-bitrix-install-sh' -o "$out" "$url"
+      curl -fsSL --proto-redir =https --max-time 120 -X POST --data 'sv=2&installid=itd-bitrix-install-sh' -o "$out" "$url"
     else
-      curl -fsSL --max-time 120 -o "$out" "$url"
+      curl -fsSL --proto-redir =https --max-time 120 -o "$out" "$url"
     fi
   elif command -v wget >/dev/null 2>&1; then
     if [ "$method" = POST ]; then
-      wget -q -T 120 -O "$out" --post-data='sv=2&installid=itd-bitrix-install-sh' "$url"
+      wget -q -T 120 --max-redirect=0 -O "$out" --post-data='sv=2&installid=itd-bitrix-install-sh' "$url"
     else
-      wget -q -T 120 -O "$out" "$url"
+      wget -q -T 120 --max-redirect=0 -O "$out" "$url"
     fi
   else
+    echo "neither curl nor wget is installed" >&2
     return 127
   fi
 }
@@ -166,20 +172,6 @@ FPBX_MAJMIN="$(printf '%s' "$FPBX_VERSION" | cut -d. -f1,2)"
   die 12 "check FreePBX version" "FreePBX $FPBX_VERSION found; this module needs FreePBX $MIN_FREEPBX_MAJOR or newer (fwconsole ma upgradeall, or the FreePBX 17 installer)"
 log "FreePBX $FPBX_VERSION"
 
-if [ "${ITD_BITRIX_SKIP_SU:-}" = 1 ]; then
-  NODE_OUT="$(sh -c 'node --version' 2>&1 || true)"
-  NODE_WHO="$(id -un)"
-else
-  id -u "$AST_USER" >/dev/null 2>&1 || die 13 "check node" "user '$AST_USER' does not exist (set ITD_BITRIX_ASTERISK_USER)"
-  NODE_OUT="$(su -s /bin/sh "$AST_USER" -c 'node --version' 2>&1 || true)"
-  NODE_WHO="$AST_USER"
-fi
-NODE_MAJOR="$(printf '%s\n' "$NODE_OUT" | sed -n -e 's/^v\([0-9][0-9]*\)\..*/\1/p' | sed -n 1p)"
-if [ -z "$NODE_MAJOR" ] || [ "$NODE_MAJOR" -lt "$MIN_NODE_MAJOR" ]; then
-  die 13 "check node" "user '$NODE_WHO' needs Node.js >= $MIN_NODE_MAJOR on its PATH for the AGI scripts (got: ${NODE_OUT:-nothing}); on Debian 12: apt-get install nodejs"
-fi
-log "node $NODE_OUT for user $NODE_WHO"
-
 FROM_VERSION="$(installed_version || true)"
 MODE=repo
 EXPECT_VERSION=""
@@ -201,10 +193,15 @@ else
   log "repository $REPO offers $RAWNAME $EXPECT_VERSION"
 fi
 
-if [ "$MODE" = direct ]; then
+# The module's files, fetched and checked before anything changes: the offline tarball, or the
+# one the repository lists (in repo mode FreePBX downloads it again itself; this copy is for the
+# self-test only).
+if [ "$MODE" != tarball ]; then
   LOCATION="$(xml_field "$WORK/all.xml" location)"
   MD5="$(xml_field "$WORK/all.xml" md5sum)"
+  SHA1="$(xml_field "$WORK/all.xml" sha1sum)"
   [ -n "$LOCATION" ] || die 25 "download tarball" "$XML_URL has no <location> for $RAWNAME"
+  [ -n "$MD5" ] && [ -n "$SHA1" ] || die 25 "download tarball" "$XML_URL lists no md5sum and sha1sum for $RAWNAME; refusing a module that cannot be checked"
   case "$LOCATION" in
     http://*|https://*) TARBALL_URL="$LOCATION" ;;
     *) TARBALL_URL="$REPO/modules/$LOCATION" ;;
@@ -212,12 +209,49 @@ if [ "$MODE" = direct ]; then
   TARBALL="$WORK/$(basename "$LOCATION")"
   fetch GET "$TARBALL_URL" "$TARBALL" 2>"$WORK/fetch.err" ||
     die 25 "download tarball" "could not download $TARBALL_URL ($(tr '\n' ' ' <"$WORK/fetch.err" | cut -c1-300))"
-  if [ -n "$MD5" ]; then
-    GOT_MD5="$(md5sum "$TARBALL" | cut -d' ' -f1)"
-    [ "$GOT_MD5" = "$MD5" ] || die 25 "download tarball" "md5 of $TARBALL_URL is $GOT_MD5, the repository says $MD5 — the file is damaged or stale"
-  fi
-  log "downloaded $TARBALL_URL (md5 ok)"
+  GOT_MD5="$(md5sum "$TARBALL" | cut -d' ' -f1)"
+  [ "$GOT_MD5" = "$MD5" ] || die 25 "download tarball" "md5 of $TARBALL_URL is $GOT_MD5, the repository says $MD5 — the file is damaged or stale"
+  GOT_SHA1="$(sha1sum "$TARBALL" | cut -d' ' -f1)"
+  [ "$GOT_SHA1" = "$SHA1" ] || die 25 "download tarball" "sha1 of $TARBALL_URL is $GOT_SHA1, the repository says $SHA1 — the file is damaged or stale"
+  log "downloaded $TARBALL_URL (md5 and sha1 ok)"
 fi
+[ -f "$TARBALL" ] && [ -r "$TARBALL" ] || die 15 "check tarball" "$TARBALL is not a readable file"
+mkdir -p "$WORK/unpack"
+tar -xzf "$TARBALL" -C "$WORK/unpack" --no-same-owner 2>"$WORK/tar.err" ||
+  die 15 "check tarball" "$TARBALL is not a gzip'd tar ($(head -c 300 "$WORK/tar.err"))"
+[ "$(ls -A "$WORK/unpack")" = "$RAWNAME" ] && [ -f "$WORK/unpack/$RAWNAME/module.xml" ] ||
+  die 15 "check tarball" "$TARBALL must hold exactly one top directory $RAWNAME/ with module.xml"
+[ "$(module_xml_field "$WORK/unpack/$RAWNAME/module.xml" rawname)" = "$RAWNAME" ] || die 15 "check tarball" "module.xml in $TARBALL is not module $RAWNAME"
+[ -n "$EXPECT_VERSION" ] || EXPECT_VERSION="$(module_xml_version "$WORK/unpack/$RAWNAME/module.xml")"
+
+# Can this host run it? The module's own runtime answers, as the user Asterisk runs AGIs as.
+run_as_asterisk() {
+  if [ "${ITD_BITRIX_SKIP_SU:-}" = 1 ]; then sh -c "$1"; else su -s /bin/sh "$AST_USER" -c "$1"; fi
+}
+if [ "${ITD_BITRIX_SKIP_SU:-}" = 1 ]; then
+  NODE_WHO="$(id -un)"
+else
+  id -u "$AST_USER" >/dev/null 2>&1 || die 13 "check Node.js" "user '$AST_USER' does not exist (set ITD_BITRIX_ASTERISK_USER)"
+  NODE_WHO="$AST_USER"
+fi
+SELFTEST="$WORK/unpack/$RAWNAME/agi-bin/itd_bitrix_selftest.js"
+[ -f "$SELFTEST" ] || die 15 "check tarball" "$TARBALL has no agi-bin/itd_bitrix_selftest.js"
+chmod 0755 "$WORK" "$WORK/unpack"
+run_as_asterisk 'command -v node' >/dev/null 2>&1 ||
+  die 13 "check Node.js" "Node.js is not on the PATH of user '$NODE_WHO'; the AGI scripts need Node.js 18 or newer (Debian: apt-get install nodejs)"
+set +e
+SELFTEST_OUT="$(run_as_asterisk "node '$SELFTEST'" 2>&1)"
+SELFTEST_RC=$?
+set -e
+SELFTEST_LINE="$(printf '%s\n' "$SELFTEST_OUT" | sed -n 1p | cut -c1-400)"
+case "$SELFTEST_RC" in
+  0) log "self-test as user $NODE_WHO: $SELFTEST_LINE" ;;
+  3) die 13 "check Node.js" "$SELFTEST_LINE (user '$NODE_WHO'; Debian 12: apt-get install nodejs)" ;;
+  4) die 16 "check architecture" "$SELFTEST_LINE" ;;
+  5) die 17 "check glibc" "$SELFTEST_LINE" ;;
+  6) die 18 "check SQLite binding" "$SELFTEST_LINE" ;;
+  *) die 18 "check SQLite binding" "the self-test did not run (exit $SELFTEST_RC): ${SELFTEST_LINE:-no output}" ;;
+esac
 
 # --- 2. install -----------------------------------------------------------------------------
 
@@ -245,14 +279,6 @@ if [ "$MODE" = repo ]; then
     die 30 "restore MODULE_REPO" "could not set MODULE_REPO back; standard module updates stay off until you run: fwconsole setting MODULE_REPO '$ORIG_REPO'"
   fi
 else
-  [ -f "$TARBALL" ] && [ -r "$TARBALL" ] || die 15 "check tarball" "$TARBALL is not a readable file"
-  mkdir -p "$WORK/unpack"
-  tar -xzf "$TARBALL" -C "$WORK/unpack" --no-same-owner 2>"$WORK/tar.err" ||
-    die 15 "check tarball" "$TARBALL is not a gzip'd tar ($(head -c 300 "$WORK/tar.err"))"
-  [ "$(ls -A "$WORK/unpack")" = "$RAWNAME" ] && [ -f "$WORK/unpack/$RAWNAME/module.xml" ] ||
-    die 15 "check tarball" "$TARBALL must hold exactly one top directory $RAWNAME/ with module.xml"
-  EXPECT_VERSION="$(module_xml_version "$WORK/unpack/$RAWNAME/module.xml")"
-  [ "$(module_xml_field "$WORK/unpack/$RAWNAME/module.xml" rawname)" = "$RAWNAME" ] || die 15 "check tarball" "module.xml in $TARBALL is not module $RAWNAME"
   [ -d "$MODULES_DIR" ] || die 23 "unpack tarball" "FreePBX modules dir $MODULES_DIR not found (set ITD_BITRIX_MODULES_DIR)"
   STAGE="$MODULES_DIR/.$RAWNAME-install.$$"
   rm -rf "$STAGE" "$STAGE.old"

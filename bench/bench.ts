@@ -31,6 +31,7 @@ import {
   ROOT,
   rssWrapper,
   sleep,
+  sqliteBinding,
   timedAgi,
   timedNodeFloor,
 } from './lib';
@@ -108,7 +109,7 @@ async function main(): Promise<void> {
 
   // ================================================================ bundle sizes
   const sizes: Record<string, number> = {};
-  for (const f of ['itd_bitrix_incoming.js', 'itd_bitrix_show.js', 'itd_bitrix_hangup.js', 'itd_bitrix.js', 'node_sqlite3.node']) {
+  for (const f of ['itd_bitrix_incoming.js', 'itd_bitrix_show.js', 'itd_bitrix_hangup.js', 'itd_bitrix.js', sqliteBinding()]) {
     sizes[f] = fileSize(join(AGI_BIN, f));
   }
   info.bundleBytes = sizes;

@@ -3,7 +3,7 @@
 // GNU time, the operator CLI's `retry`, small statistics and a seeded PRNG.
 // Nothing here builds anything: it runs what is in agi-bin/.
 import { spawn } from 'child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { performance } from 'perf_hooks';
@@ -16,8 +16,15 @@ export const AGI_SCRIPTS = ['itd_bitrix_incoming.js', 'itd_bitrix_show.js', 'itd
 // The children must be plain `node <bundle>`: never inherit a loader from the harness.
 delete process.env.NODE_OPTIONS;
 
+/** The SQLite binding the bundles load on this machine (agi-src/platform/bindings.ts). */
+export function sqliteBinding(): string {
+  const names = existsSync(AGI_BIN) ? readdirSync(AGI_BIN) : [];
+  return names.find((n) => n.startsWith(`itd_bitrix_sqlite3-${process.platform}-${process.arch}-`) && n.endsWith('.node'))
+    ?? `itd_bitrix_sqlite3-${process.platform}-${process.arch}-*.node`;
+}
+
 export function requireBuilt(): void {
-  const missing = [...AGI_SCRIPTS, 'itd_bitrix.js', 'node_sqlite3.node'].filter((f) => !existsSync(join(AGI_BIN, f)));
+  const missing = [...AGI_SCRIPTS, 'itd_bitrix.js', sqliteBinding()].filter((f) => !existsSync(join(AGI_BIN, f)));
   if (missing.length) {
     process.stderr.write(`bench: agi-bin/ is not built (missing ${missing.join(', ')}); run \`npm run build\` first\n`);
     process.exit(2);

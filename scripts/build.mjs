@@ -1,9 +1,12 @@
 #!/usr/bin/env node
 // Builds agi-bin/: the three AGI executables and the operator CLI, each one self-contained
-// CommonJS file for Node 18, plus the sqlite3 N-API binding as one file beside them.
+// CommonJS file for Node 18; the self-test (itd_bitrix_selftest.js), built for Node 8 syntax so
+// an old Node gets an answer; and beside them the sqlite3 N-API bindings, one per architecture
+// (scripts/build-sqlite3.sh builds them once in Debian 11 and caches them).
 import { build, transformSync } from 'esbuild';
+import { spawnSync } from 'child_process';
 import { createRequire } from 'module';
-import { chmodSync, copyFileSync, mkdirSync, readFileSync, writeFileSync, existsSync } from 'fs';
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSync } from 'fs';
 import { dirname, join } from 'path';
 import { fileURLToPath } from 'url';
 
@@ -17,6 +20,8 @@ const entries = {
   itd_bitrix_hangup: 'agi-src/bin/hangup.ts',
   itd_bitrix: 'agi-src/bin/cli.ts',
 };
+const selftestEntry = { itd_bitrix_selftest: 'agi-src/bin/selftest.ts' };
+const BINDING = /^itd_bitrix_sqlite3-[a-z0-9]+-[a-z0-9]+-glibc\d+\.\d+\.node$/;
 
 function generateConfigValidator() {
   const Ajv = require('ajv');
@@ -47,23 +52,35 @@ function knownKeys(schema) {
 }
 
 // sqlite3 finds its binding through the `bindings` package, which searches build folders
-// relative to node_modules; in agi-bin the binding sits next to the bundle instead.
+// relative to node_modules; in agi-bin the bindings sit next to the bundle instead, and
+// agi-src/platform/sqlite3-binding.ts picks the one that fits the host.
 const sqliteBindingBesideBundle = {
   name: 'sqlite-binding-beside-bundle',
   setup(b) {
     b.onLoad({ filter: /sqlite3[\\/]lib[\\/]sqlite3-binding\.js$/ }, () => ({
-      contents: "module.exports = require(require('path').join(__dirname, 'node_sqlite3.node'));",
+      contents: `module.exports = require(${JSON.stringify(join(root, 'agi-src/platform/sqlite3-binding.ts'))}).loadSqlite3Binding(__dirname);`,
       loader: 'js',
+      resolveDir: root,
     }));
   },
 };
+
+/** Folder with the built bindings (scripts/build-sqlite3.sh prints it; builds them when missing). */
+function sqlite3Bindings() {
+  const r = spawnSync('bash', [join(root, 'scripts/build-sqlite3.sh')], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  if (r.status !== 0) throw new Error(`scripts/build-sqlite3.sh failed (exit ${r.status ?? r.signal})`);
+  const dir = r.stdout.trim().split('\n').pop();
+  const names = readdirSync(dir).filter((n) => BINDING.test(n)).sort();
+  if (!names.length) throw new Error(`${dir} holds no itd_bitrix_sqlite3-*.node`);
+  return { dir, names };
+}
 
 export async function buildAll({ quiet = false } = {}) {
   const started = Date.now();
   generateConfigValidator();
   mkdirSync(outdir, { recursive: true });
-  await build({
-    entryPoints: Object.fromEntries(Object.entries(entries).map(([k, v]) => [k, join(root, v)])),
+  const bindings = sqlite3Bindings();
+  const common = {
     outdir,
     entryNames: '[name]',
     outExtension: { '.js': '.js' },
@@ -78,10 +95,18 @@ export async function buildAll({ quiet = false } = {}) {
     charset: 'utf8',
     logLevel: quiet ? 'error' : 'warning',
     plugins: [sqliteBindingBesideBundle],
-  });
-  const binding = require.resolve('sqlite3/build/Release/node_sqlite3.node');
-  copyFileSync(binding, join(outdir, 'node_sqlite3.node'));
-  for (const name of Object.keys(entries)) {
+    define: { ITD_SQLITE3_BINDINGS: JSON.stringify(bindings.names) },
+  };
+  const entry = (list) => Object.fromEntries(Object.entries(list).map(([k, v]) => [k, join(root, v)]));
+  await Promise.all([
+    build({ ...common, entryPoints: entry(entries) }),
+    build({ ...common, entryPoints: entry(selftestEntry), target: 'node8' }),
+  ]);
+  for (const old of readdirSync(outdir)) {
+    if (old.endsWith('.node') && !bindings.names.includes(old)) rmSync(join(outdir, old));
+  }
+  for (const name of bindings.names) copyFileSync(join(bindings.dir, name), join(outdir, name));
+  for (const name of [...Object.keys(entries), ...Object.keys(selftestEntry)]) {
     const file = join(outdir, `${name}.js`);
     const text = readFileSync(file, 'utf8');
     if (text.includes('\r')) throw new Error(`${file}: CR in bundle`);

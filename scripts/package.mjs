@@ -9,16 +9,19 @@
 //    i.e. what FreePBX module admin fetches from MODULE_REPO (it POSTs to
 //    <MODULE_REPO>/all-<maj.min>.xml and <MODULE_REPO>/modules/<location>).
 //
-// The tar stream is written here by hand (POSIX ustar) and gzipped with Node's zlib, so the
-// archive depends only on the input files: entries sorted by path, fixed mtime
-// (SOURCE_DATE_EPOCH or FIXED_MTIME), uid/gid 0, fixed modes, no gzip name/timestamp.
-// No GNU tar flags or tar/gzip versions are involved, so the same input gives the same md5.
+// The archive depends only on the input files: npm's `tar` writes it portable (no owner, no
+// atime/ctime, no pax headers) with entries in sorted order, fixed modes and a fixed mtime on
+// files (SOURCE_DATE_EPOCH or FIXED_MTIME; directories carry none, as `portable` has it); gzip
+// through zlib adds no name or timestamp. So the same input gives the same md5. module.xml is
+// read, and the repository XML written, with fast-xml-parser.
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import zlib from 'node:zlib';
+import os from 'node:os';
+import { XMLBuilder, XMLParser, XMLValidator } from 'fast-xml-parser';
+import * as tar from 'tar';
 
 const RAWNAME = 'bitrix';
 /** FreePBX lines the repository serves (files all-<v>.xml). */
@@ -28,7 +31,9 @@ const FIXED_MTIME = 1704067200;
 /** Download fields that module.xml may carry (informational there); the repository sets its own. */
 const DOWNLOAD_FIELDS = new Set(['location', 'md5sum', 'sha1sum', 'signed']);
 /** The executables the lead's build must produce in agi-bin/. */
-const REQUIRED_AGI = ['itd_bitrix_incoming.js', 'itd_bitrix_show.js', 'itd_bitrix_hangup.js', 'itd_bitrix.js'];
+const REQUIRED_AGI = ['itd_bitrix_incoming.js', 'itd_bitrix_show.js', 'itd_bitrix_hangup.js', 'itd_bitrix.js', 'itd_bitrix_selftest.js'];
+/** The sqlite3 bindings (scripts/build-sqlite3.sh): module-prefixed, one per platform. */
+const BINDING = /^itd_bitrix_sqlite3-[a-z0-9]+-[a-z0-9]+-glibc\d+\.\d+\.node$/;
 
 class PackageError extends Error {}
 const fail = (msg) => { throw new PackageError(msg); };
@@ -58,132 +63,35 @@ function parseArgs(argv) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// module.xml: a small strict scanner (well-formedness + spans of the root's child elements)
+// module.xml
 
-const NAME = /^[A-Za-z_][\w.\-]*/;
+/** Element order, attributes, whitespace and comments kept, so the repository XML copies them. */
+const XML_OPTIONS = {
+  preserveOrder: true, ignoreAttributes: false, trimValues: false, parseTagValue: false,
+  parseAttributeValue: false, processEntities: true, commentPropName: '#comment',
+};
+const tagOf = (node) => Object.keys(node).find((k) => k !== ':@');
+const isElement = (node) => !['#text', '#comment', '?xml'].includes(tagOf(node));
+const textOf = (node) => (node[tagOf(node)] || []).filter((c) => tagOf(c) === '#text').map((c) => String(c['#text'])).join('');
 
-/**
- * Parses an XML document enough to (a) reject anything not well-formed in the ways that matter
- * (unbalanced/mismatched tags, bad attributes, stray '<' or '&', several roots) and (b) return
- * the root element name and each direct child element: name, verbatim source text, text content.
- */
-export function scanXml(src) {
-  let i = 0;
-  const stack = [];
-  let root = null;
-  const children = [];
-  let child = null; // { name, start, text[] }
-  const err = (m) => fail(`module.xml: ${m} (at offset ${i}, line ${src.slice(0, i).split('\n').length})`);
-  const checkText = (t) => {
-    const bad = t.match(/&(?!(?:amp|lt|gt|quot|apos|#\d+|#x[0-9a-fA-F]+);)/);
-    if (bad) err('bare "&" in text (write &amp;)');
-  };
-  const unescape = (t) => t
-    .replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&apos;/g, "'")
-    .replace(/&#x([0-9a-fA-F]+);/g, (_, h) => String.fromCodePoint(parseInt(h, 16)))
-    .replace(/&#(\d+);/g, (_, d) => String.fromCodePoint(parseInt(d, 10)))
-    .replace(/&amp;/g, '&');
-  while (i < src.length) {
-    const lt = src.indexOf('<', i);
-    const text = src.slice(i, lt < 0 ? src.length : lt);
-    if (text) {
-      if (!stack.length && text.trim()) err('text outside the root element');
-      checkText(text);
-      if (child && stack.length >= 2) child.text.push(unescape(text));
-    }
-    if (lt < 0) break;
-    i = lt;
-    if (src.startsWith('<!--', i)) {
-      const e = src.indexOf('-->', i + 4);
-      if (e < 0) err('unterminated comment');
-      i = e + 3;
-    } else if (src.startsWith('<![CDATA[', i)) {
-      if (!stack.length) err('CDATA outside the root element');
-      const e = src.indexOf(']]>', i + 9);
-      if (e < 0) err('unterminated CDATA');
-      if (child && stack.length >= 2) child.text.push(src.slice(i + 9, e));
-      i = e + 3;
-    } else if (src.startsWith('<?', i)) {
-      const e = src.indexOf('?>', i + 2);
-      if (e < 0) err('unterminated processing instruction');
-      i = e + 2;
-    } else if (src.startsWith('<!', i)) {
-      if (root) err('DOCTYPE after the root element');
-      const e = src.indexOf('>', i + 2);
-      if (e < 0) err('unterminated declaration');
-      i = e + 1;
-    } else if (src.startsWith('</', i)) {
-      const m = src.slice(i + 2).match(NAME);
-      if (!m) err('bad closing tag');
-      const name = m[0];
-      let j = i + 2 + name.length;
-      while (/\s/.test(src[j] || '')) j++;
-      if (src[j] !== '>') err(`bad closing tag </${name}`);
-      const open = stack.pop();
-      if (open !== name) err(`</${name}> closes <${open ?? 'nothing'}>`);
-      i = j + 1;
-      if (stack.length === 1 && child) {
-        children.push({ name: child.name, raw: src.slice(child.start, i), text: child.text.join('') });
-        child = null;
-      }
-    } else {
-      const start = i;
-      const m = src.slice(i + 1).match(NAME);
-      if (!m) err('stray "<" (write &lt;)');
-      const name = m[0];
-      let j = i + 1 + name.length;
-      const seen = new Set();
-      for (;;) {
-        const ws = j;
-        while (/\s/.test(src[j] || '')) j++;
-        if (src[j] === '>' || src.startsWith('/>', j)) break;
-        if (j === ws) err(`bad tag <${name}`);
-        const am = src.slice(j).match(NAME);
-        if (!am) err(`bad attribute in <${name}>`);
-        if (seen.has(am[0])) err(`duplicate attribute ${am[0]} in <${name}>`);
-        seen.add(am[0]);
-        j += am[0].length;
-        while (/\s/.test(src[j] || '')) j++;
-        if (src[j] !== '=') err(`attribute ${am[0]} in <${name}> has no value`);
-        j++;
-        while (/\s/.test(src[j] || '')) j++;
-        const q = src[j];
-        if (q !== '"' && q !== "'") err(`attribute ${am[0]} in <${name}> is not quoted`);
-        const e = src.indexOf(q, j + 1);
-        if (e < 0) err('unterminated attribute value');
-        const v = src.slice(j + 1, e);
-        if (v.includes('<')) err(`"<" in attribute ${am[0]}`);
-        checkText(v);
-        j = e + 1;
-      }
-      const selfClosing = src.startsWith('/>', j);
-      i = j + (selfClosing ? 2 : 1);
-      if (!stack.length) {
-        if (root) err('more than one root element');
-        root = name;
-      }
-      if (stack.length === 1) child = { name, start, text: [] };
-      if (!selfClosing) stack.push(name);
-      else if (stack.length === 1) {
-        children.push({ name, raw: src.slice(start, i), text: '' });
-        child = null;
-      }
-    }
-  }
-  if (stack.length) fail(`module.xml: <${stack[stack.length - 1]}> is never closed`);
-  if (!root) fail('module.xml: no root element');
-  return { root, children };
+/** Well-formed or a one-line error; returns the root element name and its child nodes. */
+export function parseModuleXml(src, what = 'module.xml') {
+  const valid = XMLValidator.validate(src);
+  if (valid !== true) fail(`${what}: ${valid.err.msg} (line ${valid.err.line})`);
+  const roots = new XMLParser(XML_OPTIONS).parse(src).filter(isElement);
+  if (roots.length !== 1) fail(`${what}: expected one root element, found ${roots.length}`);
+  return { root: tagOf(roots[0]), children: roots[0][tagOf(roots[0])] };
 }
 
 function readModuleXml(root) {
   const file = path.join(root, 'module.xml');
   if (!fs.existsSync(file)) fail(`module.xml not found in ${root}`);
   const src = fs.readFileSync(file, 'utf8');
-  const { root: rootName, children } = scanXml(src);
+  const { root: rootName, children } = parseModuleXml(src);
   if (rootName !== 'module') fail(`module.xml: root element is <${rootName}>, expected <module>`);
   const field = (n) => {
-    const c = children.find((x) => x.name === n);
-    return c ? c.text.trim() : '';
+    const c = children.find((x) => tagOf(x) === n);
+    return c ? textOf(c).trim() : '';
   };
   const rawname = field('rawname');
   const version = field('version');
@@ -233,15 +141,15 @@ function collectFiles(root) {
   for (const req of REQUIRED_AGI) {
     if (!agi.some((e) => e.name === req)) fail(`agi-bin/${req} is missing: the build must produce it`);
   }
-  if (!agi.some((e) => e.name.endsWith('.node'))) fail('agi-bin/*.node (SQLite binding) is missing: the build must copy it');
+  if (!agi.some((e) => BINDING.test(e.name))) fail('agi-bin/itd_bitrix_sqlite3-*.node (SQLite binding) is missing: the build must copy it');
   for (const e of agi) {
     const rel = `agi-bin/${e.name}`;
     if (e.name.endsWith('.js')) {
       const head = fs.readFileSync(path.join(agiDir, e.name)).subarray(0, 64).toString('latin1');
       if (!head.startsWith('#!/usr/bin/env node\n')) fail(`${rel} must start with "#!/usr/bin/env node" and an LF line end`);
       add(rel, 0o755);
-    } else if (e.name.endsWith('.node')) add(rel);
-    // anything else in agi-bin (source maps, notes) stays out
+    } else if (BINDING.test(e.name)) add(rel);
+    // anything else in agi-bin (source maps, notes, a binding under another name) stays out
   }
 
   files.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
@@ -249,78 +157,58 @@ function collectFiles(root) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// ustar writer
+// the archive
 
-function octal(n, width) {
-  return n.toString(8).padStart(width - 1, '0') + '\0';
-}
-
-function splitName(name) {
-  if (Buffer.byteLength(name) <= 100) return { name, prefix: '' };
-  const cut = name.lastIndexOf('/', 155);
-  if (cut > 0 && Buffer.byteLength(name.slice(cut + 1)) <= 100 && Buffer.byteLength(name.slice(0, cut)) <= 155) {
-    return { name: name.slice(cut + 1), prefix: name.slice(0, cut) };
-  }
-  return fail(`path too long for ustar: ${name}`);
-}
-
-function tarHeader(name, { size, mode, type, mtime }) {
-  const h = Buffer.alloc(512, 0);
-  const { name: n, prefix } = splitName(name);
-  h.write(n, 0, 100, 'utf8');
-  h.write(octal(mode, 8), 100, 'ascii');
-  h.write(octal(0, 8), 108, 'ascii'); // uid
-  h.write(octal(0, 8), 116, 'ascii'); // gid
-  h.write(octal(size, 12), 124, 'ascii');
-  h.write(octal(mtime, 12), 136, 'ascii');
-  h.fill(0x20, 148, 156); // checksum placeholder: spaces
-  h.write(type, 156, 'ascii');
-  h.write('ustar\0', 257, 'ascii');
-  h.write('00', 263, 'ascii');
-  h.write('root', 265, 'ascii'); // uname
-  h.write('root', 297, 'ascii'); // gname
-  h.write(prefix, 345, 155, 'utf8');
-  let sum = 0;
-  for (const b of h) sum += b;
-  h.write(octal(sum, 7) + ' ', 148, 'ascii');
-  return h;
-}
-
-function buildTar(files, topDir, mtime) {
-  const parts = [];
-  const dirs = new Set();
+/** Entries in order: each directory before what it holds, all under `topDir/`. */
+function archiveEntries(files) {
+  const list = ['.'];
+  const seen = new Set(list);
   for (const f of files) {
     const segs = f.rel.split('/');
-    for (let k = 0; k <= segs.length - 1; k++) {
-      const d = [topDir, ...segs.slice(0, k)].join('/') + '/';
-      if (dirs.has(d)) continue;
-      dirs.add(d);
-      parts.push(tarHeader(d, { size: 0, mode: 0o755, type: '5', mtime }));
+    for (let k = 1; k < segs.length; k++) {
+      const d = segs.slice(0, k).join('/');
+      if (!seen.has(d)) { seen.add(d); list.push(d); }
     }
-    const data = fs.readFileSync(f.abs);
-    parts.push(tarHeader(`${topDir}/${f.rel}`, { size: data.length, mode: f.mode, type: '0', mtime }));
-    parts.push(data);
-    const pad = (512 - (data.length % 512)) % 512;
-    if (pad) parts.push(Buffer.alloc(pad, 0));
+    list.push(f.rel);
   }
-  parts.push(Buffer.alloc(1024, 0)); // two zero blocks end the archive
-  return Buffer.concat(parts);
+  return list;
+}
+
+function buildTgz(root, files, topDir, mtime) {
+  const modes = new Map(files.map((f) => [f.rel, f.mode]));
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'itd-bitrix-pkg-'));
+  const out = path.join(tmp, 'module.tgz');
+  try {
+    tar.create({
+      sync: true, file: out, cwd: root, gzip: { level: 9 }, portable: true, noPax: true, noDirRecurse: true,
+      strict: true, mtime: new Date(mtime * 1000),
+      onWriteEntry(entry) {
+        const rel = entry.path.replace(/^\.\/?/, '').replace(/\/$/, '');
+        const dir = entry.type === 'Directory';
+        if (!dir && entry.type !== 'File') fail(`${rel} is not a regular file`);
+        entry.path = rel ? `${topDir}/${rel}${dir ? '/' : ''}` : `${topDir}/`;
+        entry.stat.mode = (entry.stat.mode & ~0o7777) | (dir ? 0o755 : modes.get(rel));
+      },
+    }, archiveEntries(files));
+    return fs.readFileSync(out);
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
-// repository XML
+// repository XML: <xml><module> module.xml's fields, then where the file is and its sums
 
 function repoXml(mod, location, md5, sha1) {
-  const lines = ['<xml>', '\t<module>'];
+  const el = (name, text) => ({ [name]: [{ '#text': text }] });
+  const ws = (t) => ({ '#text': t });
+  const body = [];
   for (const c of mod.children) {
-    if (DOWNLOAD_FIELDS.has(c.name)) continue;
-    lines.push(`\t\t${c.raw}`);
+    if (!isElement(c) || DOWNLOAD_FIELDS.has(tagOf(c))) continue;
+    body.push(ws('\n\t\t'), c);
   }
-  lines.push(`\t\t<location>${location}</location>`);
-  lines.push(`\t\t<md5sum>${md5}</md5sum>`);
-  lines.push(`\t\t<sha1sum>${sha1}</sha1sum>`);
-  lines.push('\t</module>', '</xml>', '');
-  return lines.join('\n');
+  body.push(ws('\n\t\t'), el('location', location), ws('\n\t\t'), el('md5sum', md5), ws('\n\t\t'), el('sha1sum', sha1), ws('\n\t'));
+  return `${new XMLBuilder({ ...XML_OPTIONS, format: false, suppressEmptyNode: true }).build([{ xml: [ws('\n\t'), { module: body }, ws('\n')] }])}\n`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -357,7 +245,7 @@ function main() {
   const files = collectFiles(root);
   const envEpoch = process.env.SOURCE_DATE_EPOCH;
   const mtime = envEpoch && /^\d+$/.test(envEpoch) ? Number(envEpoch) : FIXED_MTIME;
-  const tgz = zlib.gzipSync(buildTar(files, RAWNAME, mtime), { level: 9 });
+  const tgz = buildTgz(root, files, RAWNAME, mtime);
   const md5 = createHash('md5').update(tgz).digest('hex');
   const sha1 = createHash('sha1').update(tgz).digest('hex');
 
@@ -372,12 +260,13 @@ function main() {
   fs.rmSync(repo, { recursive: true, force: true });
   writeAtomic(path.join(repo, 'modules', location), tgz);
   const xml = repoXml(mod, location, md5, sha1);
-  if (scanXml(xml).root !== 'xml') fail('internal: repository XML root is not <xml>'); // must be well-formed
+  if (parseModuleXml(xml, 'repository XML').root !== 'xml') fail('internal: repository XML root is not <xml>');
   for (const v of REPO_VERSIONS) writeAtomic(path.join(repo, `all-${v}.xml`), xml);
 
   const rel = (p) => path.relative(process.cwd(), p) || '.';
+  const agiBytes = files.filter((f) => f.rel.startsWith('agi-bin/')).reduce((n, f) => n + fs.statSync(f.abs).size, 0);
   process.stdout.write(
-    `package: ${rel(path.join(out, base))}  ${files.length} files, ${tgz.length} bytes\n` +
+    `package: ${rel(path.join(out, base))}  ${files.length} files, ${tgz.length} bytes; agi-bin/ ${agiBytes} bytes unpacked\n` +
     `package: md5 ${md5}  sha1 ${sha1}\n` +
     `package: ${rel(repo)}/  ${REPO_VERSIONS.map((v) => `all-${v}.xml`).join(', ')}, modules/${location}\n` +
     `package: done in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`,

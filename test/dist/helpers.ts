@@ -1,18 +1,22 @@
 // Shared helpers for the distribution tests (test/dist/*.test.ts): a fixture module tree,
-// running scripts/package.mjs once per process, a ustar reader and a tiny strict XML parser.
+// running scripts/package.mjs once per process, reading the tarball (npm's tar) and XML
+// (fast-xml-parser, strict: malformed input throws).
 import { execFileSync, spawnSync } from 'child_process';
 import { createHash } from 'crypto';
+import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import fs from 'fs';
 import http from 'http';
 import path from 'path';
-import zlib from 'zlib';
+import * as tar from 'tar';
 import { tempDir } from '../helpers/tmp';
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
 export const PACKAGE_SCRIPT = path.join(REPO_ROOT, 'scripts', 'package.mjs');
 export const INSTALL_SH = path.join(REPO_ROOT, 'install.sh');
 export const FIXTURES = path.join(__dirname, 'fixtures');
-export const AGI_SCRIPTS = ['itd_bitrix_incoming.js', 'itd_bitrix_show.js', 'itd_bitrix_hangup.js', 'itd_bitrix.js'];
+export const AGI_SCRIPTS = ['itd_bitrix_incoming.js', 'itd_bitrix_show.js', 'itd_bitrix_hangup.js', 'itd_bitrix.js', 'itd_bitrix_selftest.js'];
+/** The fixture build's stand-in binding (a few ELF bytes). */
+export const FIXTURE_BINDING = 'itd_bitrix_sqlite3-linux-x64-glibc2.28.node';
 
 export function tmpDir(tag: string): string {
   return tempDir(`itd-bitrix-${tag}-`);
@@ -44,7 +48,8 @@ fs.mkdirSync('agi-bin', { recursive: true });
 for (const n of ${JSON.stringify(AGI_SCRIPTS)}) {
   fs.writeFileSync('agi-bin/' + n, '#!/usr/bin/env node\\n"use strict";\\nconsole.log(' + JSON.stringify(n) + ');\\n', { mode: 0o644 });
 }
-fs.writeFileSync('agi-bin/node_sqlite3.node', Buffer.from([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 0]));
+fs.writeFileSync('agi-bin/${FIXTURE_BINDING}', Buffer.from([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 0]));
+fs.writeFileSync('agi-bin/node_sqlite3.node', 'a binding under a generic name stays out');
 fs.writeFileSync('agi-bin/itd_bitrix.js.map', '{}');
 `;
 
@@ -150,7 +155,7 @@ export function sharedPackage(): PackageRun {
 }
 
 // ---------------------------------------------------------------------------------------------
-// ustar reader
+// tarball reader
 
 export interface TarEntry {
   name: string;
@@ -162,29 +167,30 @@ export interface TarEntry {
   data: Buffer;
 }
 
+const TYPE_FLAG: Record<string, string> = { File: '0', OldFile: '0', Directory: '5' };
+
 export function readTgz(file: string): TarEntry[] {
-  const buf = zlib.gunzipSync(fs.readFileSync(file));
   const entries: TarEntry[] = [];
-  let off = 0;
-  const str = (a: number, n: number) => buf.subarray(off + a, off + a + n).toString('utf8').replace(/\0.*$/s, '');
-  const num = (a: number, n: number) => parseInt(str(a, n).trim() || '0', 8);
-  while (off + 512 <= buf.length) {
-    if (buf.subarray(off, off + 512).every((b) => b === 0)) break;
-    const prefix = str(345, 155);
-    const name = prefix ? `${prefix}/${str(0, 100)}` : str(0, 100);
-    const size = num(124, 12);
-    const entry: TarEntry = {
-      name, type: str(156, 1) || '0', mode: num(100, 8), uid: num(108, 8), gid: num(116, 8), mtime: num(136, 12),
-      data: buf.subarray(off + 512, off + 512 + size),
-    };
-    entries.push(entry);
-    off += 512 + Math.ceil(size / 512) * 512;
-  }
+  tar.t({
+    file,
+    sync: true,
+    strict: true,
+    onReadEntry(e) {
+      const chunks: Buffer[] = [];
+      e.on('data', (c: Buffer) => chunks.push(c));
+      e.on('end', () => {
+        entries.push({
+          name: e.path, type: TYPE_FLAG[e.type] ?? e.type, mode: e.mode ?? 0, uid: e.uid ?? 0, gid: e.gid ?? 0,
+          mtime: e.mtime ? Math.floor(e.mtime.getTime() / 1000) : 0, data: Buffer.concat(chunks),
+        });
+      });
+    },
+  });
   return entries;
 }
 
 // ---------------------------------------------------------------------------------------------
-// a tiny strict XML parser (elements, attributes, text, comments, CDATA; throws on bad input)
+// XML as a tree of elements (attributes, children, the element's own text)
 
 export interface XmlElement {
   name: string;
@@ -193,68 +199,29 @@ export interface XmlElement {
   text: string;
 }
 
+type Node = Record<string, unknown>;
+const tagOf = (n: Node) => Object.keys(n).find((k) => k !== ':@') as string;
+
 export function parseXml(src: string): XmlElement {
-  let i = 0;
-  const fail = (m: string): never => { throw new Error(`XML: ${m} at offset ${i}`); };
-  const NAME = /^[A-Za-z_][\w.\-]*/;
-  const decode = (t: string) => {
-    if (/&(?!(amp|lt|gt|quot|apos|#\d+|#x[0-9a-fA-F]+);)/.test(t)) fail('bare &');
-    return t.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, '&');
+  const valid = XMLValidator.validate(src);
+  if (valid !== true) throw new Error(`XML: ${valid.err.msg} at line ${valid.err.line}`);
+  const nodes = new XMLParser({
+    preserveOrder: true, ignoreAttributes: false, attributeNamePrefix: '', trimValues: false,
+    parseTagValue: false, parseAttributeValue: false, processEntities: true,
+  }).parse(src) as Node[];
+  const convert = (n: Node): XmlElement => {
+    const name = tagOf(n);
+    const kids = n[name] as Node[];
+    return {
+      name,
+      attrs: { ...((n[':@'] as Record<string, string>) ?? {}) },
+      children: kids.filter((k) => !['#text', '#comment'].includes(tagOf(k))).map(convert),
+      text: kids.filter((k) => tagOf(k) === '#text').map((k) => String(k['#text'])).join(''),
+    };
   };
-  const skipMisc = () => {
-    for (;;) {
-      while (/\s/.test(src[i] ?? '')) i++;
-      if (src.startsWith('<?', i)) { const e = src.indexOf('?>', i); if (e < 0) fail('open PI'); i = e + 2; }
-      else if (src.startsWith('<!--', i)) { const e = src.indexOf('-->', i); if (e < 0) fail('open comment'); i = e + 3; }
-      else return;
-    }
-  };
-  const element = (): XmlElement => {
-    if (src[i] !== '<') fail('expected <');
-    const m = NAME.exec(src.slice(i + 1)) ?? fail('bad tag name');
-    const el: XmlElement = { name: m[0], attrs: {}, children: [], text: '' };
-    i += 1 + m[0].length;
-    for (;;) {
-      const had = /\s/.test(src[i] ?? '');
-      while (/\s/.test(src[i] ?? '')) i++;
-      if (src.startsWith('/>', i)) { i += 2; return el; }
-      if (src[i] === '>') { i++; break; }
-      if (!had) fail('expected whitespace before attribute');
-      const a = NAME.exec(src.slice(i)) ?? fail('bad attribute');
-      i += a[0].length;
-      if (src[i] !== '=') fail('attribute without =');
-      const q = src[i + 1];
-      if (q !== '"' && q !== "'") fail('unquoted attribute');
-      const e = src.indexOf(q, i + 2);
-      if (e < 0) fail('open attribute');
-      if (a[0] in el.attrs) fail(`duplicate attribute ${a[0]}`);
-      el.attrs[a[0]] = decode(src.slice(i + 2, e));
-      i = e + 1;
-    }
-    for (;;) {
-      const lt = src.indexOf('<', i);
-      if (lt < 0) fail(`<${el.name}> not closed`);
-      el.text += decode(src.slice(i, lt));
-      i = lt;
-      if (src.startsWith('</', i)) {
-        const close = `</${el.name}`;
-        if (!src.startsWith(close, i)) fail(`mismatched close inside <${el.name}>`);
-        i += close.length;
-        while (/\s/.test(src[i] ?? '')) i++;
-        if (src[i] !== '>') fail('bad close tag');
-        i++;
-        return el;
-      }
-      if (src.startsWith('<!--', i)) { const e = src.indexOf('-->', i); if (e < 0) fail('open comment'); i = e + 3; continue; }
-      if (src.startsWith('<![CDATA[', i)) { const e = src.indexOf(']]>', i); if (e < 0) fail('open CDATA'); el.text += src.slice(i + 9, e); i = e + 3; continue; }
-      el.children.push(element());
-    }
-  };
-  skipMisc();
-  const root = element();
-  skipMisc();
-  if (i !== src.length) fail('content after the root element');
-  return root;
+  const roots = nodes.filter((n) => !['#text', '#comment', '?xml'].includes(tagOf(n)));
+  if (roots.length !== 1) throw new Error(`XML: ${roots.length} root elements`);
+  return convert(roots[0]);
 }
 
 export function child(el: XmlElement, name: string): XmlElement | undefined {
@@ -279,7 +246,7 @@ export interface RepoServer {
   close(): Promise<void>;
 }
 
-export function serveDir(dir: string, opts: { post?: boolean; corrupt?: boolean } = {}): Promise<RepoServer> {
+export function serveDir(dir: string, opts: { post?: boolean; corrupt?: boolean; redirectTo?: string } = {}): Promise<RepoServer> {
   const requests: RepoServer['requests'] = [];
   const server = http.createServer((req, res) => {
     let body = '';
@@ -287,6 +254,11 @@ export function serveDir(dir: string, opts: { post?: boolean; corrupt?: boolean 
     req.on('end', () => {
       const p = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
       requests.push({ method: req.method ?? '', path: p, body });
+      if (opts.redirectTo) {
+        res.writeHead(302, { Location: `${opts.redirectTo}${p}` });
+        res.end();
+        return;
+      }
       if (req.method === 'POST' && opts.post === false) {
         res.writeHead(405, { 'Content-Type': 'text/html' });
         res.end('<html><body>405 Not Allowed</body></html>');

@@ -1,11 +1,15 @@
 // install.sh against a fake fwconsole (test/dist/fixtures/fwconsole) and a loopback repository.
 import { expect } from 'chai';
-import { execFile } from 'child_process';
+import { execFile, execFileSync } from 'child_process';
 import fs from 'fs';
 import path from 'path';
 import {
-  FIXTURES, INSTALL_SH, PackageRun, RepoServer, makeFixtureRoot, runPackage, serveDir, sharedPackage, tmpDir,
+  FIXTURES, INSTALL_SH, PackageRun, REPO_ROOT, RepoServer, makeFixtureRoot, runPackage, serveDir, sharedPackage, tmpDir,
 } from './helpers';
+import { debianRuntime } from './runtimes';
+
+/** `node` of a host that lacks one requirement (test/fixtures/fake-host). */
+const FAKE_HOST = path.join(REPO_ROOT, 'test', 'fixtures', 'fake-host');
 
 const ORIGINAL_REPO = 'http://mirror1.freepbx.org,http://mirror2.freepbx.org';
 
@@ -50,6 +54,12 @@ function runInstall(sb: Sandbox, args: string[], env: Record<string, string> = {
 
 const show = (r: Result) => `exit ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}\n--- calls\n${r.calls.join('\n')}`;
 const writes = (r: Result) => r.calls.filter((c) => /^setting MODULE_REPO \S/.test(c));
+/** Nothing changed: fwconsole was only asked for its version and settings, the modules dir is empty. */
+function unchanged(r: Result, sb: Sandbox): void {
+  expect(r.calls.filter((c) => !/^(-V|--version|setting [A-Z_]+)$/.test(c)), show(r)).to.deep.equal([]);
+  expect(fs.readdirSync(sb.modules), show(r)).to.deep.equal([]);
+  expect(r.moduleRepo).to.equal(ORIGINAL_REPO);
+}
 
 describe('dist: install.sh with a fake fwconsole', function () {
   this.timeout(120000);
@@ -149,21 +159,52 @@ describe('dist: install.sh with a fake fwconsole', function () {
     expect(r.moduleRepo).to.equal(ORIGINAL_REPO);
   });
 
-  it('checks fwconsole, FreePBX version and node before touching anything', async function () {
+  it('checks fwconsole and the FreePBX version before touching anything', async function () {
     const noFw = await runInstall(sandbox(), [], { PATH: '/usr/bin:/bin', ITD_BITRIX_REPO: repo.url });
     expect(noFw.code, show(noFw)).to.equal(11);
     expect(noFw.stderr).to.include('check fwconsole');
 
-    const old = await runInstall(sandbox(), [], { FAKE_FW_VERSION: '15.0.37.4', ITD_BITRIX_REPO: repo.url });
+    const sb = sandbox();
+    const old = await runInstall(sb, [], { FAKE_FW_VERSION: '15.0.37.4', ITD_BITRIX_REPO: repo.url });
     expect(old.code, show(old)).to.equal(12);
     expect(old.stderr).to.include('FreePBX 15.0.37.4').and.include('16');
+    unchanged(old, sb);
+  });
 
-    const bin = tmpDir('node16');
-    fs.writeFileSync(path.join(bin, 'node'), '#!/bin/sh\necho v16.20.2\n', { mode: 0o755 });
-    const n16 = await runInstall(sandbox(), [], { PATH: `${bin}:${FIXTURES}:${process.env.PATH}`, ITD_BITRIX_REPO: repo.url });
-    expect(n16.code, show(n16)).to.equal(13);
-    expect(n16.stderr).to.include('v16.20.2').and.include('>= 18');
-    for (const r of [old, n16]) expect(writes(r)).to.deep.equal([]);
+  it('refuses a tarball whose sha1 does not match the repository XML, even when the md5 does', async function () {
+    const copy = tmpDir('repo-sha1');
+    fs.cpSync(path.join(pkg.out, 'repo'), copy, { recursive: true });
+    for (const v of ['16.0', '17.0']) {
+      const f = path.join(copy, `all-${v}.xml`);
+      fs.writeFileSync(f, fs.readFileSync(f, 'utf8').replace(/<sha1sum>[0-9a-f]{40}<\/sha1sum>/, `<sha1sum>${'0'.repeat(40)}</sha1sum>`));
+    }
+    const server = await serveDir(copy);
+    try {
+      const sb = sandbox();
+      const r = await runInstall(sb, ['--repo', server.url]);
+      expect(r.code, show(r)).to.equal(25);
+      expect(r.stderr).to.include('download tarball').and.include('sha1');
+      unchanged(r, sb);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('follows no redirect away from https', async function () {
+    const target = await serveDir(path.join(pkg.out, 'repo'));
+    const redirecting = await serveDir(path.join(pkg.out, 'repo'), { redirectTo: target.url });
+    try {
+      const sb = sandbox();
+      const r = await runInstall(sb, ['--repo', redirecting.url]);
+      expect(r.code, show(r)).to.equal(14);
+      expect(r.stderr).to.include('check repository');
+      expect(redirecting.requests.length, 'the redirect was answered').to.be.greaterThan(0);
+      expect(target.requests, 'nothing reached the redirect target').to.deep.equal([]);
+      unchanged(r, sb);
+    } finally {
+      await redirecting.close();
+      await target.close();
+    }
   });
 
   it('an unreachable repository fails the repository check without touching MODULE_REPO', async function () {
@@ -224,5 +265,71 @@ describe('dist: install.sh with a fake fwconsole', function () {
     const r = await runInstall(sandbox(), ['--tarball', pkg.tgzPath], { FAKE_FW_FAIL: 'ma install' });
     expect(r.code, show(r)).to.equal(24);
     expect(r.stderr).to.include('FAILED at step "fwconsole ma install bitrix"');
+  });
+
+  describe('a host that lacks one requirement: refused by the module\'s own self-test, nothing changed', function () {
+    const cases: { what: string; env: Record<string, string>; code: number; step: string; says: string[] }[] = [
+      { what: 'Node.js 16', env: { FAKE_HOST_NODE: 'v16.20.2' }, code: 13, step: 'check Node.js', says: ['v16.20.2', 'Node.js 18 or newer'] },
+      { what: 'a 32-bit ARM machine', env: { FAKE_HOST_ARCH: 'arm' }, code: 16, step: 'check architecture', says: ['arm (armhf) is not supported', 'x64 (amd64)', 'arm64'] },
+      { what: 'glibc 2.17 (SNG7)', env: { FAKE_HOST_GLIBC: '2.17' }, code: 17, step: 'check glibc', says: ['glibc 2.17 is too old', '2.28'] },
+      { what: 'no glibc (musl)', env: { FAKE_HOST_GLIBC: '' }, code: 17, step: 'check glibc', says: ['no glibc found'] },
+    ];
+    for (const c of cases) {
+      for (const mode of ['repo', 'tarball'] as const) {
+        it(`${c.what} (${mode}): exit ${c.code}, "${c.step}", the message names it`, async function () {
+          const sb = sandbox();
+          const args = mode === 'repo' ? ['--repo', repo.url] : ['--tarball', pkg.tgzPath];
+          const r = await runInstall(sb, args, { PATH: `${FAKE_HOST}:${FIXTURES}:${process.env.PATH}`, ...c.env });
+          expect(r.code, show(r)).to.equal(c.code);
+          expect(r.stderr, show(r)).to.include(`FAILED at step "${c.step}" (exit ${c.code})`);
+          for (const s of c.says) expect(r.stderr, show(r)).to.include(s);
+          expect(r.stderr.trim().split('\n').filter((l) => l.includes('FAILED')), 'one line').to.have.length(1);
+          unchanged(r, sb);
+        });
+      }
+    }
+
+    it('no node on the asterisk user\'s PATH: exit 13', async function () {
+      const bin = tmpDir('bin-without-node');
+      for (const tool of ['sh', 'bash', 'tar', 'gzip', 'curl', 'md5sum', 'sha1sum', 'sed', 'grep', 'awk', 'tr', 'cut', 'mktemp', 'rm', 'mkdir', 'chmod', 'cat', 'id', 'ls', 'head', 'tail', 'basename', 'dirname', 'printf', 'env', 'mv', 'cp']) {
+        const real = ['/usr/bin', '/bin'].map((d) => path.join(d, tool)).find((f) => fs.existsSync(f));
+        if (real) fs.symlinkSync(real, path.join(bin, tool));
+      }
+      const sb = sandbox();
+      const r = await runInstall(sb, ['--tarball', pkg.tgzPath], { PATH: `${FIXTURES}:${bin}` });
+      expect(r.code, show(r)).to.equal(13);
+      expect(r.stderr).to.include('Node.js is not on the PATH');
+      unchanged(r, sb);
+    });
+
+    it('a SQLite binding that does not load: exit 18, the binding named', async function () {
+      const dir = tmpDir('tampered');
+      execFileSync('tar', ['-xzf', pkg.tgzPath, '-C', dir]);
+      const binding = fs.readdirSync(path.join(dir, 'bitrix', 'agi-bin')).find((n) => n.includes(`-${process.arch}-`))!;
+      fs.writeFileSync(path.join(dir, 'bitrix', 'agi-bin', binding), 'not an ELF file');
+      const tgz = path.join(dir, 'bitrix-tampered.tgz');
+      execFileSync('tar', ['-czf', tgz, '-C', dir, 'bitrix']);
+      const sb = sandbox();
+      const r = await runInstall(sb, ['--tarball', tgz]);
+      expect(r.code, show(r)).to.equal(18);
+      expect(r.stderr).to.include('FAILED at step "check SQLite binding"').and.include(binding);
+      unchanged(r, sb);
+    });
+
+    // Real hosts: Debian's own Node.js of an older release, or of an architecture not shipped
+    const realHosts = [
+      { what: 'Debian 11\'s own Node.js 12 (a real old runtime)', runtime: 'bullseye-amd64', code: 13, says: 'Node.js v12.22.12 is too old' },
+      { what: 'Debian 12 on 32-bit ARM (armhf under qemu)', runtime: 'bookworm-armhf', code: 16, says: 'architecture linux arm (armhf) is not supported' },
+    ];
+    for (const h of realHosts) {
+      it(`${h.what}: exit ${h.code}`, async function () {
+        const node = debianRuntime(this, h.runtime);
+        const sb = sandbox();
+        const r = await runInstall(sb, ['--tarball', pkg.tgzPath], { PATH: `${FAKE_HOST}:${FIXTURES}:${process.env.PATH}`, FAKE_HOST_REAL_NODE: node });
+        expect(r.code, show(r)).to.equal(h.code);
+        expect(r.stderr).to.include(h.says);
+        unchanged(r, sb);
+      });
+    }
   });
 });

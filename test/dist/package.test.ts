@@ -4,7 +4,7 @@ import { spawnSync } from 'child_process';
 import fs from 'fs';
 import path from 'path';
 import {
-  AGI_SCRIPTS, PACKAGE_SCRIPT, PackageRun, TarEntry, child, childText, makeFixtureRoot, md5, parseXml,
+  AGI_SCRIPTS, FIXTURE_BINDING, PACKAGE_SCRIPT, PackageRun, TarEntry, child, childText, makeFixtureRoot, md5, parseXml,
   readTgz, runPackage, sha1, sharedPackage, tmpDir,
 } from './helpers';
 
@@ -15,7 +15,8 @@ function isRuntimeFile(rel: string): boolean {
   if (/^(views|assets)\/.+/.test(rel)) return !/(^|\/)(\.|node_modules\/)/.test(rel);
   if (/^(Console|Dialplan)\/[^/]+\.php$/.test(rel)) return true;
   if (/^i18n\/.+\.(po|mo|pot)$/.test(rel)) return true;
-  if (/^agi-bin\/[^/]+\.(js|node)$/.test(rel)) return true;
+  if (/^agi-bin\/[^/]+\.js$/.test(rel)) return true;
+  if (/^agi-bin\/itd_bitrix_sqlite3-[a-z0-9]+-[a-z0-9]+-glibc\d+\.\d+\.node$/.test(rel)) return true;
   return false;
 }
 
@@ -65,7 +66,7 @@ describe('dist: package.mjs tarball', function () {
       expect(files.has(`bitrix/${f}`), f).to.equal(true);
     }
     expect([...files.keys()].some((n) => /^bitrix\/[^/]+\.php$/.test(n)), 'some *.php').to.equal(true);
-    expect([...files.keys()].some((n) => /^bitrix\/agi-bin\/[^/]+\.node$/.test(n)), 'agi-bin/*.node').to.equal(true);
+    expect([...files.keys()].some((n) => /^bitrix\/agi-bin\/itd_bitrix_sqlite3-[^/]+\.node$/.test(n)), 'agi-bin/itd_bitrix_sqlite3-*.node').to.equal(true);
     // every *.php of the module in the work tree is shipped (root, Dialplan/, views/, …)
     for (const f of modulePhpFiles(run.root)) {
       expect(files.has(`bitrix/${f}`), f).to.equal(true);
@@ -157,7 +158,7 @@ describe('dist: package.mjs on a fixture tree', function () {
     expect(names).to.deep.equal([
       'bitrix/Bitrix.class.php', 'bitrix/Dialplan/InboundSubroutine.php', 'bitrix/LICENSE', 'bitrix/README.md',
       'bitrix/agi-bin/itd_bitrix.js', 'bitrix/agi-bin/itd_bitrix_hangup.js', 'bitrix/agi-bin/itd_bitrix_incoming.js',
-      'bitrix/agi-bin/itd_bitrix_show.js', 'bitrix/agi-bin/node_sqlite3.node',
+      'bitrix/agi-bin/itd_bitrix_selftest.js', 'bitrix/agi-bin/itd_bitrix_show.js', `bitrix/agi-bin/${FIXTURE_BINDING}`,
       'bitrix/assets/js/bitrix.js', 'bitrix/config.schema.json',
       'bitrix/i18n/bitrix.pot', 'bitrix/i18n/ru_RU/LC_MESSAGES/bitrix.mo', 'bitrix/i18n/ru_RU/LC_MESSAGES/bitrix.po',
       'bitrix/install.php', 'bitrix/module.xml', 'bitrix/page.itdbitrix.php', 'bitrix/uninstall.php', 'bitrix/views/main.php',
