@@ -11,6 +11,7 @@ import { waitFor } from '../helpers/calls';
 import { AGI_BIN } from '../helpers/fake-asterisk';
 import { Pbx } from '../helpers/pbx';
 import { dumpedFixture, FreepbxFixture, freepbxPbx } from '../helpers/pbx/freepbx';
+import type { InboundCall } from '../helpers/pbx/phones';
 
 const REPO = join(__dirname, '..', '..');
 const DID = '74951234573';
@@ -140,15 +141,21 @@ describe('responsible-manager destination on the test PBX (generated dialplan, b
 
   it('the manager is ringing for another call, or on Do Not Disturb: not rung at all, the queue at once', async () => {
     start();
-    // A call straight to 101 that rings on: 101 is RINGING when the customer's call arrives.
-    const other = pbx.inbound({ did: '74951234567', callerNum: NOBODY, hangupAfterMs: 8_000 });
+    // A call straight to 101 that rings on; the customer calls 4 s later (after the other call's
+    // lookup, whose budget is 2 s): 101 is RINGING when the customer's call reaches the destination.
+    const other = pbx.inbound({ did: '74951234567', callerNum: NOBODY, hangupAfterMs: 12_000 });
     pbx.phone('PJSIP/102', { answerAfterMs: 1000 });
-    const call = pbx.inbound({ did: DID, callerNum: IVAN, hangupAfterTalkMs: 3_000 });
+    let call: InboundCall | undefined;
+    pbx.clock.timer(4000, () => {
+      call = pbx.inbound({ did: DID, callerNum: IVAN, hangupAfterTalkMs: 3_000 });
+    });
     await pbx.run();
     expectClean();
-    expect(inboundActs(call.channel.name)).to.deep.equal({ dialled: [], ends: [], queued: true });
-    expect(other.record()).to.exist;
-    expect(await finishedOnce(call.record()!.vars.BITRIX_CALL_ID)).to.include({ PORTAL_USER_ID: 15, CALL_FAILED_CODE: '200' });
+    const ringing = pbx.events.find((e) => e.channel === other.channel.name && e.type === 'dial')!;
+    const arrived = pbx.events.find((e) => e.channel === call!.channel.name && e.type === 'newchannel')!;
+    expect(ringing.at, '101 rang for the other call first').to.be.below(arrived.at);
+    expect(inboundActs(call!.channel.name)).to.deep.equal({ dialled: [], ends: [], queued: true });
+    expect(await finishedOnce(call!.record()!.vars.BITRIX_CALL_ID)).to.include({ PORTAL_USER_ID: 15, CALL_FAILED_CODE: '200' });
 
     start();
     pbx.astdb.set('DND/101', 'YES');
