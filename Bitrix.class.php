@@ -20,12 +20,17 @@ require_once __DIR__ . '/Settings.php';
 require_once __DIR__ . '/SettingsValidator.php';
 require_once __DIR__ . '/SettingsPage.php';
 require_once __DIR__ . '/InboundRoutes.php';
+require_once __DIR__ . '/OutboundRoutes.php';
 require_once __DIR__ . '/FileOwner.php';
 require_once __DIR__ . '/ConfigFile.php';
+require_once __DIR__ . '/Subprocess.php';
 require_once __DIR__ . '/OperatorCli.php';
+require_once __DIR__ . '/OutboxStatus.php';
+require_once __DIR__ . '/HostCheck.php';
 require_once __DIR__ . '/OauthConnect.php';
 require_once __DIR__ . '/RetryJob.php';
 require_once __DIR__ . '/InstalledFiles.php';
+require_once __DIR__ . '/AmiCredentials.php';
 require_once __DIR__ . '/ResponsibleDestinations.php';
 require_once __DIR__ . '/ResponsiblePage.php';
 require_once __DIR__ . '/Dialplan/Splice.php';
@@ -33,6 +38,9 @@ require_once __DIR__ . '/Dialplan/AgiStep.php';
 require_once __DIR__ . '/Dialplan/InboundSubroutine.php';
 require_once __DIR__ . '/Dialplan/HangupHandler.php';
 require_once __DIR__ . '/Dialplan/AnswerHook.php';
+require_once __DIR__ . '/Dialplan/OutboundSubroutine.php';
+require_once __DIR__ . '/Dialplan/OutboundAnswer.php';
+require_once __DIR__ . '/Dialplan/OutboundHangupHandler.php';
 require_once __DIR__ . '/Dialplan/ResponsibleDestination.php';
 
 #[\AllowDynamicProperties]
@@ -41,7 +49,7 @@ class Bitrix extends \FreePBX_Helpers implements \BMO
     const DEFAULT_AGI_DIR = '/var/lib/asterisk/agi-bin';
 
     /** AJAX commands this module answers; everything else is refused. */
-    const AJAX_COMMANDS = ['check', 'status', 'calls', 'oauthstart'];
+    const AJAX_COMMANDS = ['check', 'status', 'calls', 'selftest', 'oauthstart'];
 
     /** @var object|null */
     public $FreePBX;
@@ -53,13 +61,15 @@ class Bitrix extends \FreePBX_Helpers implements \BMO
 
     /**
      * @param object|null $freepbx the FreePBX object (the framework passes it)
-     * @param array $options configPath, cliCommand (argv array), agiDir, moduleDir, chown (bool) — for tests and admins
+     * @param array $options configPath, cliCommand (argv array), agiDir, moduleDir, chown (bool), nodeCommand (argv
+     *                       array that runs Node.js for the self-test), asteriskUser (the self-test runs as this user
+     *                       when PHP is root; null: as PHP runs; default AMPASTERISKUSER) — for tests and admins
      */
     public function __construct($freepbx = null, array $options = [])
     {
         $this->FreePBX = $freepbx;
         $this->options = $options + ['configPath' => Bitrix\ConfigFile::DEFAULT_PATH, 'cliCommand' => null, 'agiDir' => null,
-            'moduleDir' => __DIR__, 'chown' => true];
+            'moduleDir' => __DIR__, 'chown' => true, 'nodeCommand' => ['node']];
         if (false) {
             // Strings only module.xml carries, listed here so gettext extraction sees them.
             _('Bitrix24 Integration');
@@ -71,24 +81,63 @@ class Bitrix extends \FreePBX_Helpers implements \BMO
     // BMO lifecycle
     // ------------------------------------------------------------------
 
+    /** Refuses a host that cannot run the runtime before it changes anything (returning false stops FreePBX's install). */
     public function install()
     {
+        // The module folder's own copy: reload has not copied agi-bin/ to ASTAGIDIR yet.
+        $dir = $this->options['moduleDir'] . '/agi-bin';
+        $host = $this->hostCheck()->run($dir, sprintf(_('%s is missing: the module is incomplete; download it again.'), $dir . '/' . Bitrix\HostCheck::SCRIPT));
+        if (!$host['ok']) {
+            $this->say(sprintf(_('Bitrix24 Integration cannot run on this host, so nothing was installed or changed: %s'), $host['message']));
+            return false;
+        }
+        $this->say(sprintf(_('Self-test: %s'), $host['message']));
+
         $settings = $this->settings()->get();
         $this->settings()->store($settings);
         $this->installedFiles()->prepareDatabaseDir($settings['databasePath']);
         $this->configFile()->write($settings);
-        $this->retryJob()->schedule();
+        $this->installedFiles()->removeStaleBinding();
+        if (!$this->retryJob()->schedule()) {
+            $this->say(sprintf(_('The retry job could not be added to the crontab of the asterisk user; calls that could not reach Bitrix24 at once will wait until it is there. Add this line with "crontab -u asterisk -e": %s'),
+                $this->retryJob()->cronLine()));
+        }
         return true;
     }
 
     public function uninstall()
     {
         $settings = $this->settings()->get();
+        // Before the database goes (with the CLI and the config file that read it): what it still owes Bitrix24.
+        if (is_file($settings['databasePath'])) {
+            $this->say($this->unsentLine());
+        }
         $this->retryJob()->unschedule();
         $this->installedFiles()->removeAgiFiles();
+        $this->installedFiles()->removeStaleBinding(true);
         $this->configFile()->remove();
         $this->installedFiles()->removeDatabase($settings['databasePath']);
+        $this->say(_('Bitrix24 Integration removed: AGI scripts, settings file and call database deleted.'));
         return true;
+    }
+
+    /** One line: how many calls waiting in the outbox will not reach Bitrix24 once the database is deleted. */
+    private function unsentLine()
+    {
+        $status = $this->cli()->status();
+        $outbox = isset($status['error']) ? null : Bitrix\OutboxStatus::read($status);
+        if ($outbox === null) {
+            return sprintf(_('Could not count the calls still waiting to be sent to Bitrix24 before deleting the call database: %s'),
+                isset($status['error']) ? $status['error'] : _('the operator tool gave no outbox.'));
+        }
+        $unsent = Bitrix\OutboxStatus::unsent($outbox);
+        if ($unsent['steps'] === 0) {
+            return _('Nothing was waiting to be sent to Bitrix24.');
+        }
+        if ($unsent['calls'] === null) {
+            return sprintf(_('Requests that will not reach Bitrix24 (deleted with the call database): %d.'), $unsent['steps']);
+        }
+        return sprintf(_('Calls that will not reach Bitrix24 (deleted with the call database): %1$d (steps: %2$d).'), $unsent['calls'], $unsent['steps']);
     }
 
     /** Old frameworks declared these in the BMO interface. */
@@ -206,6 +255,8 @@ class Bitrix extends \FreePBX_Helpers implements \BMO
                 return $this->cli()->status();
             case 'calls':
                 return $this->cli()->calls(isset($_REQUEST['limit']) ? max(1, min(500, (int)$_REQUEST['limit'])) : 50);
+            case 'selftest':
+                return $this->hostCheck()->run($this->agiDir(), _('The self-test is not installed yet: run "fwconsole reload".'));
             case 'oauthstart':
                 return $this->oauth()->start();
             default:
@@ -223,22 +274,30 @@ class Bitrix extends \FreePBX_Helpers implements \BMO
     }
 
     /**
-     * Call reporting: nothing while off or without DIDs, nothing either when no listed DID has a
-     * route. The responsible-manager destinations always exist once defined (routes point at them):
-     * with reporting off they send every call to their fallback.
+     * Nothing while off, but the responsible-manager destinations: they exist once defined (routes
+     * point at them) and with reporting off send every call to their fallback. Inbound: only
+     * routes of listed DIDs. Outgoing: the trunk hook when outgoing calls are reported or
+     * click-to-call is on (the clicked call leaves through a trunk).
      */
     public function doDialplanHook(&$ext, $engine, $priority)
     {
         $s = $this->settings()->get();
         $answer = null;
-        if (!empty($s['enabled']) && !empty($s['dids'])) {
-            list($spliced, $problems) = Bitrix\Dialplan\InboundSubroutine::spliceRoutes($ext, $this->inboundRoutes()->listed($s));
-            if ($spliced > 0) {
-                $agi = new Bitrix\Dialplan\AgiStep();
-                Bitrix\Dialplan\InboundSubroutine::add($ext, $agi);
-                Bitrix\Dialplan\HangupHandler::add($ext, $agi);
-                $problems = array_merge($problems, Bitrix\Dialplan\AnswerHook::add($ext, $agi));
-                $answer = Bitrix\Dialplan\AnswerHook::CONTEXT;
+        if (!empty($s['enabled'])) {
+            $agi = new Bitrix\Dialplan\AgiStep();
+            $problems = [];
+            if (!empty($s['dids'])) {
+                list($spliced, $problems) = Bitrix\Dialplan\InboundSubroutine::spliceRoutes($ext, $this->inboundRoutes()->listed($s));
+                if ($spliced > 0) {
+                    Bitrix\Dialplan\InboundSubroutine::add($ext, $agi);
+                    Bitrix\Dialplan\HangupHandler::add($ext, $agi);
+                    $problems = array_merge($problems, Bitrix\Dialplan\AnswerHook::add($ext, $agi));
+                    $answer = Bitrix\Dialplan\AnswerHook::CONTEXT;
+                }
+            }
+            if (!empty($s['outgoingEnabled']) || !empty($s['clickToCall'])) {
+                $problems = array_merge($problems, Bitrix\Dialplan\OutboundSubroutine::add($ext, $agi,
+                    ['report' => !empty($s['outgoingEnabled']), 'routes' => $s['outgoingRoutes']]));
             }
             foreach ($problems as $problem) {
                 $this->log($problem);
@@ -257,6 +316,8 @@ class Bitrix extends \FreePBX_Helpers implements \BMO
         $name = Bitrix\ConfigFile::NAME;
         $cfg = is_array($conf) && isset($conf[$name]) ? $conf[$name] : $this->configFile()->build($this->settings()->get());
         $this->configFile()->writeJson($cfg);
+        // Reload has copied agi-bin/ by now (before the dialplan and file hooks): 17.0.1's binding can go.
+        $this->installedFiles()->removeStaleBinding();
     }
 
     // ------------------------------------------------------------------
@@ -302,7 +363,7 @@ class Bitrix extends \FreePBX_Helpers implements \BMO
     public function page()
     {
         return $this->room('page', fn () => new Bitrix\SettingsPage($this->settings(), $this->configFile(), $this->inboundRoutes(),
-            $this->cli(), $this->options['moduleDir']));
+            $this->outboundRoutes(), $this->cli(), $this->options['moduleDir']));
     }
 
     public function inboundRoutes()
@@ -310,15 +371,34 @@ class Bitrix extends \FreePBX_Helpers implements \BMO
         return $this->room('inboundRoutes', fn () => new Bitrix\InboundRoutes($this->FreePBX));
     }
 
+    public function outboundRoutes()
+    {
+        return $this->room('outboundRoutes', fn () => new Bitrix\OutboundRoutes($this->FreePBX));
+    }
+
     public function retryJob()
     {
         return $this->room('retryJob', fn () => new Bitrix\RetryJob($this->FreePBX, $this->agiDir(), $this->configFile()->path()));
+    }
+
+    public function hostCheck()
+    {
+        return $this->room('hostCheck', function () {
+            $user = array_key_exists('asteriskUser', $this->options) ? $this->options['asteriskUser'] : $this->asteriskUser();
+            return new Bitrix\HostCheck((array)$this->options['nodeCommand'], $user);
+        });
     }
 
     public function installedFiles()
     {
         return $this->room('installedFiles', fn () => new Bitrix\InstalledFiles($this->agiDir(), $this->options['moduleDir'],
             $this->owner()));
+    }
+
+    /** FreePBX's manager user for the resident service's environment (click-to-call). */
+    public function amiCredentials()
+    {
+        return $this->room('amiCredentials', fn () => new Bitrix\AmiCredentials($this->FreePBX));
     }
 
     private function owner()
@@ -334,6 +414,17 @@ class Bitrix extends \FreePBX_Helpers implements \BMO
         return $this->rooms[$name];
     }
 
+    /** The user Asterisk (and so every AGI) runs as. */
+    private function asteriskUser()
+    {
+        try {
+            $user = $this->FreePBX->Config->get('AMPASTERISKUSER');
+        } catch (\Throwable $e) {
+            $user = null;
+        }
+        return is_string($user) && $user !== '' ? $user : 'asterisk';
+    }
+
     /** ASTAGIDIR, where reload copies agi-bin/. */
     private function agiDir()
     {
@@ -346,6 +437,14 @@ class Bitrix extends \FreePBX_Helpers implements \BMO
             $dir = null;
         }
         return is_string($dir) && $dir !== '' ? rtrim($dir, '/') : self::DEFAULT_AGI_DIR;
+    }
+
+    /** One line of install/uninstall output, through the framework's out() (console or Module Admin). */
+    private function say($text)
+    {
+        if (function_exists('out')) {
+            out($text);
+        }
     }
 
     private function log($text)

@@ -8,6 +8,9 @@ namespace FreePBX\modules\Bitrix;
  */
 class InstalledFiles
 {
+    /** The SQLite binding as version 17.0.1 shipped it, under the sqlite3 package's generic name. */
+    const STALE_BINDING = 'node_sqlite3.node';
+
     /** @var string ASTAGIDIR */
     private $agiDir;
     /** @var string the module's own folder (its agi-bin/ lists what reload copied) */
@@ -86,6 +89,67 @@ class InstalledFiles
             $removed[] = basename($path);
         }
         return array_values(array_unique($removed));
+    }
+
+    /**
+     * The binding 17.0.1 left in ASTAGIDIR, once nothing can load it: no other module ships a
+     * file of that name (modules/<other>/agi-bin/node_sqlite3.node), and the bundles in ASTAGIDIR
+     * are this version's, which load itd_bitrix_sqlite3-*.node (reload copied them; until then the
+     * 17.0.1 bundles, which still run the calls, need it). On uninstall the bundles go too.
+     * @return bool whether it was removed
+     */
+    public function removeStaleBinding($uninstalling = false)
+    {
+        $path = $this->agiDir . '/' . self::STALE_BINDING;
+        if (!is_file($path) || $this->shippedByAnotherModule(self::STALE_BINDING)) {
+            return false;
+        }
+        if (!$uninstalling && !$this->agiCopiesAreCurrent()) {
+            return false;
+        }
+        return @unlink($path);
+    }
+
+    /** Whether ASTAGIDIR holds every file of the module's agi-bin/ as it is now (reload copied this version). */
+    public function agiCopiesAreCurrent()
+    {
+        $shipped = $this->shippedAgiFiles();
+        foreach ($shipped as $rel) {
+            $mine = $this->moduleDir . '/agi-bin/' . $rel;
+            $copy = $this->agiDir . '/' . $rel;
+            if (!is_file($copy) || filesize($copy) !== filesize($mine) || md5_file($copy) !== md5_file($mine)) {
+                return false;
+            }
+        }
+        return $shipped !== [];
+    }
+
+    private function shippedByAnotherModule($name)
+    {
+        $mine = realpath($this->moduleDir);
+        foreach (glob(dirname($this->moduleDir) . '/*/agi-bin/' . $name) ?: [] as $file) {
+            if (realpath(dirname(dirname($file))) !== $mine) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** @return string[] paths of the files in the module's agi-bin/, relative to it */
+    private function shippedAgiFiles()
+    {
+        $src = $this->moduleDir . '/agi-bin';
+        $files = [];
+        if (is_dir($src)) {
+            $it = new \RecursiveIteratorIterator(new \RecursiveDirectoryIterator($src, \FilesystemIterator::SKIP_DOTS));
+            foreach ($it as $f) {
+                if ($f->isFile()) {
+                    $files[] = substr($f->getPathname(), strlen($src) + 1);
+                }
+            }
+        }
+        sort($files);
+        return $files;
     }
 
     private static function removeTree($path)

@@ -64,8 +64,9 @@ class OauthConnect
         if (!empty($res['ok'])) {
             return self::message('success', _('Connected to Bitrix24. The access tokens are stored for the AGI scripts.'));
         }
-        $why = isset($res['message']) ? $res['message'] : (isset($res['error']) ? $res['error'] : '');
-        return self::message('danger', sprintf(_('Bitrix24 refused the authorization code: %s'), $why));
+        // The CLI answers {ok: false, error} (and `message`, the same text, for older pages).
+        $why = isset($res['error']) ? $res['error'] : (isset($res['message']) ? $res['message'] : '');
+        return self::message('danger', sprintf(_('Connecting to Bitrix24 failed: %s'), $why));
     }
 
     /** Where Bitrix24 must send the admin back (the local application's handler URL). */

@@ -36,12 +36,19 @@ class OperatorCli
         return isset($res['calls']) && is_array($res['calls']) ? $res['calls'] : [];
     }
 
-    /** check --json, with a plain-words summary the page shows as is. */
+    /** check --json, with a plain-words summary the page shows as is, and the config file's warnings. */
     public function check()
     {
         $res = $this->runJson(['check'], null, 30);
+        $warnings = [];
+        foreach (isset($res['warnings']) && is_array($res['warnings']) ? $res['warnings'] : [] as $w) {
+            if (is_scalar($w)) {
+                $warnings[] = (string)$w;
+            }
+        }
         if (!isset($res['checks']) || !is_array($res['checks'])) {
-            return ['ok' => false, 'checks' => [], 'message' => isset($res['error']) ? $res['error'] : _('The check could not run.')];
+            return ['ok' => false, 'checks' => [], 'warnings' => $warnings,
+                'message' => isset($res['error']) ? $res['error'] : _('The check could not run.')];
         }
         $checks = [];
         foreach ($res['checks'] as $c) {
@@ -54,7 +61,7 @@ class OperatorCli
                 'message' => isset($c['message']) ? (string)$c['message'] : '',
             ];
         }
-        return ['ok' => !empty($res['ok']), 'checks' => $checks];
+        return ['ok' => !empty($res['ok']), 'checks' => $checks, 'warnings' => $warnings];
     }
 
     /** Hands an OAuth authorization code to the CLI on stdin. */
@@ -70,7 +77,7 @@ class OperatorCli
     public function runJson(array $args, $stdin = null, $timeout = 20)
     {
         $argv = array_merge($this->command, $args, ['--config', $this->configPath, '--json']);
-        $run = $this->run(implode(' ', array_map('escapeshellarg', $argv)), $stdin, $timeout);
+        $run = Subprocess::run(implode(' ', array_map('escapeshellarg', $argv)), $stdin, $timeout);
         if ($run === null) {
             return ['ok' => false, 'error' => _('The operator tool could not be started.')];
         }
@@ -92,54 +99,6 @@ class OperatorCli
             return ['ok' => false, 'error' => $this->scrub($why, $this->settings->secrets())];
         }
         return $this->scrub($data, $this->settings->secrets());
-    }
-
-    /** @return array|null ['code', 'out', 'err', 'timedOut'], null when the process did not start */
-    private function run($cmd, $stdin, $timeout)
-    {
-        $spec = [0 => ['pipe', 'r'], 1 => ['pipe', 'w'], 2 => ['pipe', 'w']];
-        $proc = @proc_open($cmd, $spec, $pipes);
-        if (!is_resource($proc)) {
-            return null;
-        }
-        if ($stdin !== null) {
-            @fwrite($pipes[0], $stdin);
-        }
-        fclose($pipes[0]);
-        stream_set_blocking($pipes[1], false);
-        stream_set_blocking($pipes[2], false);
-        $got = [1 => '', 2 => ''];
-        $deadline = microtime(true) + $timeout;
-        $timedOut = false;
-        while (!feof($pipes[1]) || !feof($pipes[2])) {
-            $left = $deadline - microtime(true);
-            if ($left <= 0) {
-                $timedOut = true;
-                break;
-            }
-            $r = [];
-            foreach ([1, 2] as $i) {
-                if (!feof($pipes[$i])) {
-                    $r[] = $pipes[$i];
-                }
-            }
-            $w = null;
-            $x = null;
-            if (@stream_select($r, $w, $x, 0, (int)min(200000, $left * 1e6)) === false) {
-                break;
-            }
-            foreach ($r as $p) {
-                $got[$p === $pipes[1] ? 1 : 2] .= (string)fread($p, 65536);
-            }
-        }
-        fclose($pipes[1]);
-        fclose($pipes[2]);
-        if ($timedOut) {
-            proc_terminate($proc, 9);
-            proc_close($proc);
-            return ['code' => null, 'out' => $got[1], 'err' => $got[2], 'timedOut' => true];
-        }
-        return ['code' => proc_close($proc), 'out' => $got[1], 'err' => $got[2], 'timedOut' => false];
     }
 
     /** Replace any saved secret in CLI output before it reaches the browser. */

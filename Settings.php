@@ -66,7 +66,7 @@ class Settings
         $this->kvstore->setConfig('settings', array_intersect_key($s, $this->defaults()));
     }
 
-    /** The saved secrets (webhook code, application key), to be masked wherever text leaves the PBX. */
+    /** The saved secrets (webhook code, application key, proxy password), to be masked wherever text leaves the PBX. */
     public function secrets()
     {
         $s = $this->get();
@@ -77,18 +77,50 @@ class Settings
         if ($s['appClientSecret'] !== '') {
             $secrets[] = $s['appClientSecret'];
         }
+        $proxyPassword = self::proxyPassword((string)$s['httpsProxy']);
+        if ($proxyPassword !== null) {
+            $secrets[] = $proxyPassword;
+        }
         return $secrets;
     }
 
-    /** What of the settings changes the generated dialplan: the DID keys while enabled. */
+    /** The password of http://user:password@host:port, or null. */
+    public static function proxyPassword($proxy)
+    {
+        return preg_match('#^http://[^/\s:@]*:([^/\s@]+)@#', (string)$proxy, $m) ? $m[1] : null;
+    }
+
+    /** The proxy as the page shows it: the password masked. */
+    public static function maskProxy($proxy)
+    {
+        $password = self::proxyPassword($proxy);
+        return $password === null ? (string)$proxy : str_replace(':' . $password . '@', ':' . self::MASK . '@', (string)$proxy);
+    }
+
+    /**
+     * What of the settings changes the generated dialplan: while enabled, the DID keys, whether
+     * outgoing calls are reported and on which routes, and click-to-call.
+     */
     public static function dialplanSignature(array $s)
     {
+        if (empty($s['enabled'])) {
+            return 'off';
+        }
         $keys = [];
         foreach ($s['dids'] as $d) {
             $keys[] = Did::key($d, $s['countryCode']);
         }
         $keys = array_values(array_unique(array_filter($keys, 'strlen')));
         sort($keys);
-        return (!empty($s['enabled']) && $keys) ? json_encode($keys) : 'off';
+        $out = null;
+        if (!empty($s['outgoingEnabled'])) {
+            $out = array_values(array_map('strval', $s['outgoingRoutes']));
+            sort($out);
+        }
+        $click = !empty($s['clickToCall']);
+        if (!$keys && $out === null && !$click) {
+            return 'off';
+        }
+        return json_encode(['dids' => $keys, 'out' => $out, 'click' => $click]);
     }
 }

@@ -16,6 +16,8 @@ class SettingsPage
     private $configFile;
     /** @var InboundRoutes */
     private $routes;
+    /** @var OutboundRoutes */
+    private $outRoutes;
     /** @var OperatorCli */
     private $cli;
     /** @var string */
@@ -28,11 +30,12 @@ class SettingsPage
     /** @var array|null the failed save's input, shown again */
     private $submitted = null;
 
-    public function __construct(Settings $settings, ConfigFile $configFile, InboundRoutes $routes, OperatorCli $cli, $moduleDir)
+    public function __construct(Settings $settings, ConfigFile $configFile, InboundRoutes $routes, OutboundRoutes $outRoutes, OperatorCli $cli, $moduleDir)
     {
         $this->settings = $settings;
         $this->configFile = $configFile;
         $this->routes = $routes;
+        $this->outRoutes = $outRoutes;
         $this->cli = $cli;
         $this->moduleDir = $moduleDir;
     }
@@ -87,7 +90,9 @@ class SettingsPage
             'errors' => $this->errors,
             'messages' => $this->messages,
             'routes' => $this->routes->forPicker(),
+            'outRoutes' => $this->outRoutes->forPicker(),
             'status' => $status,
+            'outbox' => isset($status['error']) ? null : OutboxStatus::read($status),
             'oauthReturnUrl' => OauthConnect::returnUrl(),
             'i18n' => $this->jsStrings(),
             'more' => $more,
@@ -127,6 +132,9 @@ class SettingsPage
                         'help' => _('From the local application card in Bitrix24 (server application with the telephony, user and crm permissions).')],
                     ['key' => 'appClientSecret', 'type' => 'password', 'label' => _('Application key (client_secret)'), 'group' => 'app',
                         'help' => _('Not shown again once saved; leave the field empty to keep it.')],
+                    ['key' => 'httpsProxy', 'type' => 'text', 'label' => _('HTTPS proxy'),
+                        'placeholder' => 'http://proxy.example.lan:3128',
+                        'help' => _('Only if this PBX reaches the internet through a proxy: http://host:port, or http://user:password@host:port. Every request to Bitrix24 then goes through it (a CONNECT tunnel; the connection to Bitrix24 inside it stays encrypted and verified). The saved password is shown masked; leave the mask to keep it. Empty: direct connections.')],
                 ],
             ],
             'calls' => [
@@ -138,6 +146,27 @@ class SettingsPage
                         'help' => _('The user who owns a call before anyone answers and every missed call.')],
                     ['key' => 'countryCode', 'type' => 'text', 'label' => _('Country code'), 'placeholder' => '7',
                         'help' => _('Used to read national numbers: with 7, 8495… and 495… become +7495…. Leave empty to send numbers as they come.')],
+                ],
+            ],
+            'outgoing' => [
+                'title' => _('Outgoing calls'),
+                'fields' => [
+                    ['key' => 'outgoingEnabled', 'type' => 'radio', 'label' => _('Report outgoing calls'),
+                        'help' => _('Calls that leave through a trunk appear in the CRM for the Bitrix24 user whose extension made them, with the result (answered, busy, no answer…), the talk time and the recording. Calls forwarded out from an inbound call stay part of that inbound call. Saving a change asks for Apply Config.')],
+                    ['key' => 'outgoingRoutes', 'type' => 'routes', 'label' => _('Outbound routes'),
+                        'help' => _('Only calls through the ticked outbound routes are reported. Tick none to report every route.')],
+                    ['key' => 'outgoingShowCard', 'type' => 'radio', 'label' => _('Show the call card to the caller'),
+                        'help' => _('Pop the call card in Bitrix24 for the user who makes the call, while it rings.')],
+                ],
+            ],
+            'clicktocall' => [
+                'title' => _('Click-to-call from Bitrix24'),
+                'fields' => [
+                    ['key' => 'clickToCall', 'type' => 'radio', 'label' => _('Click-to-call'),
+                        'help' => _('A user clicks a phone number in Bitrix24: their own extension rings first, and when they pick up the number is dialled through the outbound routes with their outbound caller ID. No address of the PBX is opened to the internet: the PBX fetches the clicks from Bitrix24. Needs the local application (Connect) and the module\'s resident service. Then in Bitrix24, Telephony → Settings → Default number for outgoing calls: choose this application.')],
+                    ['key' => 'clickToCallRewrite', 'type' => 'rewrite', 'label' => _('Number rewrite'),
+                        'placeholder' => "+7 => 8\n+ => 810",
+                        'help' => _('Bitrix24 sends numbers as +7…; rewrite them into what your outbound routes dial, one rule per line: the prefix, "=>", then what replaces it. The first rule that fits is used.')],
                 ],
             ],
             'crm' => [
@@ -160,12 +189,16 @@ class SettingsPage
                         'help' => _('The longest a new call waits for the CRM lookup before it goes on to its destination.')],
                     ['key' => 'showTimeoutMs', 'type' => 'number', 'label' => _('Answer time budget (ms)')] + $range('showTimeoutMs') + [
                         'help' => _('The longest the answering operator waits for the call card request before the call connects.')],
+                    ['key' => 'outgoingTimeoutMs', 'type' => 'number', 'label' => _('Outgoing call time budget (ms)')] + $range('outgoingTimeoutMs') + [
+                        'help' => _('The longest an outgoing call waits for its registration in Bitrix24 before the trunk is dialled; the rest is sent later.')],
                     ['key' => 'hangupTimeoutMs', 'type' => 'number', 'label' => _('Hangup time budget (ms)')] + $range('hangupTimeoutMs') + [
                         'help' => _('After this, unfinished work at hangup is left to the retry job.')],
                     ['key' => 'retentionHours', 'type' => 'number', 'label' => _('Keep finished calls (hours)')] + $range('retentionHours') + [
                         'help' => _('Finished calls older than this are removed from the local database.')],
                     ['key' => 'retryGiveUpHours', 'type' => 'number', 'label' => _('Give up retrying after (hours)')] + $range('retryGiveUpHours') + [
                         'help' => _('Requests that could not reach Bitrix24 are retried every minute until this age.')],
+                    ['key' => 'staleCallHours', 'type' => 'number', 'label' => _('Finish lost calls after (hours)')] + $range('staleCallHours') + [
+                        'help' => _('A call still open after this long is treated as lost: its hangup never reached the module (for example, Asterisk crashed or was restarted). The retry job then finishes it in Bitrix24 with what is known. Set it above your longest calls.')],
                     ['key' => 'rateLimitPerSecond', 'type' => 'number', 'label' => _('Requests per second'), 'step' => 'any'] + $range('rateLimitPerSecond') + [
                         'help' => _('Bitrix24 allows 2 requests per second on most plans and 5 on Enterprise.')],
                     ['key' => 'logLevel', 'type' => 'select', 'label' => _('Log level'),
@@ -185,14 +218,16 @@ class SettingsPage
             'allGood' => _('Bitrix24 answers and every permission is in place.'),
             'problems' => _('Bitrix24 connection has problems:'),
             'connecting' => _('Opening Bitrix24…'),
+            'warnings' => _('Warnings about the settings file:'),
+            'selftestFailed' => _('The self-test could not run.'),
             'checks' => [
+                // The ids `itd_bitrix.js check` reports (agi-src/flows/check.ts; `run`: it could not start).
                 'config' => _('Settings file'),
-                'reach' => _('Portal reachable'),
-                'auth' => _('Credentials accepted'),
-                'scope_telephony' => _('Telephony permission'),
+                'run' => _('Operator tool'),
+                'reach' => _('Portal reachable, credentials accepted'),
                 'scope_user' => _('Users permission'),
+                'scope_telephony' => _('Telephony permission'),
                 'scope_crm' => _('CRM permission'),
-                'register' => _('Call registration allowed'),
             ],
         ];
     }
@@ -205,6 +240,7 @@ class SettingsPage
         $v['webhookUrlMasked'] = self::maskWebhook($s['webhookUrl']);
         $v['appClientSecret'] = '';
         $v['appClientSecretSet'] = $s['appClientSecret'] !== '';
+        $v['httpsProxy'] = Settings::maskProxy($s['httpsProxy']);
         $routeKeys = [];
         foreach ($this->routes->forPicker() as $r) {
             $routeKeys[Did::key($r['did'], $s['countryCode'])] = $r['did'];
@@ -221,13 +257,19 @@ class SettingsPage
         }
         $v['didsPicked'] = $picked;
         $v['didsExtra'] = implode("\n", $extra);
+        $v['outgoingRoutes'] = array_values(array_map('strval', $s['outgoingRoutes']));
+        $v['clickToCallRewrite'] = SettingsValidator::formatRewrite($s['clickToCallRewrite']);
         if (is_array($submitted)) {
             foreach ($submitted as $k => $val) {
-                if (in_array($k, ['webhookUrl', 'appClientSecret', 'action'], true) || !array_key_exists($k, $v)) {
+                if (in_array($k, ['webhookUrl', 'appClientSecret', 'httpsProxy', 'action'], true) || !array_key_exists($k, $v)) {
                     continue;
                 }
                 if ($k === 'dids') {
                     $v['didsPicked'] = is_array($val) ? array_values(array_filter($val, 'is_scalar')) : [];
+                    continue;
+                }
+                if ($k === 'outgoingRoutes') {
+                    $v['outgoingRoutes'] = is_array($val) ? array_values(array_map('strval', array_filter($val, 'is_scalar'))) : [];
                     continue;
                 }
                 if (is_scalar($val)) {
@@ -237,6 +279,9 @@ class SettingsPage
             }
             if (isset($submitted['didsExtra']) && is_scalar($submitted['didsExtra'])) {
                 $v['didsExtra'] = (string)$submitted['didsExtra'];
+            }
+            if (isset($submitted['outgoingRoutesShown']) && !isset($submitted['outgoingRoutes'])) {
+                $v['outgoingRoutes'] = [];
             }
         }
         return $v;

@@ -5,7 +5,8 @@ namespace FreePBX\modules\Bitrix;
 class SettingsValidator
 {
     /** Yes/no fields of the form. */
-    const FLAGS = ['enabled', 'lookupCallerName', 'createCrmEntity', 'showCard', 'attachRecordings'];
+    const FLAGS = ['enabled', 'lookupCallerName', 'createCrmEntity', 'showCard', 'attachRecordings', 'outgoingEnabled', 'outgoingShowCard',
+        'clickToCall'];
 
     /** @var array config.schema.json properties */
     private $props;
@@ -74,12 +75,40 @@ class SettingsValidator
             }
         }
 
+        if (isset($post['httpsProxy'])) {
+            list($proxy, $proxyError) = self::parseProxy($str('httpsProxy'), (string)$old['httpsProxy'], $props['httpsProxy']['pattern']);
+            if ($proxyError !== null) {
+                $e['httpsProxy'] = $proxyError;
+            } else {
+                $s['httpsProxy'] = $proxy;
+            }
+        }
+
         if (isset($post['dids']) || isset($post['didsExtra'])) {
             list($dids, $didError) = $this->parseDids($post, $s['countryCode']);
             if ($didError !== null) {
                 $e['dids'] = $didError;
             } else {
                 $s['dids'] = $dids;
+            }
+        }
+
+        if (isset($post['outgoingRoutesShown'])) {
+            // The route list was on the form: no box ticked means every route.
+            $routes = [];
+            foreach (isset($post['outgoingRoutes']) && is_array($post['outgoingRoutes']) ? $post['outgoingRoutes'] : [] as $r) {
+                if (is_scalar($r) && preg_match('/^[0-9]{1,10}$/', (string)$r)) {
+                    $routes[] = (string)$r;
+                }
+            }
+            $s['outgoingRoutes'] = array_values(array_unique($routes));
+        }
+        if (isset($post['clickToCallRewrite'])) {
+            list($rules, $ruleError) = self::parseRewrite(is_scalar($post['clickToCallRewrite']) ? (string)$post['clickToCallRewrite'] : '');
+            if ($ruleError !== null) {
+                $e['clickToCallRewrite'] = $ruleError;
+            } else {
+                $s['clickToCallRewrite'] = $rules;
             }
         }
 
@@ -93,7 +122,8 @@ class SettingsValidator
             }
         }
 
-        $ints = ['defaultUserId', 'incomingTimeoutMs', 'showTimeoutMs', 'hangupTimeoutMs', 'retentionHours', 'retryGiveUpHours'];
+        $ints = ['defaultUserId', 'incomingTimeoutMs', 'showTimeoutMs', 'hangupTimeoutMs', 'outgoingTimeoutMs', 'retentionHours',
+            'retryGiveUpHours', 'staleCallHours'];
         foreach ($ints as $k) {
             if (!isset($post[$k])) {
                 continue;
@@ -140,6 +170,39 @@ class SettingsValidator
         return [$s, $e];
     }
 
+    /**
+     * Click-to-call rewrite rules, one per line: "+7 => 8" (the prefix, then what replaces it; an
+     * empty replacement drops the prefix). Returns [rules, error|null].
+     */
+    public static function parseRewrite($text)
+    {
+        $rules = [];
+        foreach (preg_split('/\r\n|\r|\n/', $text) as $line) {
+            $line = trim($line);
+            if ($line === '') {
+                continue;
+            }
+            if (!preg_match('/^(\+?[0-9*#]{0,15})\s*=>\s*([0-9*#]{0,15})$/', $line, $m) || $m[1] === '') {
+                return [null, sprintf(_('"%s" is not a rule: write the prefix, "=>", then what replaces it, e.g. +7 => 8.'), $line)];
+            }
+            $rules[] = ['prefix' => $m[1], 'replace' => $m[2]];
+        }
+        if (count($rules) > 50) {
+            return [null, _('At most 50 rules.')];
+        }
+        return [$rules, null];
+    }
+
+    /** The rules as the page shows them, one per line. */
+    public static function formatRewrite(array $rules)
+    {
+        $lines = [];
+        foreach ($rules as $r) {
+            $lines[] = $r['prefix'] . ' => ' . $r['replace'];
+        }
+        return implode("\n", $lines);
+    }
+
     /** Route DIDs ticked in the list plus free lines; returns [dids, error|null]. */
     private function parseDids(array $post, $cc)
     {
@@ -177,6 +240,29 @@ class SettingsValidator
             return [null, _('At most 1000 DIDs can be listed.')];
         }
         return [$out, null];
+    }
+
+    /**
+     * The proxy field: empty switches the proxy off; a password shown masked keeps the saved one.
+     * @return array [proxy URL, error|null]
+     */
+    public static function parseProxy($value, $saved, $pattern)
+    {
+        if ($value === '') {
+            return ['', null];
+        }
+        $maskedAt = ':' . Settings::MASK . '@';
+        if (strpos($value, $maskedAt) !== false) {
+            $password = Settings::proxyPassword($saved);
+            if ($password === null) {
+                return [null, _('Type the proxy password again.')];
+            }
+            $value = str_replace($maskedAt, ':' . $password . '@', $value);
+        }
+        if (!preg_match('#' . str_replace('#', '\\#', $pattern) . '#', $value) || strlen($value) > 500) {
+            return [null, _('The proxy must look like http://host:port or http://user:password@host:port (percent-encode special characters in the user name and password).')];
+        }
+        return [$value, null];
     }
 
     public static function validWebhook($url)

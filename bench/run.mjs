@@ -13,7 +13,8 @@ if (!existsSync(tsx)) {
   process.stderr.write('bench: node_modules/.bin/tsx is missing; run `npm ci` first\n');
   process.exit(2);
 }
-const script = process.argv[2] === 'soak' ? 'soak.ts' : 'bench.ts';
-const args = process.argv.slice(process.argv[2] === 'soak' ? 3 : 2);
+const sub = { soak: 'soak.ts', http: 'http-client.ts' }[process.argv[2]];
+const script = sub ?? 'bench.ts';
+const args = process.argv.slice(sub ? 3 : 2);
 const child = spawn(tsx, [join(root, 'bench', script), ...args], { cwd: root, stdio: 'inherit' });
 child.on('exit', (code, signal) => process.exit(signal ? 1 : (code ?? 1)));

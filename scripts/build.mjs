@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Builds agi-bin/: the three AGI executables and the operator CLI, each one self-contained
+// Builds agi-bin/: the AGI executables and the operator CLI, each one self-contained
 // CommonJS file for Node 18; the self-test (itd_bitrix_selftest.js), built for Node 8 syntax so
 // an old Node gets an answer; and beside them the sqlite3 N-API bindings, one per architecture
 // (scripts/build-sqlite3.sh builds them once in Debian 11 and caches them).
@@ -18,6 +18,7 @@ const entries = {
   itd_bitrix_incoming: 'agi-src/bin/incoming.ts',
   itd_bitrix_show: 'agi-src/bin/show.ts',
   itd_bitrix_hangup: 'agi-src/bin/hangup.ts',
+  itd_bitrix_outgoing: 'agi-src/bin/outgoing.ts',
   itd_bitrix: 'agi-src/bin/cli.ts',
 };
 const selftestEntry = { itd_bitrix_selftest: 'agi-src/bin/selftest.ts' };

@@ -31,7 +31,7 @@ const FIXED_MTIME = 1704067200;
 /** Download fields that module.xml may carry (informational there); the repository sets its own. */
 const DOWNLOAD_FIELDS = new Set(['location', 'md5sum', 'sha1sum', 'signed']);
 /** The executables the lead's build must produce in agi-bin/. */
-const REQUIRED_AGI = ['itd_bitrix_incoming.js', 'itd_bitrix_show.js', 'itd_bitrix_hangup.js', 'itd_bitrix.js', 'itd_bitrix_selftest.js'];
+const REQUIRED_AGI = ['itd_bitrix_incoming.js', 'itd_bitrix_show.js', 'itd_bitrix_hangup.js', 'itd_bitrix_outgoing.js', 'itd_bitrix.js', 'itd_bitrix_selftest.js'];
 /** The sqlite3 bindings (scripts/build-sqlite3.sh): module-prefixed, one per platform. */
 const BINDING = /^itd_bitrix_sqlite3-[a-z0-9]+-[a-z0-9]+-glibc\d+\.\d+\.node$/;
 

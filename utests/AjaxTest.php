@@ -6,7 +6,7 @@ class AjaxTest extends BitrixTestCase
     public function testOnlyKnownCommandsAndAuthenticationStaysOn()
     {
         $b = $this->bitrix();
-        foreach (['check', 'status', 'calls', 'oauthstart'] as $cmd) {
+        foreach (['check', 'status', 'calls', 'selftest', 'oauthstart'] as $cmd) {
             $setting = ['authenticate' => true, 'allowremote' => false];
             $this->assertTrue($b->ajaxRequest($cmd, $setting), $cmd);
             $this->assertSame(['authenticate' => true, 'allowremote' => false], $setting, $cmd);
@@ -26,7 +26,8 @@ class AjaxTest extends BitrixTestCase
         $_REQUEST = ['command' => 'check'];
         $res = $b->ajaxHandler();
         $this->assertTrue($res['ok']);
-        $this->assertSame(['config', 'reach', 'auth'], array_column($res['checks'], 'id'));
+        $this->assertSame(['config', 'reach', 'scope_user', 'scope_telephony', 'scope_crm'], array_column($res['checks'], 'id'));
+        $this->assertSame([], $res['warnings']);
         $calls = $this->cliCalls();
         $this->assertCount(1, $calls);
         $this->assertSame(['check', '--config', $b->configFile()->path(), '--json'], $calls[0]['argv']);
@@ -42,7 +43,9 @@ class AjaxTest extends BitrixTestCase
         $this->assertSame('201', $rows[0]['operatorExtension']);
         $this->assertSame(['calls', '--limit', '500', '--config', $b->configFile()->path(), '--json'], $this->cliCalls()[0]['argv']);
         $_REQUEST = ['command' => 'status'];
-        $this->assertSame(2, $b->ajaxHandler()['outbox']['pending']);
+        $status = $b->ajaxHandler();
+        $this->assertSame(3, $status['outbox']['pending']);
+        $this->assertSame(['due' => 0, 'waiting' => 1, 'held' => 1, 'givenUp' => 1], $status['outbox']['calls']);
     }
 
     public function testOauthStart()

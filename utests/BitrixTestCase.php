@@ -36,6 +36,7 @@ abstract class BitrixTestCase extends TestCase
         'hangupTimeoutMs' => '4000',
         'retentionHours' => '72',
         'retryGiveUpHours' => '24',
+        'staleCallHours' => '6',
         'rateLimitPerSecond' => '5',
         'logLevel' => 'debug',
     ];
@@ -54,6 +55,7 @@ abstract class BitrixTestCase extends TestCase
         \FreePBX\DB_Helper::$store = [];
         $GLOBALS['__needreload'] = 0;
         $GLOBALS['__freepbx_log'] = [];
+        $GLOBALS['__out'] = [];
         $_POST = $_GET = $_REQUEST = $_SESSION = [];
         $this->tmp = sys_get_temp_dir() . '/itd-bitrix-test-' . bin2hex(random_bytes(6));
         mkdir($this->tmp . '/etc', 0755, true);
@@ -83,6 +85,7 @@ abstract class BitrixTestCase extends TestCase
             'configPath' => $this->tmp . '/etc/itd_bitrix.json',
             'cliCommand' => [PHP_BINARY, __DIR__ . '/fixtures/fake-cli.php'],
             'chown' => false,
+            'asteriskUser' => null, // the self-test runs as the test runs (no asterisk user here)
         ]);
         $this->freepbx->register('Bitrix', $b);
         return $b;
@@ -96,6 +99,22 @@ abstract class BitrixTestCase extends TestCase
             'appPortalUrl' => 'https://example.bitrix24.ru', 'appClientId' => 'local.5f1', 'appClientSecret' => 'cl1entS3cret']);
         $b->configFile()->write();
         return $b;
+    }
+
+    /**
+     * A module folder as FreePBX unpacks it: agi-bin/ with the files the module ships (content 'x')
+     * and a stand-in self-test that answers "can run".
+     */
+    protected function moduleWithAgiBin(array $files = ['itd_bitrix.js', 'itd_bitrix_incoming.js', 'itd_bitrix_show.js', 'itd_bitrix_hangup.js',
+        'itd_bitrix_outgoing.js', 'itd_bitrix_sqlite3-linux-x64-glibc2.28.node', 'itd_bitrix_sqlite3-linux-arm64-glibc2.28.node'])
+    {
+        $mod = $this->tmp . '/modules/bitrix';
+        @mkdir($mod . '/agi-bin', 0755, true);
+        foreach ($files as $f) {
+            file_put_contents($mod . '/agi-bin/' . $f, 'x');
+        }
+        copy(__DIR__ . '/fixtures/fake-selftest.js', $mod . '/agi-bin/itd_bitrix_selftest.js');
+        return $mod;
     }
 
     /** Store settings as a save through the GUI would. */

@@ -32,13 +32,40 @@ class CliIntegrationTest extends BitrixTestCase
         $this->assertArrayHasKey('lastSuccessAt', $status, json_encode($status));
         $this->assertSame(0, $status['outbox']['pending']);
         $this->assertSame(['calls' => []], $b->cli()->runJson(['calls', '--limit', '5']));
+        $none = ['due' => 0, 'waiting' => 0, 'held' => 0, 'givenUp' => 0];
+        $outbox = \FreePBX\modules\Bitrix\OutboxStatus::read($status);
+        $this->assertSame($none, $outbox['calls'], 'calls counted by state');
+        $this->assertSame($none, $outbox['steps']);
+        $this->assertSame([], $outbox['waiting']);
         $this->assertStringContainsString('Last successful exchange', $b->showPage());
+    }
+
+    public function testUninstallCountsWhatTheRealOutboxHolds()
+    {
+        $b = $this->module();
+        $b->cli()->status(); // creates the database
+        $this->assertFileExists($this->tmp . '/itd_bitrix.sqlite');
+        $this->assertTrue($b->uninstall());
+        $this->assertSame('Nothing was waiting to be sent to Bitrix24.', $GLOBALS['__out'][0]);
+        $this->assertFileDoesNotExist($this->tmp . '/itd_bitrix.sqlite');
+    }
+
+    public function testAConfigErrorIsOneLineWithExitCodeOne()
+    {
+        $b = $this->bitrix(['cliCommand' => ['node', __DIR__ . '/../agi-bin/itd_bitrix.js'], 'configPath' => $this->tmp . '/etc/missing.json']);
+        $status = $b->cli()->status();
+        $this->assertSame(['ok' => false, 'error' => 'config ' . $this->tmp . '/etc/missing.json: cannot read (ENOENT)'], $status);
+        $check = $b->cli()->check();
+        $this->assertFalse($check['ok']);
+        $this->assertSame('config', $check['checks'][0]['id']);
+        $this->assertSame([], $check['warnings']);
     }
 
     public function testCheckReportsAnUnreachablePortalInPlainWords()
     {
         $res = $this->module()->cli()->check();
         $this->assertFalse($res['ok']);
+        $this->assertSame([], $res['warnings']);
         $ids = array_column($res['checks'], 'ok', 'id');
         $this->assertTrue($ids['config']);
         $this->assertFalse($ids['reach']);

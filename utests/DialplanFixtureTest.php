@@ -87,6 +87,25 @@ class DialplanFixtureTest extends TestCase
         $this->assertSame('n,Return()', end($blkvm));
     }
 
+    public function testWithOutgoingCallsEveryExtensionStillStartsAtOneAndTheTrunkDialGetsItsStamp()
+    {
+        file_put_contents($this->tmp . '/s.json', json_encode(['outgoingEnabled' => true, 'clickToCall' => true]));
+        list($rc, $conf, $err) = $this->dump(['--settings', $this->tmp . '/s.json']);
+        $this->assertSame(0, $rc, $err);
+        foreach (self::parse($conf) as $ctx => $extens) {
+            foreach ($extens as $exten => $lines) {
+                $this->assertStringStartsWith('1', $lines[0], "$exten@$ctx starts at priority 1");
+                $this->assertCount(0, preg_grep('/^1[,(]/', array_slice($lines, 1)), "$exten@$ctx has one priority 1");
+            }
+        }
+        $dp = self::parse($conf);
+        $this->assertSame(1, count(preg_grep('/^n,Gosub\(itd-bitrix-outbound,s,1\(\)\)$/', $dp['macro-dialout-trunk']['s'])));
+        $this->assertSame(2, count(preg_grep('/BITRIX_OUT_CAUSE/', $dp['macro-dialout-trunk']['s'])));
+        $this->assertStringContainsString('${DIAL_TRUNK_OPTIONS}b(func-apply-sipheaders^s^1,(${DIAL_TRUNK}))', $dp['trunk-dial-with-exten']['_X'][0],
+            'the trunk Dial takes its options from DIAL_TRUNK_OPTIONS, where the subroutine adds U()');
+        $this->assertSame('n,Gosub(sub-record-check,s,1(out,${EXTEN},dontcare))', $dp['outrt-1']['_8XXXXXXXXXX'][1], 'callrecording still splices the route');
+    }
+
     public function testFreePBXsOwnDialplanWhenTheModuleIsOff()
     {
         list($rc, $conf) = $this->dump(['--disabled']);

@@ -99,6 +99,36 @@ class DialplanTest extends BitrixTestCase
 
 
 
+    public function testOutgoingCallsWithoutDidsHookTheTrunksOnly()
+    {
+        require_once __DIR__ . '/fixtures/freepbx17-core.php';
+        $b = $this->enabled([]);
+        $this->configure($b, ['outgoingEnabled' => true]);
+        $ext = FreePBX17CoreFixture::build();
+        $b->doDialplanHook($ext, 'asterisk', Bitrix::myDialplanHooks());
+        $conf = $ext->generateConf();
+        $this->assertContains('n,Gosub(itd-bitrix-outbound,s,1())', self::extenLines($conf, 'macro-dialout-trunk', 's'));
+        foreach (['itd-bitrix-outbound', 'itd-bitrix-out-answer', 'itd-bitrix-out-hangup'] as $ctx) {
+            $this->assertNotNull(self::contextBlock($conf, $ctx), $ctx);
+        }
+        foreach (['itd-bitrix-inbound', 'itd-bitrix-hangup', 'itd-bitrix-answer'] as $ctx) {
+            $this->assertNull(self::contextBlock($conf, $ctx), $ctx);
+        }
+        $this->assertSame([], $GLOBALS['__freepbx_log']);
+    }
+
+    public function testOutgoingOffAndClickToCallOffLeaveTheTrunksAlone()
+    {
+        require_once __DIR__ . '/fixtures/freepbx17-core.php';
+        $b = $this->enabled();
+        $this->configure($b, ['outgoingEnabled' => false, 'clickToCall' => false, 'outgoingRoutes' => ['1']]);
+        $ext = FreePBX17CoreFixture::build();
+        $before = self::contextBlock($ext->generateConf(), 'macro-dialout-trunk');
+        $b->doDialplanHook($ext, 'asterisk', Bitrix::myDialplanHooks());
+        $this->assertSame($before, self::contextBlock($ext->generateConf(), 'macro-dialout-trunk'));
+        $this->assertStringNotContainsString('itd-bitrix-out', $ext->generateConf());
+    }
+
     public function testPatternRouteMatchingAListedDid()
     {
         $routes = [['extension' => '_7495XXXXXXX', 'cidnum' => '', 'pricid' => '', 'description' => 'Moscow', 'destination' => '']];

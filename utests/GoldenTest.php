@@ -2,6 +2,8 @@
 
 use FreePBX\modules\Bitrix;
 
+require_once __DIR__ . '/fixtures/freepbx17-core.php';
+
 /**
  * Byte-for-byte outputs of the module for fixed fixtures, kept in utests/golden/: the whole
  * generated dialplan (with core's and queues' part), the settings page, the config file and the
@@ -71,7 +73,23 @@ class GoldenTest extends BitrixTestCase
             'no-route-matches' => [['dids' => ['+15550001111']] + $on, 17, true, self::ROUTES],
             'route-without-label' => [['dids' => ['74951234567']] + $on, 17, true, [self::ROUTES[0]], 'noLabel'],
             'no-macro-auto-blkvm' => [['dids' => ['74951234567']] + $on, 17, true, [self::ROUTES[0]], 'noMacro'],
+            'fpbx17-core-outgoing' => [['dids' => ['74951234567'], 'outgoingEnabled' => true, 'outgoingRoutes' => ['1']] + $on, 17, true,
+                FreePBX17CoreFixture::routes(), 'core17'],
+            'fpbx17-core-click-only' => [['dids' => [], 'clickToCall' => true] + $on, 17, true, FreePBX17CoreFixture::routes(), 'core17'],
+            'outgoing-no-trunks' => [['dids' => [], 'outgoingEnabled' => true] + $on, 17, true, FreePBX17CoreFixture::routes(), 'core17NoTrunks'],
         ];
+    }
+
+    /** The FreePBX 17 fixture PBX (utests/fixtures/freepbx17-core.php): inbound and outbound routes, trunks. */
+    private static function core17(array $routes)
+    {
+        return FreePBX17CoreFixture::build();
+    }
+
+    /** The same PBX without outbound routes: core writes no macro-dialout-trunk. */
+    private static function core17NoTrunks(array $routes)
+    {
+        return FreePBX17CoreFixture::build(['outbound' => false]);
     }
 
     /** Core's route without its labels, as an old or customised core might leave it. */
@@ -121,6 +139,7 @@ class GoldenTest extends BitrixTestCase
             ['extension' => '74990000000', 'cidnum' => '', 'description' => 'Support <b>'],
             ['extension' => '_7495XXXXXXX', 'cidnum' => '', 'description' => 'Pattern'],
         ];
+        $this->core->routes = [['route_id' => '1', 'name' => 'Main'], ['route_id' => '4', 'name' => 'Mobile <b>']];
         $this->configure($b, $extra + [
             'enabled' => true,
             'webhookUrl' => self::HOOK,
@@ -193,13 +212,17 @@ class GoldenTest extends BitrixTestCase
         $this->configure($b, ['enabled' => true, 'webhookUrl' => self::HOOK, 'appPortalUrl' => 'https://example.bitrix24.ru',
             'appClientId' => 'local.5f1', 'appClientSecret' => 'AppS3cret']);
         $b->configFile()->write();
-        foreach (['ok', 'badauth', 'leak', 'garbage'] as $mode) {
+        foreach (['ok', 'badauth', 'warn', 'leak', 'broken', 'garbage'] as $mode) {
             putenv('ITD_FAKE_CLI_MODE=' . $mode);
             $_REQUEST = ['command' => 'check'];
             $answers['check-' . $mode] = $b->ajaxHandler();
         }
+        putenv('ITD_FAKE_CLI_MODE=broken');
+        $_REQUEST = ['command' => 'status'];
+        $answers['status-broken'] = $b->ajaxHandler();
         putenv('ITD_FAKE_CLI_MODE=ok');
-        foreach ([['command' => 'status'], ['command' => 'calls'], ['command' => 'calls', 'limit' => '0'], ['command' => 'nope']] as $req) {
+        foreach ([['command' => 'status'], ['command' => 'calls'], ['command' => 'calls', 'limit' => '0'], ['command' => 'selftest'],
+            ['command' => 'nope']] as $req) {
             $_REQUEST = $req;
             $answers[http_build_query($req)] = $b->ajaxHandler();
         }

@@ -13,7 +13,7 @@ class InstalledFilesTest extends BitrixTestCase
             mkdir($mod . '/agi-bin/lib', 0755, true);
         }
         file_put_contents($mod . '/agi-bin/itd_bitrix_incoming.js', 'x');
-        file_put_contents($mod . '/agi-bin/node_sqlite3.node', 'x');
+        file_put_contents($mod . '/agi-bin/itd_bitrix_sqlite3-linux-x64-glibc2.28.node', 'x');
         file_put_contents($mod . '/agi-bin/lib/helper.js', 'x');
         return new InstalledFiles($this->tmp . '/agi-bin', $mod, new FileOwner(false));
     }
@@ -22,14 +22,49 @@ class InstalledFilesTest extends BitrixTestCase
     {
         $agi = $this->tmp . '/agi-bin';
         mkdir($agi . '/lib');
-        foreach (['itd_bitrix_incoming.js', 'node_sqlite3.node', 'lib/helper.js', 'lib/theirs.js', 'itd_bitrix_old.js', 'other.node'] as $f) {
+        foreach (['itd_bitrix_incoming.js', 'itd_bitrix_sqlite3-linux-x64-glibc2.28.node', 'lib/helper.js', 'lib/theirs.js', 'itd_bitrix_old.js', 'other.node', 'node_sqlite3.node'] as $f) {
             file_put_contents($agi . '/' . $f, 'x');
         }
         $removed = $this->files()->removeAgiFiles();
         sort($removed);
-        $this->assertSame(['itd_bitrix_incoming.js', 'itd_bitrix_old.js', 'lib/helper.js', 'node_sqlite3.node'], $removed);
-        $this->assertSame(['lib', 'other.node'], array_values(array_diff(scandir($agi), ['.', '..'])), 'a shared folder stays while not empty');
+        $this->assertSame(['itd_bitrix_incoming.js', 'itd_bitrix_old.js', 'itd_bitrix_sqlite3-linux-x64-glibc2.28.node', 'lib/helper.js'], $removed);
+        $this->assertSame(['lib', 'node_sqlite3.node', 'other.node'], array_values(array_diff(scandir($agi), ['.', '..'])),
+            'a shared folder stays while not empty; a binding under a generic name is not ours by name');
         $this->assertSame(['theirs.js'], array_values(array_diff(scandir($agi . '/lib'), ['.', '..'])));
+    }
+
+    public function testStaleBindingOnlyWhenNothingCanLoadIt()
+    {
+        $agi = $this->tmp . '/agi-bin';
+        $files = $this->files();
+        $this->assertFalse($files->removeStaleBinding(), 'none there');
+        file_put_contents($agi . '/node_sqlite3.node', 'x');
+        $this->assertFalse($files->agiCopiesAreCurrent());
+        $this->assertFalse($files->removeStaleBinding(), 'the copies in ASTAGIDIR are not this version yet');
+        mkdir($agi . '/lib');
+        foreach (['itd_bitrix_incoming.js', 'itd_bitrix_sqlite3-linux-x64-glibc2.28.node', 'lib/helper.js'] as $f) {
+            copy($this->tmp . '/module/agi-bin/' . $f, $agi . '/' . $f);
+        }
+        file_put_contents($agi . '/lib/helper.js', 'changed');
+        $this->assertFalse($files->agiCopiesAreCurrent(), 'one file differs');
+        copy($this->tmp . '/module/agi-bin/lib/helper.js', $agi . '/lib/helper.js');
+        $this->assertTrue($files->agiCopiesAreCurrent());
+
+        // The module's own folder does not count as another module; a sibling does.
+        file_put_contents($this->tmp . '/module/agi-bin/node_sqlite3.node', 'x');
+        mkdir($this->tmp . '/other/agi-bin', 0755, true);
+        file_put_contents($this->tmp . '/other/agi-bin/node_sqlite3.node', 'x');
+        $this->assertFalse($files->removeStaleBinding());
+        $this->assertFalse($files->removeStaleBinding(true));
+        unlink($this->tmp . '/other/agi-bin/node_sqlite3.node');
+        unlink($this->tmp . '/module/agi-bin/node_sqlite3.node');
+        $this->assertTrue($files->removeStaleBinding());
+        $this->assertFileDoesNotExist($agi . '/node_sqlite3.node');
+
+        file_put_contents($agi . '/node_sqlite3.node', 'x');
+        unlink($agi . '/itd_bitrix_incoming.js');
+        $this->assertFalse($files->removeStaleBinding());
+        $this->assertTrue($files->removeStaleBinding(true), 'uninstall: the bundles go as well');
     }
 
     public function testDatabaseFilesOnlyForASqlitePath()

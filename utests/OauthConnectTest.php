@@ -62,7 +62,7 @@ class OauthConnectTest extends BitrixTestCase
         $oauth = $this->connectedModule()->oauth();
         $res = $oauth->start();
         parse_str(parse_url($res['url'], PHP_URL_QUERY), $q);
-        $this->assertSame(['type' => 'danger', 'text' => 'Bitrix24 refused the authorization code: invalid_grant: the code has expired'],
+        $this->assertSame(['type' => 'danger', 'text' => 'Connecting to Bitrix24 failed: the portal refused the code: the code has expired'],
             $oauth->finish(['code' => 'expired-code', 'state' => $q['state']]));
     }
 

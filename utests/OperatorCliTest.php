@@ -9,7 +9,8 @@ class OperatorCliTest extends BitrixTestCase
         putenv('ITD_FAKE_CLI_MODE=badauth');
         $res = $b->cli()->check();
         $this->assertFalse($res['ok']);
-        $this->assertSame('Bitrix24 refused the webhook (INVALID_CREDENTIALS).', $res['checks'][2]['message']);
+        $this->assertSame(['config' => true, 'reach' => false], array_column($res['checks'], 'ok', 'id'));
+        $this->assertSame('the portal refused the webhook: check the URL and that the webhook still exists', $res['checks'][1]['message']);
     }
 
     public function testSecretsInCliOutputAreMasked()
@@ -26,7 +27,28 @@ class OperatorCliTest extends BitrixTestCase
         $b->configFile()->write();
         $json = json_encode($b->cli()->check(), JSON_UNESCAPED_UNICODE | JSON_UNESCAPED_SLASHES);
         $this->assertStringNotContainsString('w3bh00kC0DE', $json);
-        $this->assertStringContainsString('Request to https://example.bitrix24.ru/rest/1/••••••••/ failed', $json);
+        $this->assertStringContainsString('request to https://example.bitrix24.ru/rest/1/••••••••/ failed', $json);
+    }
+
+    public function testCheckPassesOnTheConfigFilesWarnings()
+    {
+        $b = $this->connectedModule();
+        putenv('ITD_FAKE_CLI_MODE=warn');
+        $res = $b->cli()->check();
+        $this->assertTrue($res['ok']);
+        $this->assertSame(['key "queueHook" is not known to this version; ignored'], $res['warnings']);
+    }
+
+    public function testAConfigTheCliCannotReadIsOneErrorLine()
+    {
+        $b = $this->connectedModule();
+        putenv('ITD_FAKE_CLI_MODE=broken');
+        $line = 'config ' . $b->configFile()->path() . ': cannot read (EACCES)';
+        $this->assertSame(['ok' => false, 'error' => $line], $b->cli()->status());
+        $res = $b->cli()->check();
+        $this->assertFalse($res['ok']);
+        $this->assertSame([['id' => 'config', 'ok' => false, 'message' => $line]], $res['checks']);
+        $this->assertSame([], $b->cli()->calls(10), 'the calls table stays empty');
     }
 
     public function testBrokenCliGivesAMessageNotATrace()

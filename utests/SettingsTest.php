@@ -52,4 +52,28 @@ class SettingsTest extends BitrixTestCase
         $b->page()->save(['enabled' => 'no', 'didsExtra' => '111'] + self::VALID_POST);
         $this->assertSame(3, $GLOBALS['__needreload'], 'DIDs of a disabled module do not reach the dialplan');
     }
+
+    public function testNeedReloadForOutgoingCallsAndClickToCall()
+    {
+        $b = $this->bitrix();
+        $b->page()->save(self::VALID_POST);
+        $this->assertSame(1, $GLOBALS['__needreload']);
+        $b->page()->save(['outgoingEnabled' => 'yes'] + self::VALID_POST);
+        $this->assertSame(2, $GLOBALS['__needreload'], 'outgoing switched on');
+        $b->page()->save(['outgoingEnabled' => 'yes', 'outgoingShowCard' => 'no', 'outgoingTimeoutMs' => '700',
+            'clickToCallRewrite' => '+7 => 8'] + self::VALID_POST);
+        $this->assertSame(2, $GLOBALS['__needreload'], 'runtime-only outgoing settings');
+        $b->page()->save(['outgoingEnabled' => 'yes', 'outgoingRoutesShown' => '1', 'outgoingRoutes' => ['3', '1']] + self::VALID_POST);
+        $this->assertSame(3, $GLOBALS['__needreload'], 'routes chosen');
+        $b->page()->save(['outgoingEnabled' => 'yes', 'outgoingRoutesShown' => '1', 'outgoingRoutes' => ['1', '3']] + self::VALID_POST);
+        $this->assertSame(3, $GLOBALS['__needreload'], 'same routes');
+        $b->page()->save(['outgoingEnabled' => 'no', 'clickToCall' => 'yes'] + self::VALID_POST);
+        $this->assertSame(4, $GLOBALS['__needreload'], 'click-to-call alone keeps the trunk hook, for clicks only');
+        $cfg = json_decode(file_get_contents($b->configFile()->path()), true);
+        $this->assertSame(['1', '3'], $cfg['outgoingRoutes']);
+        $this->assertSame([['prefix' => '+7', 'replace' => '8']], $cfg['clickToCallRewrite']);
+        $this->assertSame(700, $cfg['outgoingTimeoutMs']);
+        $this->assertFalse($cfg['outgoingShowCard']);
+        $this->assertTrue($cfg['clickToCall']);
+    }
 }

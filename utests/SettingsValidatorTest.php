@@ -33,6 +33,32 @@ class SettingsValidatorTest extends BitrixTestCase
         $this->assertTrue($b->page()->save(['webhookUrl' => 'http://127.0.0.1:8088/rest/1/abc/'] + self::VALID_POST), json_encode($b->page()->errors()));
     }
 
+    public function testHttpsProxy()
+    {
+        $msg = 'The proxy must look like http://host:port or http://user:password@host:port (percent-encode special characters in the user name and password).';
+        foreach (['proxy.lan:3128', 'https://proxy.lan:3128', 'http://proxy.lan', 'http://pbx:a b@proxy.lan:3128', 'http://proxy.lan:3128/path'] as $bad) {
+            $this->assertSame(['httpsProxy' => $msg], $this->errorsFor(['httpsProxy' => $bad]), $bad);
+        }
+        // A mask with no saved password to stand for.
+        $this->assertSame(['httpsProxy' => 'Type the proxy password again.'],
+            $this->errorsFor(['httpsProxy' => 'http://pbx:' . \FreePBX\modules\Bitrix\Settings::MASK . '@10.0.0.2:3128']));
+        $b = $this->bitrix();
+        $this->assertTrue($b->page()->save(['httpsProxy' => 'http://pbx:pr0xy%40S3cret@10.0.0.1:3128'] + self::VALID_POST), json_encode($b->page()->errors()));
+        $cfg = json_decode(file_get_contents($b->configFile()->path()), true);
+        $this->assertSame('http://pbx:pr0xy%40S3cret@10.0.0.1:3128', $cfg['httpsProxy']);
+        $this->assertContains('pr0xy%40S3cret', $b->settings()->secrets(), 'masked wherever CLI output reaches the page');
+        $html = $b->showPage();
+        $this->assertStringNotContainsString('pr0xy', $html, 'the password never reaches the browser');
+        $this->assertStringContainsString('http://pbx:' . \FreePBX\modules\Bitrix\Settings::MASK . '@10.0.0.1:3128', $html);
+
+        // Saving the form as shown keeps the password; a new host with the mask keeps it too.
+        $this->assertTrue($b->page()->save(['httpsProxy' => 'http://pbx:' . \FreePBX\modules\Bitrix\Settings::MASK . '@10.0.0.2:3128'] + self::VALID_POST));
+        $this->assertSame('http://pbx:pr0xy%40S3cret@10.0.0.2:3128', $b->settings()->get()['httpsProxy']);
+        // Empty switches the proxy off.
+        $this->assertTrue($b->page()->save(['httpsProxy' => ''] + self::VALID_POST));
+        $this->assertSame('', $b->settings()->get()['httpsProxy']);
+    }
+
     public function testDids()
     {
         $this->assertSame(['dids' => '"495-abc" is not a phone number: use digits, optionally starting with +.'],
@@ -41,13 +67,59 @@ class SettingsValidatorTest extends BitrixTestCase
         $this->assertSame(['dids' => 'At most 1000 DIDs can be listed.'], $this->errorsFor(['didsExtra' => $many, 'dids' => []]));
     }
 
+    public function testClickToCallRewriteRulesThatAreNotRules()
+    {
+        $msg = function ($line) {
+            return ['clickToCallRewrite' => '"' . $line . '" is not a rule: write the prefix, "=>", then what replaces it, e.g. +7 => 8.'];
+        };
+        foreach (['+7 -> 8', '=> 8', '7 => +8', '+7 => 8; Hangup', '+7 => 8 => 9', 'abc => 1', '+1234567890123456 => 1'] as $bad) {
+            $this->assertSame($msg($bad), $this->errorsFor(['clickToCallRewrite' => "+7 => 8\n" . $bad]), $bad);
+        }
+        $this->assertSame(['clickToCallRewrite' => 'At most 50 rules.'], $this->errorsFor(['clickToCallRewrite' => str_repeat("+7 => 8\n", 51)]));
+    }
+
+    public function testClickToCallRewriteRules()
+    {
+        $b = $this->bitrix();
+        $this->assertTrue($b->page()->save(['clickToCallRewrite' => "+7 => 8\r\n\n  +375=>810375 \n+ =>  "] + self::VALID_POST));
+        $this->assertSame([['prefix' => '+7', 'replace' => '8'], ['prefix' => '+375', 'replace' => '810375'], ['prefix' => '+', 'replace' => '']],
+            $b->settings()->get()['clickToCallRewrite']);
+        $this->assertStringContainsString(">+7 =&gt; 8\n+375 =&gt; 810375\n+ =&gt; </textarea>", $b->showPage(), 'shown back one per line');
+    }
+
+    public function testOutgoingRoutes()
+    {
+        $b = $this->bitrix();
+        $this->assertTrue($b->page()->save(['outgoingRoutesShown' => '1', 'outgoingRoutes' => ['2', '2', '7', 'x; Hangup', ['1']]] + self::VALID_POST));
+        $this->assertSame(['2', '7'], $b->settings()->get()['outgoingRoutes'], 'route ids only, once each');
+        $this->assertTrue($b->page()->save(['outgoingRoutesShown' => '1'] + self::VALID_POST));
+        $this->assertSame([], $b->settings()->get()['outgoingRoutes'], 'none ticked: every route');
+        $this->assertTrue($b->page()->save(['outgoingRoutes' => ['5']] + self::VALID_POST));
+        $this->assertSame([], $b->settings()->get()['outgoingRoutes'], 'a form without the route list leaves them alone');
+    }
+
     public function testNumbersInRange()
     {
+        $this->assertSame(['outgoingTimeoutMs' => 'Enter a whole number from 300 to 10000.'], $this->errorsFor(['outgoingTimeoutMs' => '100']));
         $this->assertSame(['defaultUserId' => 'Enter a whole number from 1 to 2147483647.'], $this->errorsFor(['defaultUserId' => '0']));
         $this->assertSame(['incomingTimeoutMs' => 'Enter a whole number from 300 to 10000.'], $this->errorsFor(['incomingTimeoutMs' => '20000']));
         $this->assertSame(['showTimeoutMs' => 'Enter a whole number from 300 to 10000.'], $this->errorsFor(['showTimeoutMs' => '1.5']));
         $this->assertSame(['retentionHours' => 'Enter a whole number from 1 to 8760.'], $this->errorsFor(['retentionHours' => '-1']));
+        $this->assertSame(['staleCallHours' => 'Enter a whole number from 1 to 720.'], $this->errorsFor(['staleCallHours' => '0']));
+        $this->assertSame(['staleCallHours' => 'Enter a whole number from 1 to 720.'], $this->errorsFor(['staleCallHours' => '721']));
+        $this->assertSame(['staleCallHours' => 'Enter a whole number from 1 to 720.'], $this->errorsFor(['staleCallHours' => '4h']));
         $this->assertSame(['rateLimitPerSecond' => 'Enter a number above 0 and up to 100.'], $this->errorsFor(['rateLimitPerSecond' => '0']));
+    }
+
+    public function testStaleCallHoursIsSavedAndWrittenToTheConfigFile()
+    {
+        $b = $this->bitrix();
+        $this->assertSame(4, $b->settings()->get()['staleCallHours'], 'default from the schema');
+        $this->assertTrue($b->page()->save(['staleCallHours' => ' 12 '] + self::VALID_POST));
+        $this->assertSame(12, $b->settings()->get()['staleCallHours']);
+        $this->assertSame(12, json_decode(file_get_contents($b->configFile()->path()), true)['staleCallHours']);
+        $this->assertTrue($b->page()->save(['staleCallHours' => '720'] + self::VALID_POST));
+        $this->assertSame(720, $b->settings()->get()['staleCallHours']);
     }
 
     public function testOtherFields()

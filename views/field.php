@@ -1,7 +1,7 @@
 <?php
 /**
  * One element-container row of the settings form, from one entry of the field table.
- * In scope: $field, $values, $errors, $routes, $authMode, $h.
+ * In scope: $field, $values, $errors, $routes, $outRoutes, $authMode, $h.
  */
 $key = $field['key'];
 $id = 'itd_' . $key;
@@ -25,6 +25,31 @@ ob_start();
                         <input type="radio" name="<?php echo $h($key); ?>" id="<?php echo $h($optId); ?>" value="<?php echo $h($optValue); ?>"<?php echo (string)$optValue === $current ? ' checked' : ''; ?>>
                         <label for="<?php echo $h($optId); ?>"><?php echo $h($optLabel); ?></label>
 <?php } ?>
+<?php if ($key === 'clickToCall') { ?>
+                        <p class="help-block text-warning itd-bitrix-needs-app<?php echo $authMode === 'webhook' ? '' : ' hidden'; ?>" data-itd-group="webhook">
+                            <i class="fa fa-exclamation-triangle"></i> <?php echo $h(_('Click-to-call needs the local application: Bitrix24 hands the clicks only to an application (Connect above), never to a webhook. Everything else keeps working on the webhook.')); ?>
+                        </p>
+<?php } ?>
+<?php } elseif ($field['type'] === 'routes') { ?>
+                    <div class="col-md-9">
+                        <input type="hidden" name="outgoingRoutesShown" value="1">
+<?php if ($outRoutes) { ?>
+                        <div class="itd-bitrix-routelist" id="<?php echo $h($id); ?>">
+<?php foreach ($outRoutes as $r) { ?>
+                            <div class="checkbox">
+                                <label>
+                                    <input type="checkbox" name="outgoingRoutes[]" value="<?php echo $h($r['id']); ?>"<?php echo in_array($r['id'], $values['outgoingRoutes'], true) ? ' checked' : ''; ?>>
+                                    <?php echo $h($r['name'] !== '' ? $r['name'] : '#' . $r['id']); ?>
+                                </label>
+                            </div>
+<?php } ?>
+                        </div>
+<?php } else { ?>
+                        <p class="form-control-static text-muted" id="<?php echo $h($id); ?>"><?php echo $h(_('No outbound route yet.')); ?></p>
+<?php } ?>
+<?php } elseif ($field['type'] === 'rewrite') { ?>
+                    <div class="col-md-9">
+                        <textarea class="form-control" name="<?php echo $h($key); ?>" id="<?php echo $h($id); ?>" rows="3" placeholder="<?php echo $h($field['placeholder']); ?>"><?php echo $h($value); ?></textarea>
 <?php } elseif ($field['type'] === 'select') { ?>
                     <div class="col-md-9">
                         <select class="form-control" name="<?php echo $h($key); ?>" id="<?php echo $h($id); ?>">

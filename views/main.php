@@ -24,6 +24,7 @@ $authMode = isset($values['authMode']) ? $values['authMode'] : 'webhook';
 <?php } ?>
     <div class="well well-info">
         <?php echo $h(_('Inbound calls to the DIDs listed below are reported to Bitrix24: the caller\'s name comes from the CRM before the call rings, the call card pops up for the operator who answers, and the finished call with its recording lands in the CRM.')); ?>
+        <?php echo $h(_('Outgoing calls can be reported too, and a click on a number in Bitrix24 can ring the user\'s desk phone and then the number (click-to-call): see their sections.')); ?>
     </div>
     <div class="display full-border">
         <div class="row">

@@ -1,17 +1,36 @@
 <?php
 /**
- * Status: last exchanges with Bitrix24, the outbox, and recent calls (bootstrap-table, escaped).
- * In scope: $status, $h, $fmtTime.
+ * Status: whether this PBX can run the AGI scripts (the self-test, asked for by the page script),
+ * the last exchanges with Bitrix24, the outbox by state with what waits for its next attempt,
+ * and recent calls (bootstrap-table, escaped). In scope: $status, $outbox (OutboxStatus::read()
+ * or null), $h, $fmtTime.
  */
-$outbox = isset($status['outbox']) && is_array($status['outbox']) ? $status['outbox'] : null;
+$badge = function ($n, $danger) use ($h) {
+    if ($n === null) {
+        return '—';
+    }
+    return '<span class="badge' . ($danger && $n > 0 ? ' itd-bitrix-badge-danger' : '') . '">' . $h((int)$n) . '</span>';
+};
+$stepNames = ['register' => _('register the call'), 'finish' => _('finish the call'), 'attach' => _('attach the recording')];
 ?>
 <div class="section-title" data-for="itd-status">
     <h3><i class="fa fa-minus"></i> <?php echo $h(_('Status')); ?></h3>
 </div>
 <div class="section itd-bitrix-status" data-id="itd-status">
+    <table class="table table-condensed">
+        <tbody>
+        <tr>
+            <th><?php echo $h(_('Runtime on this PBX')); ?></th>
+            <td><span id="itd-bitrix-selftest" class="text-muted" aria-live="polite"><?php echo $h(_('Checking Node.js and SQLite…')); ?></span></td>
+        </tr>
+        </tbody>
+    </table>
 <?php if (isset($status['error'])) { ?>
     <div class="alert alert-warning"><?php echo $h($status['error']); ?></div>
 <?php } else { ?>
+<?php if (!empty($status['redirectHost']) && is_string($status['redirectHost'])) { ?>
+    <div class="alert alert-danger"><?php echo $h(sprintf(_('The portal redirects to %s: put its new address in the settings above. Until then the steps are held.'), $status['redirectHost'])); ?></div>
+<?php } ?>
     <div class="row">
         <div class="col-md-6">
             <table class="table table-condensed">
@@ -29,34 +48,72 @@ $outbox = isset($status['outbox']) && is_array($status['outbox']) ? $status['out
 <?php } ?>
                     </td>
                 </tr>
-                </tbody>
-            </table>
-        </div>
-        <div class="col-md-6">
-            <table class="table table-condensed">
-                <tbody>
-                <tr>
-                    <th><?php echo $h(_('Waiting to be sent')); ?></th>
-                    <td><span class="badge"><?php echo $h($outbox ? (int)$outbox['pending'] : 0); ?></span></td>
-                </tr>
-<?php if ($outbox && isset($outbox['blocked'])) { ?>
-                <tr>
-                    <th><?php echo $h(_('Held until the credentials are fixed')); ?></th>
-                    <td><span class="badge<?php echo (int)$outbox['blocked'] > 0 ? ' itd-bitrix-badge-danger' : ''; ?>"><?php echo $h((int)$outbox['blocked']); ?></span></td>
-                </tr>
-<?php } ?>
-                <tr>
-                    <th><?php echo $h(_('Given up')); ?></th>
-                    <td><span class="badge<?php echo $outbox && (int)$outbox['failed'] > 0 ? ' itd-bitrix-badge-danger' : ''; ?>"><?php echo $h($outbox ? (int)$outbox['failed'] : 0); ?></span></td>
-                </tr>
+<?php if ($outbox) { ?>
                 <tr>
                     <th><?php echo $h(_('Oldest waiting since')); ?></th>
-                    <td><?php echo $outbox && !empty($outbox['oldestAt']) ? $fmtTime($outbox['oldestAt']) : '—'; ?></td>
+                    <td><?php echo $outbox['oldestAt'] !== '' ? $fmtTime($outbox['oldestAt']) : '—'; ?></td>
                 </tr>
+                <tr>
+                    <th><?php echo $h(_('Next attempt')); ?></th>
+                    <td><?php echo $outbox['nextAttemptAt'] !== '' ? $fmtTime($outbox['nextAttemptAt']) : '—'; ?></td>
+                </tr>
+<?php } ?>
                 </tbody>
             </table>
         </div>
+<?php if ($outbox) { ?>
+        <div class="col-md-6">
+            <table class="table table-condensed itd-bitrix-outbox">
+                <thead>
+                <tr>
+                    <th><?php echo $h(_('Not yet in Bitrix24')); ?></th>
+                    <th class="itd-bitrix-count"><?php echo $h(_('Calls')); ?></th>
+                    <th class="itd-bitrix-count"><?php echo $h(_('Steps')); ?></th>
+                </tr>
+                </thead>
+                <tbody>
+<?php foreach ([
+        'due' => [_('Due: sent by the next retry run'), false],
+        'waiting' => [_('Waiting for their next attempt'), false],
+        'held' => [_('Held until the credentials or the portal address change'), true],
+        'givenUp' => [_('Given up: too old, not sent'), true],
+    ] as $state => $row) { ?>
+                <tr>
+                    <th><?php echo $h($row[0]); ?></th>
+                    <td><?php echo $badge($outbox['calls'] === null ? null : $outbox['calls'][$state], $row[1]); ?></td>
+                    <td><?php echo $badge($outbox['steps'][$state], $row[1]); ?></td>
+                </tr>
+<?php } ?>
+                </tbody>
+            </table>
+        </div>
+<?php } ?>
     </div>
+<?php if ($outbox && $outbox['waiting']) { ?>
+    <h4><?php echo $h(_('Waiting for their next attempt')); ?></h4>
+    <table class="table table-condensed table-striped itd-bitrix-waiting">
+        <thead>
+        <tr>
+            <th><?php echo $h(_('Call (uniqueid)')); ?></th>
+            <th><?php echo $h(_('Step')); ?></th>
+            <th><?php echo $h(_('Attempts')); ?></th>
+            <th><?php echo $h(_('Next attempt')); ?></th>
+            <th><?php echo $h(_('Last error')); ?></th>
+        </tr>
+        </thead>
+        <tbody>
+<?php foreach ($outbox['waiting'] as $w) { ?>
+        <tr>
+            <td><?php echo $h($w['uniqueid']); ?></td>
+            <td><?php echo $h(isset($stepNames[$w['step']]) ? $stepNames[$w['step']] : $w['step']); ?></td>
+            <td><?php echo $h($w['attempts']); ?></td>
+            <td><?php echo $fmtTime($w['nextAttemptAt']); ?></td>
+            <td><?php echo $w['lastError'] !== '' ? $h($w['lastError']) : '—'; ?></td>
+        </tr>
+<?php } ?>
+        </tbody>
+    </table>
+<?php } ?>
 <?php } ?>
     <h4><?php echo $h(_('Recent calls')); ?></h4>
     <table id="itd-bitrix-calls" class="table table-striped"

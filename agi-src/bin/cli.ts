@@ -5,7 +5,6 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { readFileSync } from 'fs';
 import { BitrixError } from '../bitrix/errors';
-import { OAuthSession } from '../bitrix/oauth';
 import { Config, configSecrets } from '../config/config';
 import { ConfigError, readConfig, resolveConfigPath } from '../config/load';
 import { claimFor, fileOwner } from '../config/owner';
@@ -19,7 +18,6 @@ import { redact } from '../log/redact';
 import { isoWithOffset } from '../logic/time';
 import type { CallRow } from '../store/calls';
 import type { OutboxSummary, StateCounts } from '../store/outbox';
-import { DbTokenStore } from '../store/tokens';
 
 interface GlobalOptions {
   config?: string;
@@ -179,9 +177,10 @@ export function makeProgram(): Command {
           lastSuccessAt: iso(h.last_success_at),
           lastErrorAt: iso(h.last_error_at),
           lastError: h.last_error,
+          redirectHost: h.redirect_host,
           outbox: statusOutbox(o),
         };
-        return { data, text: statusText(data.lastError, h, o, giveUpHours) };
+        return { data, text: statusText(data.lastError, h, o, giveUpHours, data.redirectHost) };
       }),
     );
 
@@ -207,12 +206,8 @@ export function makeProgram(): Command {
           await withServices(cmd, 'oauth', async (s, config) => {
             if (!config.app) throw new Error('no local application is configured');
             if (!/^[A-Za-z0-9._~-]{4,256}$/.test(code)) throw new Error('the authorization code is missing or malformed');
-            const { db, outbox } = await s.stores();
-            const session = new OAuthSession(
-              { clientId: config.app.clientId, clientSecret: config.app.clientSecret, oauthUrl: config.oauthUrl },
-              new DbTokenStore(db),
-            );
-            await session.exchangeCode(code, Date.now() + 15_000);
+            const { outbox } = await s.stores();
+            await (await s.oauthSession()).exchangeCode(code, Date.now() + 15_000);
             await outbox.unblock(Date.now());
           });
         } catch (err) {
@@ -256,16 +251,23 @@ function statusOutbox(o: OutboxSummary): object {
   };
 }
 
-function statusText(lastError: string | null, h: { last_success_at: number | null; last_error_at: number | null }, o: OutboxSummary, giveUpHours: number): string {
+function statusText(
+  lastError: string | null,
+  h: { last_success_at: number | null; last_error_at: number | null },
+  o: OutboxSummary,
+  giveUpHours: number,
+  redirectHost: string | null,
+): string {
   const row = (label: string, k: keyof StateCounts, note: string) => [label, String(o.calls[k]), String(o.steps[k]), note];
   const lines = [
     `Bitrix24: last success ${h.last_success_at ? local(h.last_success_at) : 'never'}; last error ${h.last_error_at ? `${local(h.last_error_at)} (${lastError ?? ''})` : 'never'}`,
+    ...(redirectHost ? [`The portal redirects to ${redirectHost}: put its new address in the module settings.`] : []),
     '',
     table([
       ['OUTBOX', 'CALLS', 'STEPS', ''],
       row('due', 'due', 'sent by the next retry run'),
       row('waiting', 'waiting', o.nextAttemptAt ? `next attempt ${local(o.nextAttemptAt)}` : ''),
-      row('held', 'held', 'until the credentials change'),
+      row('held', 'held', 'until the credentials or the portal address change'),
       row('given up', 'givenUp', `older than ${giveUpHours} h; not sent`),
     ], [1, 2]),
   ];
@@ -284,6 +286,8 @@ function statusText(lastError: string | null, h: { last_success_at: number | nul
 function callData(r: CallRow): object {
   return {
     uniqueid: r.uniqueid,
+    /** 'out': an outgoing call; callerNumber is then the number dialled and did the route. */
+    direction: r.type === 'out' ? 'out' : 'in',
     callerNumber: r.caller_number,
     did: r.did,
     bitrixCallId: r.bitrix_call_id,

@@ -1,10 +1,11 @@
 import './ignore-sighup';
-import { detachedWorker, hangup } from '../flows/hangup';
+import { detachedWorker, hangup, outgoingHangup } from '../flows/hangup';
 import { runAgi } from './agi-runner';
 
+// `AGI(itd_bitrix_hangup.js)` on an inbound channel, `AGI(itd_bitrix_hangup.js,out)` on the calling channel of an outgoing call.
 runAgi(
   'hangup',
   (c) => c.hangupTimeoutMs,
-  (r) => hangup(r.services, r.channel, r.env, r.deadline, { spawnRecordingWorker: detachedWorker(r.configPath) }),
+  (r) => (r.arg === 'out' ? outgoingHangup : hangup)(r.services, r.channel, r.env, r.deadline, { spawnRecordingWorker: detachedWorker(r.configPath) }),
   1000,
 );

@@ -1,5 +1,5 @@
-import { BitrixError, errorFromEnvelope, transientError } from './errors';
-import { HttpError, multipartFile, request } from './http';
+import { BitrixError, errorFromEnvelope, movedError, transientError } from './errors';
+import { HttpError, multipartFile, request, Transport } from './http';
 import { batchCommand, Params } from './query';
 import type { OAuthSession } from './oauth';
 
@@ -30,6 +30,8 @@ export interface ClientOptions {
   now?: () => number;
   /** Back-off before repeating a 503 QUERY_LIMIT_EXCEEDED, doubled each time. */
   rateBackoffMs?: number;
+  /** HTTPS proxy and/or a resident process's keep-alive agent. */
+  transport?: Transport;
 }
 
 const RESPONSE_RESERVE_MS = 20;
@@ -77,10 +79,18 @@ export class BitrixClient {
     const { body, contentType } = multipartFile(field, filename, data);
     let res;
     try {
-      res = await request({ method: 'POST', url, headers: { 'content-type': contentType }, body, timeoutMs: deadline - this.now() - RESPONSE_RESERVE_MS });
+      res = await request({
+        method: 'POST',
+        url,
+        headers: { 'content-type': contentType },
+        body,
+        timeoutMs: deadline - this.now() - RESPONSE_RESERVE_MS,
+        ...this.opts.transport,
+      });
     } catch (err) {
       throw transientError(method, (err as Error).message);
     }
+    if (isRedirect(res.status)) throw movedError(method, res.status, res.location, url);
     const parsed = parseJsonObject(res.body);
     if (!parsed) throw transientError(method, `HTTP ${res.status} with a non-JSON body`, res.status);
     if (parsed.error !== undefined || res.status >= 400) throw errorFromEnvelope(method, res.status, parsed);
@@ -106,10 +116,9 @@ export class BitrixClient {
 
   private async send(method: string, params: Params, deadline: number): Promise<unknown> {
     let backoff = this.opts.rateBackoffMs ?? 500;
-    let refreshed = false;
     for (;;) {
       await this.opts.gate?.acquire(method, deadline);
-      const { url, body } = await this.target(method, params, deadline);
+      const { url, body } = await this.target(method, params);
       let status = 0;
       let parsed: Record<string, unknown> | undefined;
       try {
@@ -119,8 +128,10 @@ export class BitrixClient {
           headers: { 'content-type': 'application/json; charset=utf-8' },
           body: JSON.stringify(body),
           timeoutMs: deadline - this.now() - RESPONSE_RESERVE_MS,
+          ...this.opts.transport,
         });
         status = res.status;
+        if (isRedirect(status)) throw movedError(method, status, res.location, url);
         parsed = parseJsonObject(res.body);
         if (!parsed) throw transientError(method, `HTTP ${res.status} with a non-JSON body`, res.status);
       } catch (err) {
@@ -129,11 +140,9 @@ export class BitrixClient {
       }
       if (parsed.error === undefined && status < 400 && 'result' in parsed) return parsed.result;
       const err = parsed.error !== undefined ? errorFromEnvelope(method, status, parsed) : transientError(method, `HTTP ${status}`, status);
-      if (err.kind === 'expired' && this.opts.credentials.kind === 'oauth' && !refreshed) {
-        refreshed = true;
-        await this.opts.credentials.session.refresh(String(body.auth ?? ''), deadline);
-        continue;
-      }
+      // Never refreshed here: a refresh inside a step's budget may lose its answer and, with
+      // it, the rotated refresh token. The step's work waits; the scheduled retry renews.
+      if (err.kind === 'expired' && this.opts.credentials.kind === 'oauth') await this.opts.credentials.session.markExpired(String(body.auth ?? ''));
       if (err.code === 'QUERY_LIMIT_EXCEEDED' && this.now() + backoff < deadline - RESPONSE_RESERVE_MS) {
         await sleep(backoff);
         backoff *= 2;
@@ -148,16 +157,20 @@ export class BitrixClient {
     }
   }
 
-  private async target(method: string, params: Params, deadline: number): Promise<{ url: string; body: Params }> {
+  private async target(method: string, params: Params): Promise<{ url: string; body: Params }> {
     const creds = this.opts.credentials;
     if (creds.kind === 'webhook') {
       const base = creds.baseUrl.endsWith('/') ? creds.baseUrl : `${creds.baseUrl}/`;
       return { url: `${base}${method}.json`, body: params };
     }
-    const token = await creds.session.accessToken(deadline);
+    const token = await creds.session.accessToken();
     const portal = creds.portalUrl.replace(/\/+$/, '');
     return { url: `${portal}/rest/${method}.json`, body: { ...params, auth: token } };
   }
+}
+
+export function isRedirect(status: number): boolean {
+  return status >= 300 && status < 400;
 }
 
 function parseJsonObject(text: string): Record<string, unknown> | undefined {

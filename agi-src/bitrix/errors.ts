@@ -3,7 +3,7 @@
 export type BitrixErrorKind =
   /** Credentials or scopes refused: wait for the admin to change the config, don't hammer. */
   | 'auth'
-  /** OAuth access token expired: refresh and repeat. */
+  /** OAuth access token expired: wait for the scheduled retry to renew it. */
   | 'expired'
   /** 503 QUERY_LIMIT_EXCEEDED or 429 OPERATION_TIME_LIMIT: back off. */
   | 'rate'
@@ -38,6 +38,8 @@ export class BitrixError extends Error {
     readonly method: string,
     /** For OPERATION_TIME_LIMIT: epoch ms until which the method is blocked, when known. */
     readonly retryAfterMs?: number,
+    /** For a redirect: the host it points to (never its path: it may hold the webhook code). */
+    readonly redirectHost?: string,
   ) {
     super(`${method}: ${[code, description].filter(Boolean).join(': ') || 'refused'}${httpStatus ? ` (HTTP ${httpStatus})` : ''}`);
     this.name = 'BitrixError';
@@ -68,6 +70,23 @@ export function errorFromEnvelope(method: string, httpStatus: number, body: Reco
 export function asBitrixError(err: unknown, method: string): BitrixError {
   if (err instanceof BitrixError) return err;
   return new BitrixError('transient', 'ERROR', err instanceof Error ? err.message : String(err), 0, method);
+}
+
+/**
+ * A 3xx: the portal was renamed or moved (http → https). Following it would send the webhook
+ * code or the token to wherever it points, and repeating it never helps: a configuration
+ * error, held like refused credentials until the address changes.
+ */
+export function movedError(method: string, httpStatus: number, location: string | undefined, requestUrl: string): BitrixError {
+  let target: URL | undefined;
+  try {
+    target = new URL(location ?? '', requestUrl);
+  } catch {
+    target = undefined;
+  }
+  const where = target && location ? `to ${target.protocol}//${target.host}` : 'elsewhere';
+  const description = `the portal redirects ${where} (renamed, or moved to https); put its new address in the module settings`;
+  return new BitrixError('auth', 'PORTAL_MOVED', description, httpStatus, method, undefined, target && location ? target.host : undefined);
 }
 
 export function transientError(method: string, description: string, httpStatus = 0): BitrixError {

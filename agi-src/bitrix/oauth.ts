@@ -1,9 +1,12 @@
 // Local-application OAuth: access tokens live an hour, refresh tokens rotate on every refresh.
-// Only one process may refresh at a time (a lease row in the database); the others wait for
-// the new token and re-read it, so nobody uses a refresh token that was just invalidated.
-import { BitrixError, classify, transientError } from './errors';
-import { HttpError, request } from './http';
-import { sleep } from './client';
+// A refresh whose answer is lost (the caller gave up first) has used up the refresh token, and the
+// connection with it. So only the scheduled retry renews, well ahead of expiry and with time to
+// spare (`renewIfDue`); a call step that finds the access token expired does not refresh: its
+// work waits in the outbox. Only one process renews at a time (a lease row in the database);
+// the others wait for the new token and re-read it.
+import { BitrixError, classify, movedError, transientError } from './errors';
+import { HttpError, request, Transport } from './http';
+import { isRedirect, sleep } from './client';
 
 export interface Tokens {
   accessToken: string;
@@ -19,6 +22,10 @@ export interface TokenStore {
   /** Stores new tokens and releases the lease. */
   save(tokens: Tokens): Promise<void>;
   releaseLease(): Promise<void>;
+  /** The portal refused this access token: it is expired for every process. */
+  expire(accessToken: string): Promise<void>;
+  /** The token endpoint refused the refresh token: not connected until Connect is pressed again. */
+  disconnect(): Promise<void>;
 }
 
 export interface OAuthApp {
@@ -27,7 +34,12 @@ export interface OAuthApp {
   oauthUrl: string;
 }
 
-const EARLY_REFRESH_MS = 60_000;
+/** The scheduled retry (every minute) renews an access token that expires within this. */
+export const RENEW_WINDOW_MS = 10 * 60_000;
+/** How long the renewal waits for the token endpoint: far beyond any call step's budget. */
+export const RENEW_TIMEOUT_MS = 30_000;
+/** An access token this close to its expiry is not sent: the portal would refuse it on arrival. */
+const USABLE_MARGIN_MS = 5_000;
 const LEASE_MS = 10_000;
 
 export class OAuthSession {
@@ -35,35 +47,66 @@ export class OAuthSession {
     private readonly app: OAuthApp,
     private readonly store: TokenStore,
     private readonly now: () => number = Date.now,
+    private readonly transport: Transport = {},
   ) {}
 
-  async accessToken(deadline: number): Promise<string> {
+  /** The current access token; never refreshes (see `renewIfDue`). */
+  async accessToken(): Promise<string> {
     const tokens = await this.store.read();
     if (!tokens) {
-      throw new BitrixError('auth', 'NOT_CONNECTED', 'the local application is not connected yet (use Connect in the module settings)', 0, 'oauth');
+      throw new BitrixError('auth', 'NOT_CONNECTED', 'the local application is not connected (use Connect in the module settings)', 0, 'oauth');
     }
-    if (tokens.expiresAt - EARLY_REFRESH_MS > this.now()) return tokens.accessToken;
-    return (await this.refresh(tokens.accessToken, deadline)).accessToken;
+    if (tokens.expiresAt - USABLE_MARGIN_MS > this.now()) return tokens.accessToken;
+    throw new BitrixError('expired', 'TOKEN_EXPIRED', 'the access token has expired; the scheduled retry renews it', 0, 'oauth');
+  }
+
+  /** The portal answered expired_token: nobody sends this token again; the retry renews it. */
+  async markExpired(accessToken: string): Promise<void> {
+    if (accessToken) await this.store.expire(accessToken);
+  }
+
+  /**
+   * For the scheduled retry: renews the tokens when the access token expires within `windowMs`
+   * (so also when no call came for days). 'fresh' when nothing was due or another process has
+   * just renewed. A refresh token the endpoint no longer accepts disconnects the application:
+   * the outbox then waits for Connect instead of asking again every minute.
+   */
+  async renewIfDue(windowMs = RENEW_WINDOW_MS, timeoutMs = RENEW_TIMEOUT_MS): Promise<'fresh' | 'renewed' | 'not-connected'> {
+    const tokens = await this.store.read();
+    if (!tokens) return 'not-connected';
+    if (tokens.expiresAt - windowMs > this.now()) return 'fresh';
+    try {
+      return (await this.renew(tokens.accessToken, this.now() + timeoutMs)).granted ? 'renewed' : 'fresh';
+    } catch (err) {
+      if (err instanceof BitrixError && err.code === 'invalid_grant') await this.store.disconnect();
+      throw err;
+    }
   }
 
   /** Refreshes unless another process already replaced `staleAccessToken`. */
   async refresh(staleAccessToken: string, deadline: number): Promise<Tokens> {
+    return (await this.renew(staleAccessToken, deadline)).tokens;
+  }
+
+  private async renew(staleAccessToken: string, deadline: number): Promise<{ tokens: Tokens; granted: boolean }> {
+    const replaced = (t: Tokens | null): boolean => !!t && t.accessToken !== staleAccessToken && t.expiresAt - USABLE_MARGIN_MS > this.now();
     while (this.now() < deadline) {
       const current = await this.store.read();
       if (!current) throw new BitrixError('auth', 'NOT_CONNECTED', 'the local application is not connected', 0, 'oauth');
-      if (current.accessToken !== staleAccessToken && current.expiresAt - EARLY_REFRESH_MS > this.now()) return current;
-      if (await this.store.tryLease(LEASE_MS)) {
+      if (replaced(current)) return { tokens: current, granted: false };
+      // The lease outlives the request: nobody may use the same refresh token while it is in flight.
+      if (await this.store.tryLease(Math.max(LEASE_MS, deadline - this.now() + 5000))) {
         try {
           // Read again under the lease: another process may have refreshed between our read and
           // the lease, and its refresh token replaced the one we read (they rotate).
           const latest = await this.store.read();
-          if (latest && latest.accessToken !== staleAccessToken && latest.expiresAt - EARLY_REFRESH_MS > this.now()) {
+          if (latest && replaced(latest)) {
             await this.store.releaseLease();
-            return latest;
+            return { tokens: latest, granted: false };
           }
           const fresh = await this.grant({ grant_type: 'refresh_token', refresh_token: (latest ?? current).refreshToken }, deadline);
           await this.store.save(fresh);
-          return fresh;
+          return { tokens: fresh, granted: true };
         } catch (err) {
           await this.store.releaseLease();
           throw err;
@@ -86,11 +129,14 @@ export class OAuthSession {
     const sep = this.app.oauthUrl.includes('?') ? '&' : '?';
     let status = 0;
     let body: Record<string, unknown> = {};
+    const url = `${this.app.oauthUrl}${sep}${query}`;
     try {
-      const res = await request({ method: 'GET', url: `${this.app.oauthUrl}${sep}${query}`, timeoutMs: deadline - this.now() });
+      const res = await request({ method: 'GET', url, timeoutMs: deadline - this.now(), ...this.transport });
       status = res.status;
+      if (isRedirect(status)) throw movedError('oauth', status, res.location, url);
       body = JSON.parse(res.body);
     } catch (err) {
+      if (err instanceof BitrixError) throw err;
       if (err instanceof HttpError) throw transientError('oauth', err.message);
       throw transientError('oauth', `token endpoint answered HTTP ${status} without JSON`, status);
     }

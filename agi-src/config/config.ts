@@ -6,12 +6,20 @@ export interface AppCredentials {
   clientSecret: string;
 }
 
+/** Click-to-call number rewrite: a number starting with `prefix` has it replaced by `replace`. */
+export interface RewriteRule {
+  prefix: string;
+  replace: string;
+}
+
 export interface Config {
   version: 1;
   enabled: boolean;
   webhookUrl: string;
   app: AppCredentials | null;
   oauthUrl: string;
+  /** `http://[user:password@]host:port`, or '' for direct connections. */
+  httpsProxy: string;
   dids: string[];
   defaultUserId: number;
   lookupCallerName: boolean;
@@ -19,6 +27,12 @@ export interface Config {
   attachRecordings: boolean;
   showCard: boolean;
   responsibleRouting: boolean;
+  outgoingEnabled: boolean;
+  outgoingRoutes: string[];
+  outgoingShowCard: boolean;
+  outgoingTimeoutMs: number;
+  clickToCall: boolean;
+  clickToCallRewrite: RewriteRule[];
   countryCode: string;
   incomingTimeoutMs: number;
   showTimeoutMs: number;
@@ -37,13 +51,27 @@ export interface Config {
 
 export const DEFAULT_CONFIG_PATH = '/etc/asterisk/itd_bitrix.json';
 
-/** The secrets a config holds: the webhook code (path segment after /rest/<id>/) and the client secret. */
-export function configSecrets(config: Pick<Config, 'webhookUrl' | 'app'>): string[] {
+/** The secrets a config holds: the webhook code (path segment after /rest/<id>/), the client secret, the proxy password. */
+export function configSecrets(config: Pick<Config, 'webhookUrl' | 'app' | 'httpsProxy'>): string[] {
   const out: string[] = [];
   const m = /\/rest\/\d+\/([^/\s]+)/.exec(config.webhookUrl ?? '');
   if (m) out.push(m[1]);
   if (config.app?.clientSecret) out.push(config.app.clientSecret);
+  const proxy = /^[a-z]+:\/\/[^/@:]*:([^/@]+)@/i.exec(config.httpsProxy ?? '');
+  if (proxy) {
+    out.push(proxy[1]);
+    const decoded = safeDecode(proxy[1]);
+    if (decoded !== proxy[1]) out.push(decoded);
+  }
   return out;
+}
+
+function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
 }
 
 /** Changes whenever the credentials change; an auth-blocked outbox waits for a new fingerprint. */

@@ -225,5 +225,6 @@ function describe(error: AjvError | undefined): string {
   if (error.keyword === 'pattern' && /webhookUrl/.test(path)) {
     return `${where} must look like https://<portal>/rest/<user>/<code>/`;
   }
+  if (error.keyword === 'pattern' && path === 'httpsProxy') return `${where} must look like http://[user:password@]host:port`;
   return `${where} ${error.message ?? 'is invalid'}`;
 }

@@ -33,6 +33,10 @@ function explain(err: unknown): string {
     case 'invalid_grant':
     case 'NOT_CONNECTED':
       return 'the local application is not connected or its tokens are no longer valid: press Connect again';
+    case 'PORTAL_MOVED':
+      return err.description;
+    case 'TOKEN_EXPIRED':
+      return 'the access token has expired and the scheduled retry has not renewed it: check that itd_bitrix.js retry runs every minute (the log says why)';
     case 'QUERY_LIMIT_EXCEEDED':
       return 'the portal is rate-limiting requests right now; try again in a minute';
     default:

@@ -4,6 +4,7 @@ import { readFileSync } from 'fs';
 import { basename } from 'path';
 import { BitrixError } from '../bitrix/errors';
 import { usersToHide } from '../logic/finish';
+import { uploadBudgetMs } from '../logic/upload';
 import { CallRow, parseIds, Step } from '../store/calls';
 import { judge, probe } from './recording';
 import { callIdFrom, finishRequest, hideRequest, registerRequest, Request, userByExtensionRequest, userIdFrom } from './requests';
@@ -12,6 +13,30 @@ import type { Services } from './services';
 /** Recordings up to this size travel Base64-encoded inside the finish batch; larger ones use the upload URL. */
 export const INLINE_RECORDING_MAX = 512 * 1024;
 const RECORDING_QUIET_MS = 1000;
+
+/** The retry leaves a hung-up call alone this long: the hangup step or its worker is on it. */
+export const FINISH_GRACE_MS = 90_000;
+
+/**
+ * Writes how a call ended into its row, with the finish (and the recording, when it has talk time
+ * and one) it now owes Bitrix24. Returns whether a recording follows.
+ */
+export async function oweFinish(
+  s: Services,
+  uniqueid: string,
+  hungupAt: number,
+  decision: { userId: number; duration: number; statusCode: string },
+  recordingPath: string | null,
+): Promise<boolean> {
+  const attach = s.config.attachRecordings && decision.duration > 0 && !!recordingPath;
+  const { calls } = await s.stores();
+  await calls.recordHangup(
+    uniqueid,
+    { hungupAt, recordingPath: recordingPath || null, finishUserId: decision.userId, finishDuration: decision.duration, finishStatus: decision.statusCode, attach },
+    hungupAt + FINISH_GRACE_MS,
+  );
+  return attach;
+}
 
 export interface CompleteOutcome {
   done: Step[];
@@ -33,6 +58,10 @@ export async function completeCall(s: Services, uniqueid: string, deadline: numb
   };
   const client = await s.client();
 
+  if (pending.has('register') && row.type === 'out' && row.operator_ext && row.operator_user_id === null) {
+    // An outgoing call is registered by the caller's user: ask whose extension it is first.
+    if ((await resolveOperator(s, row, 'register')) === 'unknown') return outcome;
+  }
   if (pending.has('register')) {
     // Sent alone: while the call is open Bitrix24 answers a repeated register (same
     // EXTERNAL_CALL_ID) with the same CALL_ID, so a lost answer costs nothing. In one batch with
@@ -53,10 +82,10 @@ export async function completeCall(s: Services, uniqueid: string, deadline: numb
   if (!callId) return outcome;
 
   const finishDue = pending.has('finish') && row.hungup_at !== null && row.finish_user_id !== null;
-  if (finishDue && row.answered_at !== null && row.operator_ext && row.operator_user_id === null) {
-    // The answer was recorded while Bitrix24 could not say whose extension it is: ask now, so the
-    // call is finished by the operator who took it and not by the default user.
-    if ((await resolveOperator(s, row)) === 'unknown') return outcome;
+  if (finishDue && (row.answered_at !== null || row.type === 'out') && row.operator_ext && row.operator_user_id === null) {
+    // The answer (or, for an outgoing call, the call) was recorded while Bitrix24 could not say
+    // whose extension it is: ask now, so the call is finished by that user and not the default one.
+    if ((await resolveOperator(s, row, 'finish')) === 'unknown') return outcome;
   }
   const cmds: Record<string, Request> = {};
   if (finishDue) {
@@ -82,10 +111,14 @@ export async function completeCall(s: Services, uniqueid: string, deadline: numb
 
   let results: Record<string, unknown> = {};
   let errors: Record<string, BitrixError> = {};
+  let wholeRequestFailed = false;
   if (Object.keys(cmds).length > 0) {
+    // A recording inline takes its size's time on the uplink, whatever this step's budget.
+    const sendBy = cmds.rec ? await longDeadline(s, uniqueid, deadline, String(cmds.rec.params.FILE_CONTENT).length) : deadline;
     try {
-      ({ result: results, errors } = await client.sendAll(cmds, deadline));
+      ({ result: results, errors } = await client.sendAll(cmds, sendBy));
     } catch (err) {
+      wholeRequestFailed = true;
       for (const key of Object.keys(cmds)) errors[key] = err as BitrixError;
     }
   }
@@ -108,6 +141,9 @@ export async function completeCall(s: Services, uniqueid: string, deadline: numb
     if (!errors.rec && results.rec !== undefined) {
       await calls.markStepDone(uniqueid, 'attach');
       outcome.done.push('attach');
+    } else if (wholeRequestFailed && cmds.fin) {
+      // The finish it travelled with could not be sent: its failure is the finish's (retried
+      // with it); the recording's attempts count what happens to the recording.
     } else await fail('attach', errors.rec ?? new BitrixError('rejected', '', 'attachRecord returned nothing', 200, 'attach'));
   }
   if (upload && finished) {
@@ -117,7 +153,8 @@ export async function completeCall(s: Services, uniqueid: string, deadline: numb
         fieldName?: string;
       };
       if (!target?.uploadUrl) throw new BitrixError('rejected', '', 'attachRecord gave no uploadUrl', 200, 'attachRecord');
-      await client.upload(target.uploadUrl, target.fieldName || 'file', upload.name, upload.data, deadline);
+      const uploadBy = await longDeadline(s, uniqueid, deadline, upload.data.length);
+      await client.upload(target.uploadUrl, target.fieldName || 'file', upload.name, upload.data, uploadBy);
       await calls.markStepDone(uniqueid, 'attach');
       outcome.done.push('attach');
     } catch (err) {
@@ -127,8 +164,19 @@ export async function completeCall(s: Services, uniqueid: string, deadline: numb
   return outcome;
 }
 
+/**
+ * The deadline for sending `bytes` of recording: the step's own, or the time the slowest planned
+ * uplink needs for them (logic/upload.ts), whichever is later. Until then, and a minute more,
+ * no retry run starts the call's steps again.
+ */
+async function longDeadline(s: Services, uniqueid: string, deadline: number, bytes: number): Promise<number> {
+  const until = Math.max(deadline, s.now() + uploadBudgetMs(bytes));
+  if (until > deadline) await (await s.stores()).outbox.postpone(uniqueid, until + 60_000);
+  return until;
+}
+
 /** Fills in the operator's Bitrix24 user (and so the finishing user) from the cache or user.get. */
-async function resolveOperator(s: Services, row: CallRow): Promise<'resolved' | 'unknown'> {
+async function resolveOperator(s: Services, row: CallRow, step: Step): Promise<'resolved' | 'unknown'> {
   const { caches, calls } = await s.stores();
   const ext = row.operator_ext as string;
   let userId: number | null;
@@ -140,7 +188,7 @@ async function resolveOperator(s: Services, row: CallRow): Promise<'resolved' | 
       userId = userIdFrom(await (await s.client()).call(req.method, req.params, s.now() + 5000));
       await caches.putUser(ext, userId, s.now());
     } catch (err) {
-      await s.recordFailure(row.uniqueid, 'finish', err, 'call');
+      await s.recordFailure(row.uniqueid, step, err, 'call');
       return 'unknown';
     }
   }

@@ -6,12 +6,10 @@ import type { AgiEnvironment } from '../agi/protocol';
 import { decideFinish } from '../logic/finish';
 import { normaliseNumber } from '../logic/phone';
 import { readCallVars } from './channel-vars';
-import { completeCall } from './complete';
+import { completeCall, oweFinish } from './complete';
+import { applyOutgoingHangup, readOutgoingEnd } from './outgoing';
 import { appendHangup, HangupFacts, markApplied } from '../store/journal';
 import type { Services } from './services';
-
-/** The retry leaves a hung-up call alone this long: the hangup step or its worker is on it. */
-const FINISH_GRACE_MS = 90_000;
 
 export interface HangupOptions {
   /** Starts the detached worker that attaches the recording once Asterisk has closed it. */
@@ -36,6 +34,25 @@ export async function hangup(s: Services, channel: AgiChannel, env: AgiEnvironme
     did: vars.did,
     callerid: env.agi_callerid ?? '',
   };
+  await settle(s, facts, deadline, opts);
+}
+
+/** The hangup handler of an outgoing call (`AGI(itd_bitrix_hangup.js,out)`): the calling channel's facts. */
+export async function outgoingHangup(s: Services, channel: AgiChannel, env: AgiEnvironment, deadline: number, opts: HangupOptions = {}): Promise<void> {
+  const facts = await readOutgoingEnd(channel, s.now());
+  if (!facts) {
+    s.log.debug(`hangup: no BITRIX_OUT_UNIQUEID on ${env.agi_channel ?? 'this channel'}; not a reported outgoing call`);
+    return;
+  }
+  await settle(s, facts, deadline, opts);
+}
+
+/**
+ * What every hangup does with its facts: the journal line first (nothing is lost if the database
+ * is busy), the call's row, then the finish (now, or after the recording by a detached worker)
+ * and the purge of old calls.
+ */
+async function settle(s: Services, facts: HangupFacts, deadline: number, opts: HangupOptions): Promise<void> {
   let journaled = false;
   try {
     appendHangup(s.config.databasePath, facts);
@@ -59,8 +76,8 @@ export async function hangup(s: Services, channel: AgiChannel, env: AgiEnvironme
     await completeCall(s, facts.uniqueid, deadline);
   }
   const { calls, caches } = await s.stores();
-  const purged = await calls.purge(hungupAt - s.config.retentionHours * 3600_000);
-  await caches.purge(hungupAt - s.config.nameCacheSeconds * 1000);
+  const purged = await calls.purge(facts.hungupAt - s.config.retentionHours * 3600_000);
+  await caches.purge(facts.hungupAt - s.config.nameCacheSeconds * 1000);
   if (purged) s.log.info(`purged ${purged} finished call(s) older than ${s.config.retentionHours} h`);
 }
 
@@ -76,6 +93,7 @@ export async function applyHangup(s: Services, facts: HangupFacts, opts: { rebui
   const { calls } = await s.stores();
   const uniqueid = facts.uniqueid;
   let call = await calls.get(uniqueid);
+  if (facts.out || call?.type === 'out') return applyOutgoingHangup(s, facts, opts);
   if (call?.hungup_at) return null;
   if (!call && opts.rebuild === false) {
     s.log.info(`hangup ${uniqueid}: the journal line is older than the retention and the call is not in the database; not reported again`);
@@ -101,20 +119,7 @@ export async function applyHangup(s: Services, facts: HangupFacts, opts: { rebui
     if (!call) return null;
   }
   const decision = decideFinish({ answeredAt: call.answered_at, hungUpAt: facts.hungupAt, operatorUserId: call.operator_user_id }, cfg.defaultUserId);
-  const recordingPath = facts.recording || call.recording_path;
-  const attach = cfg.attachRecordings && decision.duration > 0 && !!recordingPath;
-  await calls.recordHangup(
-    uniqueid,
-    {
-      hungupAt: facts.hungupAt,
-      recordingPath: recordingPath || null,
-      finishUserId: decision.userId,
-      finishDuration: decision.duration,
-      finishStatus: decision.statusCode,
-      attach,
-    },
-    facts.hungupAt + FINISH_GRACE_MS,
-  );
+  const attach = await oweFinish(s, uniqueid, facts.hungupAt, decision, facts.recording || call.recording_path);
   s.log.info(`hangup ${uniqueid}: ${decision.statusCode}, ${decision.duration} s, user ${decision.userId}${attach ? ', recording follows' : ''}`);
   return attach;
 }

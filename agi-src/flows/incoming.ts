@@ -62,13 +62,13 @@ export async function incoming(s: Services, channel: AgiChannel, env: AgiEnviron
   try {
     const client = await s.client();
     const res = await client.sendAll(cmds, deadline - INCOMING_RESERVE_MS);
-    callId = callIdFrom(res.result.reg);
     failure = res.errors.reg;
     if (cmds.find && !res.errors.find) {
       if (cfg.responsibleRouting) manager = pickResponsible(res.result.find, { defaultUserId: cfg.defaultUserId, callerDigits: caller.digits, countryCode: cfg.countryCode });
       name = pickCrmName(res.result.find);
       if (stores && cfg.lookupCallerName) await stores.caches.putName(caller.digits, name, s.now()).catch(() => undefined);
     }
+    callId = callIdFrom(res.result.reg);
   } catch (err) {
     failure = asBitrixError(err, 'batch');
   }

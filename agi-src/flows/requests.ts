@@ -1,6 +1,8 @@
 // The Bitrix24 requests of a call, built from its database row: the AGIs and the retry send
 // exactly the same register/finish, which is what makes a retry idempotent.
+import { BitrixError } from '../bitrix/errors';
 import type { Config } from '../config/config';
+import { isCallId } from '../logic/call-id';
 import type { Params } from '../bitrix/query';
 import { isoWithOffset } from '../logic/time';
 import type { CallRow } from '../store/calls';
@@ -10,7 +12,27 @@ export interface Request {
   params: Params;
 }
 
-export function registerRequest(call: Pick<CallRow, 'caller_number' | 'did' | 'started_at' | 'linkedid'>, config: Config): Request {
+export function registerRequest(
+  call: Pick<CallRow, 'caller_number' | 'did' | 'started_at' | 'linkedid'> & Partial<Pick<CallRow, 'type' | 'operator_user_id' | 'hungup_at'>>,
+  config: Config,
+): Request {
+  if (call.type === 'out') {
+    // The caller's card pops while the call is on, and only for the caller's own user.
+    const show = config.outgoingShowCard && call.operator_user_id != null && call.hungup_at == null;
+    return {
+      method: 'telephony.externalcall.register',
+      params: {
+        USER_ID: call.operator_user_id ?? config.defaultUserId,
+        PHONE_NUMBER: call.caller_number,
+        TYPE: 1,
+        CALL_START_DATE: isoWithOffset(call.started_at),
+        CRM_CREATE: config.createCrmEntity ? 1 : 0,
+        SHOW: show ? 1 : 0,
+        ...(call.did ? { LINE_NUMBER: call.did } : {}),
+        EXTERNAL_CALL_ID: call.linkedid,
+      },
+    };
+  }
   return {
     method: 'telephony.externalcall.register',
     params: {
@@ -45,6 +67,11 @@ export function showRequest(callId: string, userId: number): Request {
   return { method: 'telephony.externalcall.show', params: { CALL_ID: callId, USER_ID: userId } };
 }
 
+/** The user a click came from: their extension (UF_PHONE_INNER) and whether they are active. */
+export function userByIdRequest(userId: number): Request {
+  return { method: 'user.get', params: { FILTER: { ID: userId }, select: ['ID', 'ACTIVE', 'UF_PHONE_INNER'] } };
+}
+
 export function userByExtensionRequest(extension: string): Request {
   return {
     method: 'user.get',
@@ -62,7 +89,14 @@ export function userIdFrom(result: unknown): number | null {
   return null;
 }
 
+/**
+ * The CALL_ID of a register answer. null when there is none; a BitrixError (a failed register,
+ * queued like any other) when it has another shape than the portal's own: such a value never
+ * reaches a channel variable or a later request.
+ */
 export function callIdFrom(result: unknown): string | null {
   const id = (result as { CALL_ID?: unknown })?.CALL_ID;
-  return typeof id === 'string' && id ? id : null;
+  if (id === undefined || id === null || id === '') return null;
+  if (isCallId(id)) return id;
+  throw new BitrixError('rejected', 'BAD_CALL_ID', `register returned a CALL_ID of unknown shape ${JSON.stringify(id).slice(0, 80)}`, 200, 'telephony.externalcall.register');
 }

@@ -77,6 +77,8 @@ export async function retry(s: Services, untilMs: number): Promise<RetryReport> 
       await health.setAuthBlocked(null);
       s.log.info(`retry: credentials changed; ${report.unblocked} held step(s) are due again`);
     }
+    // Tokens are renewed here only (never on a call's budget), also when no calls come for days.
+    await s.renewTokensIfDue();
     report.replayed = await replayJournal(s);
     report.lost = await finishLostCalls(s);
     await drain(s, untilMs, report);

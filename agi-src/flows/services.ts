@@ -2,10 +2,12 @@
 // nothing here is touched before the flow knows the call is one of ours.
 import { BitrixClient, Credentials, Health } from '../bitrix/client';
 import { asBitrixError, BitrixError } from '../bitrix/errors';
+import type { Transport } from '../bitrix/http';
 import { OAuthSession } from '../bitrix/oauth';
 import { Config, credentialsFingerprint } from '../config/config';
 import type { Claim } from '../config/owner';
 import { Logger } from '../log/logger';
+import { MAX_ATTACH_ATTEMPTS } from '../logic/upload';
 import { Caches } from '../store/caches';
 import { CallStore } from '../store/calls';
 import { Db } from '../store/db';
@@ -28,6 +30,7 @@ export interface Stores {
 export class Services {
   private storesP?: Promise<Stores>;
   private clientP?: Promise<BitrixClient>;
+  private sessionP?: Promise<OAuthSession>;
   private lastHealth?: { ok: true; at: number } | { ok: false; at: number; error: string };
 
   constructor(
@@ -61,6 +64,34 @@ export class Services {
     return this.clientP;
   }
 
+  /** The local application's OAuth session (tokens in the database); only when `app` is configured. */
+  oauthSession(): Promise<OAuthSession> {
+    if (!this.sessionP) this.sessionP = this.makeSession();
+    return this.sessionP;
+  }
+
+  /**
+   * For the scheduled retry only: renews the local application's tokens ahead of expiry, with
+   * time to spare. Call steps never refresh (see bitrix/oauth.ts).
+   */
+  async renewTokensIfDue(): Promise<void> {
+    if (!this.config.app) return;
+    try {
+      if ((await (await this.oauthSession()).renewIfDue()) === 'renewed') this.log.info('OAuth: access token renewed');
+    } catch (err) {
+      const e = asBitrixError(err, 'oauth');
+      this.lastHealth = { ok: false, at: this.now(), error: e.message };
+      if (e.code === 'invalid_grant') this.log.error(`OAuth: the token endpoint refused to renew the access token (${e.message}); press Connect in the module settings`);
+      else if (e.kind === 'auth') this.log.error(`OAuth: the access token was not renewed (${e.message}); check the application settings`);
+      else this.log.warn(`OAuth: the access token was not renewed (${e.message}); trying again on the next run`);
+    }
+  }
+
+  /** How this process connects to Bitrix24: directly, or through the configured HTTPS proxy. */
+  transport(): Transport {
+    return this.config.httpsProxy ? { proxy: this.config.httpsProxy } : {};
+  }
+
   /**
    * A Bitrix24 step did not complete: back off and retry later, or, when the credentials were
    * refused, wait until the admin changes them (the fingerprint of the refused ones is kept).
@@ -70,11 +101,13 @@ export class Services {
     const err = asBitrixError(failure, step);
     const blocked = err.kind === 'auth';
     const line = `${context} ${uniqueid}: ${step} not done (${err.message}); the call goes on`;
-    if (blocked) this.log.error(`${line}; fix the credentials in the module settings`);
-    else this.log.warn(`${line}; queued for retry`);
+    if (blocked) this.log.error(err.redirectHost ? line : `${line}; fix the credentials in the module settings`);
     const { outbox, health } = await this.stores();
-    await outbox.failed(uniqueid, step, err.message, this.now(), blocked);
-    if (blocked) await health.setAuthBlocked(credentialsFingerprint(this.config));
+    const giveUpAfter = step === 'attach' ? MAX_ATTACH_ATTEMPTS : 0;
+    const { attempts, gaveUp } = await outbox.failed(uniqueid, step, err.message, this.now(), blocked, giveUpAfter);
+    if (gaveUp) this.log.error(`${context} ${uniqueid}: recording not attached after ${attempts} attempts; given up (last: ${err.message}). The call itself is finished`);
+    else if (!blocked) this.log.warn(`${line}; queued for retry`);
+    if (blocked) await health.setAuthBlocked(credentialsFingerprint(this.config), err.redirectHost ?? null);
     return err;
   }
 
@@ -98,23 +131,31 @@ export class Services {
       success: () => (this.lastHealth = { ok: true, at: this.now() }),
       failure: (err: BitrixError) => (this.lastHealth = { ok: false, at: this.now(), error: err.message }),
     };
-    let credentials: Credentials;
-    if (cfg.app) {
-      if (!db) throw new BitrixError('transient', 'NO_DATABASE', 'the OAuth tokens are in the database, which cannot be opened', 0, 'oauth');
-      const session = new OAuthSession(
-        { clientId: cfg.app.clientId, clientSecret: cfg.app.clientSecret, oauthUrl: cfg.oauthUrl },
-        new DbTokenStore(db, this.now),
-        this.now,
-      );
-      credentials = { kind: 'oauth', portalUrl: cfg.app.portalUrl, session };
-    } else {
-      credentials = { kind: 'webhook', baseUrl: cfg.webhookUrl };
-    }
+    const credentials: Credentials = cfg.app
+      ? { kind: 'oauth', portalUrl: cfg.app.portalUrl, session: await this.oauthSession() }
+      : { kind: 'webhook', baseUrl: cfg.webhookUrl };
     return new BitrixClient({
       credentials,
       gate: db ? new DbRequestGate(db, cfg.rateLimitPerSecond, cfg.rateLimitBurst, this.priority, this.now) : undefined,
       health,
       now: this.now,
+      transport: this.transport(),
     });
+  }
+
+  private async makeSession(): Promise<OAuthSession> {
+    const app = this.config.app;
+    if (!app) throw new BitrixError('auth', 'NOT_CONFIGURED', 'no local application is configured', 0, 'oauth');
+    const db = await this.stores().then(
+      (st) => st.db,
+      () => undefined,
+    );
+    if (!db) throw new BitrixError('transient', 'NO_DATABASE', 'the OAuth tokens are in the database, which cannot be opened', 0, 'oauth');
+    return new OAuthSession(
+      { clientId: app.clientId, clientSecret: app.clientSecret, oauthUrl: this.config.oauthUrl },
+      new DbTokenStore(db, this.now),
+      this.now,
+      this.transport(),
+    );
   }
 }

@@ -2,11 +2,19 @@
 
 export const MAX_NAME_CHARS = 40;
 
-/** Control and format characters out, whitespace collapsed, at most 40 characters (not code units). */
+/**
+ * FreePBX substitutes CALLERID(name) into $[…] expressions and application arguments, and CRM
+ * names come from web forms: quotes, variable and expression syntax, argument separators and
+ * the escape character go, with control and format characters.
+ */
+const DIALPLAN_SYNTAX = /["$\{\}\[\]|;,\\]+/g;
+
+/** Dialplan syntax, control and format characters out, whitespace collapsed, at most 40 characters (not code units). */
 export function sanitiseCallerName(raw: unknown): string {
   if (typeof raw !== 'string') return '';
   const cleaned = raw
     .replace(/[\p{Cc}\p{Cf}\u2028\u2029]+/gu, ' ')
+    .replace(DIALPLAN_SYNTAX, ' ')
     .replace(/\s+/gu, ' ')
     .trim();
   const chars = Array.from(cleaned);

@@ -34,6 +34,22 @@ export interface NewCall {
   startedAt: number;
 }
 
+/**
+ * An outgoing call: `number` is the number dialled (PHONE_NUMBER), `line` the route (LINE_NUMBER),
+ * `extension` the calling extension and `userId` its Bitrix24 user when known. A clicked call
+ * comes with the CALL_ID Bitrix24 registered it under: it owes no register step.
+ */
+export interface NewOutgoingCall {
+  uniqueid: string;
+  linkedid: string;
+  number: string;
+  line: string;
+  startedAt: number;
+  extension: string;
+  userId: number | null;
+  callId: string | null;
+}
+
 export interface HangupRecord {
   hungupAt: number;
   recordingPath: string | null;
@@ -61,6 +77,42 @@ export class CallStore {
         [call.uniqueid, registerDueAt, now],
       );
     });
+  }
+
+  /** The outgoing call and, unless Bitrix24 registered it already, its pending register step. */
+  async insertOutgoing(call: NewOutgoingCall, registerDueAt: number, now = call.startedAt): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      await tx.run(
+        `INSERT INTO calls (uniqueid, linkedid, type, caller_number, did, started_at, operator_ext, operator_user_id, bitrix_call_id, updated_at)
+         VALUES (?, ?, 'out', ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT(uniqueid) DO NOTHING`,
+        [call.uniqueid, call.linkedid, call.number, call.line, call.startedAt, call.extension || null, call.userId, call.callId, now],
+      );
+      if (!call.callId) {
+        await tx.run(
+          `INSERT INTO outbox (uniqueid, step, next_at, created_at) VALUES (?, 'register', ?, ?)
+           ON CONFLICT(uniqueid, step) DO NOTHING`,
+          [call.uniqueid, registerDueAt, now],
+        );
+      }
+    });
+  }
+
+  /**
+   * Clicks (their channel's uniqueid is "<s>.c2c<hex>", logic/click.ts) still open since
+   * `startedAfter`: after a restart of the service, the calls it was watching.
+   */
+  openClicks(startedAfter: number): Promise<CallRow[]> {
+    return this.db.all<CallRow>(
+      `SELECT * FROM calls WHERE type = 'out' AND hungup_at IS NULL AND bitrix_call_id IS NOT NULL AND uniqueid LIKE '%.c2c%' AND started_at > ?
+       ORDER BY started_at`,
+      [startedAfter],
+    );
+  }
+
+  /** A clicked call's CALL_ID is known: is it on a call already (the same click delivered twice)? */
+  async hasCallId(callId: string): Promise<boolean> {
+    return !!(await this.db.get<{ n: number }>('SELECT 1 AS n FROM calls WHERE bitrix_call_id = ? LIMIT 1', [callId]));
   }
 
   async markRegistered(uniqueid: string, callId: string, crmName: string | null, now: number): Promise<void> {

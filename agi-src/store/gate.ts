@@ -9,14 +9,21 @@ export interface BucketState {
   updatedAt: number;
 }
 
-/** Pure: drains the bucket to `now`, then either admits one request or says how long to wait. */
+/**
+ * Pure: drains the bucket to `now`, then either admits one request or says how long to wait.
+ * The gate reads the clock inside its write lock, so a `now` before the last update means the
+ * clock stepped back: the bucket's time restarts from `now`, with nothing drained for the step
+ * (keeping the old time would freeze the bucket for as long as the step).
+ */
 export function admit(state: BucketState, now: number, ratePerSec: number, capacity: number): { state: BucketState; waitMs: number } {
   const elapsed = Math.max(0, now - state.updatedAt);
   const level = Math.max(0, state.level - (elapsed / 1000) * ratePerSec);
-  const at = Math.max(now, state.updatedAt);
-  if (level + 1 <= capacity) return { state: { level: level + 1, updatedAt: at }, waitMs: 0 };
-  return { state: { level, updatedAt: at }, waitMs: Math.ceil(((level + 1 - capacity) / ratePerSec) * 1000) };
+  if (level + 1 <= capacity) return { state: { level: level + 1, updatedAt: now }, waitMs: 0 };
+  return { state: { level, updatedAt: now }, waitMs: Math.ceil(((level + 1 - capacity) / ratePerSec) * 1000) };
 }
+
+/** The portal's operating limit resets within 10 minutes (ten one-minute baskets). */
+const MAX_PAUSE_MS = 10 * 60_000;
 
 /** Work the caller waits for (incoming, show) may use the whole burst; the rest leaves headroom. */
 export type Priority = 'call-path' | 'background';
@@ -51,7 +58,13 @@ export class DbRequestGate implements RequestGate {
 
   async acquire(method: string, deadline: number): Promise<void> {
     for (;;) {
-      const paused = await this.db.get<{ until: number }>('SELECT until FROM method_pause WHERE method = ? AND until > ?', [method, this.now()]);
+      // A pause ending further ahead than the portal could ask for is a clock that stepped back.
+      const asked = this.now();
+      const paused = await this.db.get<{ until: number }>('SELECT until FROM method_pause WHERE method = ? AND until > ? AND until <= ?', [
+        method,
+        asked,
+        asked + MAX_PAUSE_MS,
+      ]);
       if (paused) throw new BitrixError('rate', 'OPERATION_TIME_LIMIT', `paused until ${new Date(paused.until).toISOString()}`, 429, method);
       // The clock is read inside the write lock: a time taken before waiting for the lock would
       // move the bucket's clock backwards and drain the same interval twice.
@@ -59,7 +72,7 @@ export class DbRequestGate implements RequestGate {
         const at = this.now();
         const row = await tx.get<{ level: number; updated_at: number }>('SELECT level, updated_at FROM rate_bucket WHERE id = 1');
         const res = admit({ level: row?.level ?? 0, updatedAt: row?.updated_at ?? 0 }, at, this.ratePerSec, this.capacity);
-        if (res.waitMs === 0) await tx.run('UPDATE rate_bucket SET level = ?, updated_at = ? WHERE id = 1', [res.state.level, res.state.updatedAt]);
+        await tx.run('UPDATE rate_bucket SET level = ?, updated_at = ? WHERE id = 1', [res.state.level, res.state.updatedAt]);
         return { waitMs: res.waitMs, now: at };
       });
       admission.catch(() => undefined); // a late failure after the timeout below is not an error
@@ -84,9 +97,11 @@ export class DbRequestGate implements RequestGate {
   }
 
   async pauseMethod(method: string, untilMs: number): Promise<void> {
+    // operating_reset_at is the portal's clock: never trust it for longer than the portal's window.
+    const until = Math.min(untilMs, this.now() + MAX_PAUSE_MS);
     await this.db.run(
       `INSERT INTO method_pause (method, until) VALUES (?, ?) ON CONFLICT(method) DO UPDATE SET until = MAX(until, excluded.until)`,
-      [method, untilMs],
+      [method, until],
     );
   }
 }

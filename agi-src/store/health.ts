@@ -6,6 +6,8 @@ export interface HealthRow {
   last_error_at: number | null;
   last_error: string | null;
   auth_blocked_fingerprint: string | null;
+  /** Where the portal redirects to, while the outbox waits for its new address. */
+  redirect_host: string | null;
 }
 
 export class HealthStore {
@@ -18,16 +20,20 @@ export class HealthStore {
 
   async read(): Promise<HealthRow> {
     return (
-      (await this.db.get<HealthRow>('SELECT last_success_at, last_error_at, last_error, auth_blocked_fingerprint FROM health WHERE id = 1')) ?? {
+      (await this.db.get<HealthRow>(
+        'SELECT last_success_at, last_error_at, last_error, auth_blocked_fingerprint, redirect_host FROM health WHERE id = 1',
+      )) ?? {
         last_success_at: null,
         last_error_at: null,
         last_error: null,
         auth_blocked_fingerprint: null,
+        redirect_host: null,
       }
     );
   }
 
-  async setAuthBlocked(fingerprint: string | null): Promise<void> {
-    await this.db.run('UPDATE health SET auth_blocked_fingerprint = ? WHERE id = 1', [fingerprint]);
+  /** The outbox waits for other credentials (or, with `redirectHost`, another portal address); null: no longer. */
+  async setAuthBlocked(fingerprint: string | null, redirectHost: string | null = null): Promise<void> {
+    await this.db.run('UPDATE health SET auth_blocked_fingerprint = ?, redirect_host = ? WHERE id = 1', [fingerprint, redirectHost]);
   }
 }

@@ -13,6 +13,25 @@ export interface HangupFacts {
   linkedid: string;
   did: string;
   callerid: string;
+  /** An outgoing call: what its hangup handler read on the calling channel. */
+  out?: OutgoingHangupFacts;
+}
+
+/** The facts the dialplan left on the calling channel of an outgoing call. */
+export interface OutgoingHangupFacts {
+  startedAt: number | null;
+  extension: string;
+  /** The number dialled, as the route passed it to the trunk. */
+  number: string;
+  /** The outbound route's name (LINE_NUMBER). */
+  line: string;
+  /** The far end's answer, stamped by the trunk channel; null if it never answered. */
+  answeredAt: number | null;
+  dialStatus: string;
+  cause: number | null;
+  answeredTimeMs: number | null;
+  /** The CALL_ID of a click-to-call (Bitrix24 registered the call). */
+  clickCallId: string;
 }
 
 export function journalPath(databasePath: string): string {

@@ -84,6 +84,10 @@ const MIGRATIONS: string[] = [
     until INTEGER NOT NULL
   );
   `,
+  // 3: the host a portal redirects to, kept while the outbox waits for the new address.
+  `
+  ALTER TABLE health ADD COLUMN redirect_host TEXT;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -85,22 +85,31 @@ export class Outbox {
   }
 
   /**
-   * A failed attempt: try again after a back-off, or wait for new credentials ('blocked'). The
-   * call's other steps wait as long (they go after this one), so the next attempt time is true.
+   * A failed attempt: try again after a back-off, wait for new credentials ('blocked'), or, from
+   * the `giveUpAfter`th attempt on, give the step up ('failed'). While the step waits, the call's
+   * other steps wait as long (they go after this one), so the next attempt time is true. Returns
+   * the attempts so far and whether the step was given up.
    */
-  async failed(uniqueid: string, step: Step, error: string, now: number, blocked: boolean): Promise<void> {
-    await this.db.transaction(async (tx) => {
+  async failed(uniqueid: string, step: Step, error: string, now: number, blocked: boolean, giveUpAfter = 0): Promise<{ attempts: number; gaveUp: boolean }> {
+    return this.db.transaction(async (tx) => {
       const row = await tx.get<{ attempts: number }>('SELECT attempts FROM outbox WHERE uniqueid = ? AND step = ?', [uniqueid, step]);
       const attempts = (row?.attempts ?? 0) + 1;
+      const gaveUp = !blocked && giveUpAfter > 0 && attempts >= giveUpAfter;
       const nextAt = now + backoffMs(attempts);
       await tx.run(
         `UPDATE outbox SET attempts = ?, last_error = ?, lease_until = NULL, next_at = ?,
-           state = CASE WHEN ? THEN 'blocked' ELSE state END
+           state = CASE WHEN ? THEN 'blocked' WHEN ? THEN 'failed' ELSE state END
          WHERE uniqueid = ? AND step = ?`,
-        [attempts, error.slice(0, 500), nextAt, blocked ? 1 : 0, uniqueid, step],
+        [attempts, error.slice(0, 500), nextAt, blocked ? 1 : 0, gaveUp ? 1 : 0, uniqueid, step],
       );
-      await tx.run(`UPDATE outbox SET next_at = MAX(next_at, ?) WHERE uniqueid = ? AND state = 'pending'`, [nextAt, uniqueid]);
+      if (!gaveUp) await tx.run(`UPDATE outbox SET next_at = MAX(next_at, ?) WHERE uniqueid = ? AND state = 'pending'`, [nextAt, uniqueid]);
+      return { attempts, gaveUp };
     });
+  }
+
+  /** Nobody else starts the call's pending steps before `until` (a long upload is under way). */
+  async postpone(uniqueid: string, until: number): Promise<void> {
+    await this.db.run(`UPDATE outbox SET next_at = MAX(next_at, ?) WHERE uniqueid = ? AND state = 'pending'`, [until, uniqueid]);
   }
 
   /** Gives up on steps older than the limit; their calls show as failed. */

@@ -35,6 +35,14 @@ export class DbTokenStore implements TokenStore {
     );
   }
 
+  async expire(accessToken: string): Promise<void> {
+    await this.db.run('UPDATE oauth SET expires_at = 0 WHERE id = 1 AND access_token = ?', [accessToken]);
+  }
+
+  async disconnect(): Promise<void> {
+    await this.db.run('UPDATE oauth SET access_token = NULL, expires_at = NULL, lease_until = NULL, updated_at = ? WHERE id = 1', [this.now()]);
+  }
+
   async releaseLease(): Promise<void> {
     await this.db.run('UPDATE oauth SET lease_until = NULL WHERE id = 1 AND lease_until = ?', [this.leaseToken]);
   }

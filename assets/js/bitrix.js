@@ -50,12 +50,31 @@
           $ul.append($li);
         });
         $out.append($ul);
+        // Keys of the settings file this version does not know (ignored): worth a look, not a failure.
+        if ($.isArray(res.warnings) && res.warnings.length) {
+          var $warn = $('<ul class="list-unstyled itd-bitrix-warnings text-warning"/>');
+          $.each(res.warnings, function (_, w) {
+            $warn.append($('<li/>').append($('<i class="fa fa-exclamation-triangle"/>'), ' ', document.createTextNode(w)));
+          });
+          $out.append($('<p class="text-warning"/>').text(i18n.warnings || ''), $warn);
+        }
       }).fail(function () {
         $out.empty().addClass('text-danger').text(i18n.checkFailed);
       }).always(function () {
         $btn.prop('disabled', false);
       });
     });
+
+    // Status: can this PBX run the AGI scripts? The self-test's one line (the copy in agi-bin the AGIs load).
+    var $selftest = $('#itd-bitrix-selftest');
+    if ($selftest.length) {
+      $.getJSON(ajaxUrl('selftest')).done(function (res) {
+        $selftest.removeClass('text-muted').addClass(res && res.ok ? 'text-success' : 'text-danger')
+          .text((res && res.message) || i18n.selftestFailed);
+      }).fail(function () {
+        $selftest.removeClass('text-muted').addClass('text-danger').text(i18n.selftestFailed);
+      });
+    }
 
     // Connect: the PBX remembers a one-time state and returns Bitrix24's authorize URL.
     $('#itd-bitrix-connect').on('click', function () {

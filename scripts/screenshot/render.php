@@ -43,14 +43,15 @@ $calls = [
     ['startedAt' => '2026-11-26 10:37:12', 'callerNumber' => '+79031112233', 'did' => '88005553535', 'operatorExtension' => '', 'answeredAt' => '', 'finishedAt' => '10:37:40', 'status' => 304, 'state' => 'finished', 'bitrixCallId' => 'externalCall.52ab…'],
     ['startedAt' => '2026-11-26 10:29:45', 'callerNumber' => '+74959876543', 'did' => '74951234567', 'operatorExtension' => '203', 'answeredAt' => '10:29:51', 'finishedAt' => '10:33:02', 'status' => 200, 'state' => 'finished', 'bitrixCallId' => 'externalCall.91de…'],
 ];
-$check = ['ok' => true, 'checks' => [
-    ['id' => 'config', 'ok' => true, 'message' => 'The settings file is valid.'],
-    ['id' => 'reach', 'ok' => true, 'message' => 'example.bitrix24.ru answers in 84 ms.'],
-    ['id' => 'auth', 'ok' => true, 'message' => 'The webhook is accepted.'],
-    ['id' => 'scope_telephony', 'ok' => true, 'message' => 'granted'],
-    ['id' => 'scope_user', 'ok' => true, 'message' => 'granted'],
-    ['id' => 'scope_crm', 'ok' => true, 'message' => 'granted'],
+$check = ['ok' => true, 'warnings' => [], 'checks' => [
+    ['id' => 'config', 'ok' => true, 'message' => 'configuration file is valid'],
+    ['id' => 'reach', 'ok' => true, 'message' => 'portal reached and credentials accepted'],
+    ['id' => 'scope_user', 'ok' => true, 'message' => 'user scope available'],
+    ['id' => 'scope_telephony', 'ok' => true, 'message' => 'telephony scope available'],
+    ['id' => 'scope_crm', 'ok' => true, 'message' => 'CRM search available'],
 ]];
+$selftest = ['ok' => true, 'failed' => null,
+    'message' => 'itd-bitrix can run here: Node.js v18.19.0, linux x64 (amd64), glibc 2.36, SQLite 3.44.2 (itd_bitrix_sqlite3-linux-x64-glibc2.28.node)'];
 $js = '/usr/share/javascript';
 ?><!DOCTYPE html>
 <html lang="en">
@@ -86,8 +87,9 @@ $js = '/usr/share/javascript';
 <script src="file://<?php echo $js; ?>/bootstrap/js/bootstrap.min.js"></script>
 <script>
 // Screenshot-only stand-ins for ajax.php and bootstrap-table (not part of the module).
-window.jQuery.getJSON = function () {
-  return jQuery.Deferred().resolve(<?php echo json_encode($check); ?>).promise();
+window.jQuery.getJSON = function (url) {
+  var answer = /command=selftest/.test(url) ? <?php echo json_encode($selftest); ?> : <?php echo json_encode($check); ?>;
+  return jQuery.Deferred().resolve(answer).promise();
 };
 jQuery(function ($) {
   var calls = <?php echo json_encode($calls); ?>;

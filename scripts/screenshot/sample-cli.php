@@ -6,7 +6,9 @@ if ($cmd === 'status') {
         'lastSuccessAt' => '2026-11-26T10:42:17Z',
         'lastErrorAt' => '2026-11-26T08:03:55Z',
         'lastError' => 'QUERY_LIMIT_EXCEEDED: Too many requests (retried)',
-        'outbox' => ['pending' => 0, 'blocked' => 0, 'failed' => 0, 'oldestAt' => null],
+        'outbox' => ['pending' => 0, 'blocked' => 0, 'failed' => 0, 'oldestAt' => null,
+            'steps' => ['due' => 0, 'waiting' => 0, 'held' => 0, 'givenUp' => 0], 'calls' => ['due' => 0, 'waiting' => 0, 'held' => 0, 'givenUp' => 0],
+            'nextAttemptAt' => null, 'waiting' => []],
     ]);
 } elseif ($cmd === 'calls') {
     echo json_encode(['calls' => []]);

@@ -14,7 +14,7 @@ export const REPO_ROOT = path.resolve(__dirname, '..', '..');
 export const PACKAGE_SCRIPT = path.join(REPO_ROOT, 'scripts', 'package.mjs');
 export const INSTALL_SH = path.join(REPO_ROOT, 'install.sh');
 export const FIXTURES = path.join(__dirname, 'fixtures');
-export const AGI_SCRIPTS = ['itd_bitrix_incoming.js', 'itd_bitrix_show.js', 'itd_bitrix_hangup.js', 'itd_bitrix.js', 'itd_bitrix_selftest.js'];
+export const AGI_SCRIPTS = ['itd_bitrix_incoming.js', 'itd_bitrix_show.js', 'itd_bitrix_hangup.js', 'itd_bitrix_outgoing.js', 'itd_bitrix.js', 'itd_bitrix_selftest.js'];
 /** The fixture build's stand-in binding (a few ELF bytes). */
 export const FIXTURE_BINDING = 'itd_bitrix_sqlite3-linux-x64-glibc2.28.node';
 

@@ -158,7 +158,7 @@ describe('dist: package.mjs on a fixture tree', function () {
     expect(names).to.deep.equal([
       'bitrix/Bitrix.class.php', 'bitrix/Dialplan/InboundSubroutine.php', 'bitrix/LICENSE', 'bitrix/README.md',
       'bitrix/agi-bin/itd_bitrix.js', 'bitrix/agi-bin/itd_bitrix_hangup.js', 'bitrix/agi-bin/itd_bitrix_incoming.js',
-      'bitrix/agi-bin/itd_bitrix_selftest.js', 'bitrix/agi-bin/itd_bitrix_show.js', `bitrix/agi-bin/${FIXTURE_BINDING}`,
+      'bitrix/agi-bin/itd_bitrix_outgoing.js', 'bitrix/agi-bin/itd_bitrix_selftest.js', 'bitrix/agi-bin/itd_bitrix_show.js', `bitrix/agi-bin/${FIXTURE_BINDING}`,
       'bitrix/assets/js/bitrix.js', 'bitrix/config.schema.json',
       'bitrix/i18n/bitrix.pot', 'bitrix/i18n/ru_RU/LC_MESSAGES/bitrix.mo', 'bitrix/i18n/ru_RU/LC_MESSAGES/bitrix.po',
       'bitrix/install.php', 'bitrix/module.xml', 'bitrix/page.itdbitrix.php', 'bitrix/uninstall.php', 'bitrix/views/main.php',

@@ -543,6 +543,46 @@ describe('fake Bitrix24 portal', function () {
       expect([c.status, c.text]).to.deep.equal([504, 'Gateway Timeout']);
       fake.failNext(1, 'query_limit');
       expect((await call(`${W}user.current`)).status).to.equal(503);
+      fake.failNext(1, { slowMs: 150 });
+      const t0 = Date.now();
+      const slow = await call(`${W}user.current`);
+      expect([slow.status, Date.now() - t0 >= 140, fake.requests.at(-1)!.fault]).to.deep.equal([200, true, 'slow:150']);
+    });
+
+    it('setRedirect: a renamed portal answers every portal request with a redirect to the new host, path kept', async () => {
+      fake.setRedirect('https://new-name.bitrix24.ru');
+      const r = await reg();
+      expect(r.status).to.equal(301);
+      const location = await new Promise<string>((resolve, reject) =>
+        http
+          .get(`${W}user.current.json?x=1`, { agent: false }, (res) => {
+            res.resume();
+            resolve(String(res.headers.location));
+          })
+          .on('error', reject),
+      );
+      expect(location).to.equal(`https://new-name.bitrix24.ru${new URL(W).pathname}user.current.json?x=1`);
+      expect(fake.activeCalls.size, 'nothing registered').to.equal(0);
+      const code = fake.grantAuthorizationCode();
+      const token = await call(`${fake.oauthUrl}?${new URLSearchParams({ grant_type: 'authorization_code', code, client_id: 'local.app1', client_secret: 'app-s3cr3t-value' })}`);
+      expect(token.status, 'the token endpoint is another host').to.equal(200);
+      fake.setRedirect('https://new-name.bitrix24.ru', 302);
+      expect((await call(`${W}user.current`)).status).to.equal(302);
+      fake.setRedirect(null);
+      expect((await reg()).status).to.equal(200);
+      fake.failNext(1, { status: 307, body: '', headers: { Location: 'https://elsewhere.example/' } }, 'oauth.token');
+      expect((await call(`${fake.oauthUrl}?grant_type=refresh_token`)).status).to.equal(307);
+    });
+
+    it('setOAuthLatency: the token endpoint rotates the refresh token at once and answers late', async () => {
+      const t = fake.issueTokens();
+      fake.setOAuthLatency(400);
+      const url = `${fake.oauthUrl}?${new URLSearchParams({ grant_type: 'refresh_token', refresh_token: t.refreshToken, client_id: 'local.app1', client_secret: 'app-s3cr3t-value' })}`;
+      const given = await callError(url, { timeoutMs: 100 });
+      expect(given.code, 'the client gave up first').to.equal('CLIENT_TIMEOUT');
+      expect(fake.issuedTokens().refreshGrants, 'but the refresh token was used').to.equal(1);
+      fake.setOAuthLatency(0);
+      expect((await call(url)).json.error, 'so it is gone').to.equal('invalid_grant');
     });
 
     it('reset / timeout / setDown are transport failures; setDown(false) restores the same URL; latency', async () => {
@@ -620,6 +660,42 @@ describe('fake Bitrix24 portal', function () {
       const expired = await call(`${fake.url}/rest/user.current`, { json: { auth: viaPost.json.access_token } });
       expect(expired.status).to.equal(401);
       expect(expired.json).to.deep.equal({ error: 'expired_token', error_description: 'The access token provided has expired.' });
+    });
+
+    it('events (click-to-call): application context only, offline binding needs an administrator, the queue is read once', async () => {
+      for (const m of ['event.bind', 'event.get', 'event.unbind', 'event.offline.get']) {
+        const r = await call(`${W}${m}`, { json: { event: 'ONEXTERNALCALLSTART', event_type: 'offline' } });
+        expect([r.status, r.json], m).to.deep.equal([403, { error: 'WRONG_AUTH_TYPE', error_description: 'Current authorization type is denied for this method' }]);
+      }
+      const { accessToken } = fake.issueTokens();
+      const app = (m: string, json: Record<string, unknown> = {}) => call(`${fake.url}/rest/${m}.json`, { json: { auth: accessToken, ...json } });
+      expect(() => fake.clickToCall({ userId: 12, phone: '+79161234567' }), 'no line yet').to.throw(/LINE_NOT_FOUND/);
+      fake.appUserIsAdmin = false;
+      expect((await app('event.bind', { event: 'OnExternalCallStart', event_type: 'offline' })).json).to.deep.equal({
+        error: 'ACCESS_DENIED',
+        error_description: 'Access denied! Offline events binding requires administrator access rights',
+      });
+      fake.appUserIsAdmin = true;
+      expect((await app('event.bind', { event: 'OnExternalCallStart', event_type: 'offline' })).json.result).to.equal(true);
+      const again = await app('event.bind', { event: 'ONEXTERNALCALLSTART', event_type: 'offline' });
+      expect([again.status, again.json.error, again.json.error_description]).to.deep.equal([400, 'ERROR_CORE', 'Unable to set event handler: Handler already binded']);
+      expect((await app('event.bind', { event: 'OnNoSuchEvent', event_type: 'offline' })).json.error).to.equal('ERROR_EVENT_NOT_FOUND');
+      expect((await app('event.get')).json.result).to.deep.equal([{ event: 'ONEXTERNALCALLSTART', connector_id: '', offline: 1 }]);
+      expect(fake.outgoingLineChoices()).to.deep.equal(['REST_APP:1']);
+
+      const callId = fake.clickToCall({ userId: 12, phone: '+79161234567' });
+      expect(fake.activeCalls.get(callId)).to.include({ TYPE: 1, USER_ID: 12, appKey: 'local.app1' });
+      const got = await app('event.offline.get', { filter: { '=EVENT_NAME': 'ONEXTERNALCALLSTART' } });
+      expect(got.json.result.process_id).to.equal(null);
+      expect(got.json.result.events).to.have.length(1);
+      const e = got.json.result.events[0];
+      expect(e).to.have.keys('ID', 'TIMESTAMP_X', 'EVENT_NAME', 'EVENT_DATA', 'EVENT_ADDITIONAL', 'MESSAGE_ID');
+      expect(e.EVENT_NAME).to.equal('ONEXTERNALCALLSTART');
+      expect(e.TIMESTAMP_X).to.match(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d$/);
+      expect(e.EVENT_DATA).to.include({ CALL_ID: callId, USER_ID: '12', PHONE_NUMBER: '+79161234567', PHONE_NUMBER_INTERNATIONAL: '+79161234567', CALL_LIST_ID: '0' });
+      expect((await app('event.offline.get')).json.result.events, 'cleared once read').to.deep.equal([]);
+      expect((await app('event.offline.get', { limit: 0 })).json.error).to.equal('ERROR_ARGUMENT');
+      expect((await app('event.unbind', { event: 'ONEXTERNALCALLSTART', event_type: 'offline' })).json.result).to.deep.equal({ count: 1 });
     });
 
     it('access tokens expire after accessTokenTtlSec', async () => {

@@ -1,8 +1,9 @@
 // Stand-alone fake Bitrix24 portal with demo data, for the demo script and manual poking:
 //   npx tsx test/fake-bitrix/serve.ts --port 0 [--no-rate-limit] [--webhooks-denied] [--latency MS]
-//                                     [--exit-on-stdin-close]
+//                                     [--exit-on-stdin-close] [--trace]
 // Prints one JSON line {"url","webhookUrl","oauthUrl","clientId","clientSecret","refreshToken"} and
-// runs until SIGTERM/SIGINT.
+// runs until SIGTERM/SIGINT. --trace: then one JSON line per request the portal handled (the lab
+// reads what the PBX sent from there).
 import { FakeBitrix, FakeBitrixOptions, seedDemo } from './server';
 
 function argValue(name: string): string | undefined {
@@ -34,6 +35,17 @@ async function main(): Promise<void> {
       refreshToken: tokens.refreshToken,
     })}\n`,
   );
+
+  if (process.argv.includes('--trace')) {
+    let seen = 0;
+    setInterval(() => {
+      for (; seen < fake.requests.length; seen++) {
+        const r = fake.requests[seen];
+        const calls = r.subcalls?.length ? r.subcalls : [r];
+        for (const c of calls) process.stdout.write(`${JSON.stringify({ at: new Date(c.at).toISOString(), method: c.method, status: c.status, params: c.params })}\n`);
+      }
+    }, 200).unref();
+  }
 
   let stopping = false;
   const shutdown = () => {

@@ -61,7 +61,9 @@ export type Fault =
   | 'query_limit'
   | 'operation_time_limit'
   | 'internal'
-  | { status: number; body: string; contentType?: string };
+  | { status: number; body: string; contentType?: string; headers?: Record<string, string> }
+  /** Answered normally, but only after this long (e.g. a slow uplink for an upload). */
+  | { slowMs: number };
 
 export interface FakeBitrixOptions {
   webhook?: { userId: number; code: string; scopes?: string[] };
@@ -70,6 +72,8 @@ export interface FakeBitrixOptions {
   rateLimit?: { burst: number; drainPerSec: number } | false;
   errorCode?: '' | 'ERROR_CORE';
   latencyMs?: number;
+  /** Extra think-time of the token endpoint: the grant (and its rotation) happens on arrival, the answer this much later. */
+  oauthLatencyMs?: number;
   portalTimeZoneOffsetMin?: number;
   /** Seconds until `time.operating_reset_at` in an OPERATION_TIME_LIMIT answer (default 60). */
   operationLimitResetSec?: number;
@@ -126,6 +130,26 @@ export interface ExternalLine {
   NAME: string;
   CRM_AUTO_CREATE: 'Y' | 'N';
   appKey: string;
+}
+
+/** A handler bound with event.bind (offline handlers have no URL). */
+export interface EventBinding {
+  event: string;
+  offline: boolean;
+  handler: string;
+  appKey: string;
+}
+
+/** A row of the portal's offline event queue, as event.offline.get returns it. */
+export interface OfflineEventRow {
+  ID: string;
+  TIMESTAMP_X: string;
+  EVENT_NAME: string;
+  EVENT_DATA: Record<string, unknown>;
+  EVENT_ADDITIONAL: unknown;
+  MESSAGE_ID: string;
+  appKey: string;
+  processId: string;
 }
 
 export interface AttachedFile {
@@ -239,6 +263,10 @@ export class FakeBitrix {
   readonly hides: Array<{ callId: string; userIds: number[]; result: boolean }> = [];
   readonly createdLeads: FakeCrmEntity[] = [];
   readonly lines: ExternalLine[] = [];
+  readonly eventBindings: EventBinding[] = [];
+  readonly offlineQueue: OfflineEventRow[] = [];
+  /** Whether the user the application acts as is a portal administrator (offline events need one). */
+  appUserIsAdmin = true;
 
   private readonly webhook: { userId: number; code: string; scopes: string[] };
   private readonly app: { clientId: string; clientSecret: string; accessTokenTtlSec: number; scopes: string[]; userId: number };
@@ -246,6 +274,8 @@ export class FakeBitrix {
   private rate: { burst: number; drainPerSec: number } | false;
   private readonly errorCode: string;
   private latencyMs: number;
+  private oauthLatencyMs: number;
+  private redirect: { origin: string; status: number } | null = null;
   private readonly tzOffsetMin: number;
   private readonly operationResetSec: number;
   private readonly timemanInstalled: boolean;
@@ -267,7 +297,7 @@ export class FakeBitrix {
   private grants = { refreshGrants: 0, codeGrants: 0 };
 
   private readonly uploads = new Map<string, { callId: string; filename: string }>();
-  private seq = { crm: 1000, stat: 4400, activity: 9000, file: 7000, line: 0 };
+  private seq = { crm: 1000, stat: 4400, activity: 9000, file: 7000, line: 0, offline: 0 };
   private readonly methods: Record<string, MethodDef>;
 
   private constructor(server: http.Server, port: number, opts: FakeBitrixOptions) {
@@ -288,6 +318,7 @@ export class FakeBitrix {
     this.rate = opts.rateLimit === undefined ? { burst: 50, drainPerSec: 2 } : opts.rateLimit;
     this.errorCode = opts.errorCode ?? '';
     this.latencyMs = opts.latencyMs ?? 0;
+    this.oauthLatencyMs = opts.oauthLatencyMs ?? 0;
     this.tzOffsetMin = opts.portalTimeZoneOffsetMin ?? 180;
     this.operationResetSec = opts.operationLimitResetSec ?? 60;
     this.timemanInstalled = opts.timemanInstalled ?? true;
@@ -370,6 +401,20 @@ export class FakeBitrix {
 
   setLatency(ms: number): void {
     this.latencyMs = ms;
+  }
+
+  /** The token endpoint grants (and rotates) at once but answers `ms` later. */
+  setOAuthLatency(ms: number): void {
+    this.oauthLatencyMs = ms;
+  }
+
+  /**
+   * A renamed portal (or one that moved to https): every portal request (REST, webhook, upload;
+   * not the token endpoint, another host in reality) is answered `status` with a Location on
+   * `origin`, path and query kept, as a web server's rewrite rule does. null ends it.
+   */
+  setRedirect(origin: string | null, status = 301): void {
+    this.redirect = origin === null ? null : { origin: origin.replace(/\/+$/, ''), status };
   }
 
   /**
@@ -593,8 +638,8 @@ export class FakeBitrix {
     const rec: RecordedRequest = { method: route.method, params: {}, status: 0, at, auth: 'none' };
     this.requests.push(rec);
 
-    const fault = route.kind === 'none' ? undefined : this.takeFault(route.method, route.kind);
-    if (fault !== undefined) rec.fault = typeof fault === 'string' ? fault : `custom:${fault.status}`;
+    let fault = route.kind === 'none' ? undefined : this.takeFault(route.method, route.kind);
+    if (fault !== undefined) rec.fault = typeof fault === 'string' ? fault : 'slowMs' in fault ? `slow:${fault.slowMs}` : `custom:${fault.status}`;
     if (fault === 'down') {
       req.socket.destroy();
       return;
@@ -618,9 +663,19 @@ export class FakeBitrix {
     }
     rec.params = params;
 
+    if (typeof fault === 'object' && 'slowMs' in fault) {
+      await this.sleep(fault.slowMs);
+      fault = undefined;
+    }
     if (fault !== undefined) return this.applyFault(fault, req, res, rec);
 
     if (route.kind === 'none') return this.send(res, rec, 404, '<html><body><h1>404 Not Found</h1></body></html>', 'text/html');
+    if (this.redirect && route.kind !== 'oauth') {
+      const { origin, status } = this.redirect;
+      return this.send(res, rec, status, `<html><body>Moved to <a href="${origin}${u.pathname}">${origin}</a></body></html>`, 'text/html', {
+        Location: `${origin}${u.pathname}${u.search}`,
+      });
+    }
     if (route.kind === 'oauth') return this.handleOAuth(params, res, rec);
 
     const ip = req.socket.remoteAddress ?? '?';
@@ -651,7 +706,7 @@ export class FakeBitrix {
     }
   }
 
-  private applyFault(fault: Fault, req: http.IncomingMessage, res: http.ServerResponse, rec: RecordedRequest): Promise<void> {
+  private applyFault(fault: Exclude<Fault, { slowMs: number }>, req: http.IncomingMessage, res: http.ServerResponse, rec: RecordedRequest): Promise<void> {
     const now = Date.now();
     switch (fault) {
       case 'down':
@@ -679,7 +734,7 @@ export class FakeBitrix {
       case 'internal':
         return this.sendError(res, rec, new ApiError(500, 'INTERNAL_SERVER_ERROR', 'Internal server error'));
       default:
-        return this.send(res, rec, fault.status, fault.body, fault.contentType ?? JSON_CT);
+        return this.send(res, rec, fault.status, fault.body, fault.contentType ?? JSON_CT, fault.headers);
     }
   }
 
@@ -757,13 +812,15 @@ export class FakeBitrix {
       if (rt === '' || !entry) return err(400, 'invalid_grant', 'Invalid refresh token');
       this.refreshTokens.delete(rt); // rotation: a refresh token works once
       this.grants.refreshGrants += 1;
-      return this.sendJson(res, rec, 200, this.mintTokens(entry.userId));
+      const tokens = this.mintTokens(entry.userId);
+      return this.sleep(this.oauthLatencyMs).then(() => this.sendJson(res, rec, 200, tokens));
     }
     const code = toStr(p.code);
     if (code === '' || !this.authCodes.has(code)) return err(400, 'invalid_grant', 'Invalid authorization code');
     this.authCodes.delete(code);
     this.grants.codeGrants += 1;
-    return this.sendJson(res, rec, 200, this.mintTokens(this.app.userId));
+    const tokens = this.mintTokens(this.app.userId);
+    return this.sleep(this.oauthLatencyMs).then(() => this.sendJson(res, rec, 200, tokens));
   }
 
   // ---------------------------------------------------------------- batch
@@ -1073,7 +1130,154 @@ export class FakeBitrix {
       'crm.contact.get': { scope: crm, handler: (p) => this.crmEntity('CONTACT', p) },
       'crm.lead.get': { scope: crm, handler: (p) => this.crmEntity('LEAD', p) },
       'crm.company.get': { scope: crm, handler: (p) => this.crmEntity('COMPANY', p) },
+      // Events: application context only (rest/lib/api/event.php throws AuthTypeException for any other auth).
+      'event.bind': { scope: null, handler: (p, ctx) => this.eventBind(p, ctx) },
+      'event.unbind': { scope: null, handler: (p, ctx) => this.eventUnbind(p, ctx) },
+      'event.get': { scope: null, handler: (_p, ctx) => this.eventGet(ctx) },
+      'event.offline.get': { scope: null, handler: (p, ctx) => this.eventOfflineGet(p, ctx) },
     };
+  }
+
+  // ---------------------------------------------------------------- events
+
+  private appOnly(ctx: CallCtx): void {
+    if (ctx.auth.type !== 'oauth') throw new ApiError(403, 'WRONG_AUTH_TYPE', 'Current authorization type is denied for this method');
+  }
+
+  private static readonly KNOWN_EVENTS = new Set(['ONEXTERNALCALLSTART', 'ONEXTERNALCALLBACKSTART']);
+
+  private eventBind(params: Params, ctx: CallCtx): HandlerResult {
+    this.appOnly(ctx);
+    const q: Params = {};
+    for (const [k, v] of Object.entries(params)) q[k.toUpperCase()] = v;
+    const event = toStr(q.EVENT).toUpperCase();
+    const type = toStr(q.EVENT_TYPE).toLowerCase() || 'online';
+    let handler = toStr(q.HANDLER);
+    if (event === '') throw new ApiError(400, 'ERROR_ARGUMENT', "Argument 'EVENT' is null or empty");
+    if (type !== 'online' && type !== 'offline') throw new ApiError(400, 'ERROR_ARGUMENT', 'Value must be one of {online|offline}');
+    if (type === 'offline') {
+      if (!this.appUserIsAdmin) throw new ApiError(403, 'ACCESS_DENIED', 'Access denied! Offline events binding requires administrator access rights');
+      handler = '';
+    } else if (handler === '') throw new ApiError(400, 'ERROR_ARGUMENT', "Argument 'HANDLER' is null or empty");
+    if (!FakeBitrix.KNOWN_EVENTS.has(event)) throw new ApiError(400, 'ERROR_EVENT_NOT_FOUND', 'Event not found');
+    const appKey = ctx.auth.appKey;
+    if (this.eventBindings.some((b) => b.appKey === appKey && b.event === event && b.handler === handler)) {
+      throw new ApiError(400, 'ERROR_CORE', 'Unable to set event handler: Handler already binded');
+    }
+    this.eventBindings.push({ event, offline: type === 'offline', handler, appKey });
+    return { result: true };
+  }
+
+  private eventUnbind(params: Params, ctx: CallCtx): HandlerResult {
+    this.appOnly(ctx);
+    const q: Params = {};
+    for (const [k, v] of Object.entries(params)) q[k.toUpperCase()] = v;
+    const event = toStr(q.EVENT).toUpperCase();
+    const offline = toStr(q.EVENT_TYPE).toLowerCase() === 'offline';
+    const handler = offline ? '' : toStr(q.HANDLER);
+    let count = 0;
+    for (let i = this.eventBindings.length - 1; i >= 0; i--) {
+      const b = this.eventBindings[i];
+      if (b.appKey === ctx.auth.appKey && b.event === event && b.handler === handler) {
+        this.eventBindings.splice(i, 1);
+        count++;
+      }
+    }
+    return { result: { count } };
+  }
+
+  private eventGet(ctx: CallCtx): HandlerResult {
+    this.appOnly(ctx);
+    return {
+      result: this.eventBindings
+        .filter((b) => b.appKey === ctx.auth.appKey)
+        .map((b) => (b.offline ? { event: b.event, connector_id: '', offline: 1 } : { event: b.event, handler: b.handler, auth_type: '0', offline: 0 })),
+    };
+  }
+
+  private eventOfflineGet(params: Params, ctx: CallCtx): HandlerResult {
+    this.appOnly(ctx);
+    if (!this.appUserIsAdmin) throw new ApiError(403, 'ACCESS_DENIED', 'Access denied!');
+    const q: Params = {};
+    for (const [k, v] of Object.entries(params)) q[k.toLowerCase()] = v;
+    const clear = q.clear === undefined ? true : toInt(q.clear) !== 0;
+    const limit = q.limit === undefined ? 50 : toInt(q.limit);
+    if (limit <= 0) throw new ApiError(400, 'ERROR_ARGUMENT', 'Value must be positive integer');
+    const filter = isMap(q.filter) ? q.filter : {};
+    const nameFilter = filter['=EVENT_NAME'] ?? filter.EVENT_NAME;
+    const appKey = ctx.auth.appKey;
+    const processId = randomHex(16);
+    const mine = this.offlineQueue.filter(
+      (e) => e.appKey === appKey && e.processId === '' && (nameFilter === undefined || e.EVENT_NAME === toStr(nameFilter).toUpperCase()),
+    );
+    const picked = mine.slice(0, limit);
+    for (const e of picked) e.processId = processId;
+    const events = picked.map((e) => ({
+      ID: e.ID,
+      TIMESTAMP_X: e.TIMESTAMP_X,
+      EVENT_NAME: e.EVENT_NAME,
+      EVENT_DATA: e.EVENT_DATA,
+      EVENT_ADDITIONAL: e.EVENT_ADDITIONAL,
+      MESSAGE_ID: e.MESSAGE_ID,
+    }));
+    if (clear && picked.length) {
+      for (const e of picked) this.offlineQueue.splice(this.offlineQueue.indexOf(e), 1);
+    }
+    return { result: { process_id: clear ? null : processId, events } };
+  }
+
+  /** The portal's list of outgoing lines: every application subscribed to OnExternalCallStart, online or offline. */
+  outgoingLineChoices(): string[] {
+    const apps = new Set(this.eventBindings.filter((b) => b.event === 'ONEXTERNALCALLSTART').map((b) => b.appKey));
+    return [...apps].map((a) => (a === this.app.clientId ? 'REST_APP:1' : `REST_APP:${a}`));
+  }
+
+  /**
+   * A user clicks a number in the CRM with the application as their outgoing line (voximplant's
+   * Helper::startCall): the portal registers the call itself (TYPE 1, by that user, as the
+   * application) and queues OnExternalCallStart for the application. Throws when no application
+   * is subscribed (the portal answers LINE_NOT_FOUND). Returns the CALL_ID.
+   */
+  clickToCall(opts: { userId: number; phone: string; line?: string; crmEntityType?: string; crmEntityId?: number; at?: number }): string {
+    const binding = this.eventBindings.find((b) => b.event === 'ONEXTERNALCALLSTART');
+    if (!binding) throw new Error('LINE_NOT_FOUND: no application is subscribed to OnExternalCallStart');
+    const auth: AuthCtx = { type: 'oauth', userId: opts.userId, appKey: binding.appKey, scopes: this.app.scopes };
+    const reg = this.register({ USER_ID: opts.userId, PHONE_NUMBER: opts.phone, TYPE: 1, CRM_CREATE: 0, SHOW: 1, LINE_NUMBER: opts.line ?? '' }, { auth, start: 0 });
+    const callId = (reg.result as { CALL_ID: string }).CALL_ID;
+    const digits = normalizePhone(opts.phone);
+    const data: Record<string, unknown> = {
+      PHONE_NUMBER: opts.phone,
+      PHONE_NUMBER_INTERNATIONAL: digits.length >= 11 ? `+${digits}` : '',
+      EXTENSION: '',
+      USER_ID: String(opts.userId),
+      CALL_LIST_ID: '0',
+      LINE_NUMBER: opts.line ?? '',
+      IS_MOBILE: '0',
+      CALL_ID: callId,
+      CRM_ENTITY_TYPE: opts.crmEntityType ?? '',
+      CRM_ENTITY_ID: String(opts.crmEntityId ?? 0),
+    };
+    if (binding.offline) this.queueOfflineEvent('ONEXTERNALCALLSTART', data, opts.at);
+    return callId;
+  }
+
+  /** Puts an event on every offline subscriber's queue (identical payloads collapse, as MESSAGE_ID does). */
+  queueOfflineEvent(event: string, data: Record<string, unknown>, at = Date.now()): void {
+    const name = event.toUpperCase();
+    const messageId = md5(`${name}|${JSON.stringify(data)}`);
+    for (const b of this.eventBindings.filter((x) => x.offline && x.event === name)) {
+      if (this.offlineQueue.some((e) => e.MESSAGE_ID === messageId && e.appKey === b.appKey && e.processId === '')) continue;
+      this.offlineQueue.push({
+        ID: String(++this.seq.offline),
+        TIMESTAMP_X: isoWithOffset(at, this.tzOffsetMin),
+        EVENT_NAME: name,
+        EVENT_DATA: data,
+        EVENT_ADDITIONAL: { user_id: data.USER_ID },
+        MESSAGE_ID: messageId,
+        appKey: b.appKey,
+        processId: '',
+      });
+    }
   }
 
   private userGet(params: Params, ctx: CallCtx): HandlerResult {

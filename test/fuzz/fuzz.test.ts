@@ -29,6 +29,7 @@ describe(`fuzz (seed ${FUZZ_SEED})`, function () {
       expect(words, JSON.stringify(s)).to.have.length(4);
       const name = sanitiseCallerName(s);
       expect(name).not.to.match(/[\p{Cc}\p{Cf}\u2028\u2029]/u);
+      expect(name, 'nothing FreePBX would read as dialplan').not.to.match(/["$\{\}\[\]|;,\\]/);
       expect(Array.from(name).length).to.be.at.most(MAX_NAME_CHARS);
       expect(name).to.equal(name.trim());
       const n = normaliseNumber(s, '7');
@@ -121,7 +122,11 @@ describe(`fuzz (seed ${FUZZ_SEED})`, function () {
         expect(r.commands.length).to.be.at.most(4);
         const setNames = r.commands.map((c) => parseAgiArgs(c)).filter((w) => w[0] === 'SET').map((w) => w[2]);
         expect(setNames.every((n) => ['__BITRIX_UNIQUEID', '__BITRIX_CALL_ID', 'CALLERID(name)'].includes(n))).to.equal(true);
-        if (r.vars['CALLERID(name)'] !== undefined) expect(Array.from(r.vars['CALLERID(name)']).length).to.be.at.most(MAX_NAME_CHARS);
+        if (r.vars['CALLERID(name)'] !== undefined) {
+          expect(Array.from(r.vars['CALLERID(name)']).length).to.be.at.most(MAX_NAME_CHARS);
+          expect(r.vars['CALLERID(name)']).not.to.match(/["$\{\}\[\]|;,\\\p{Cc}]/u);
+        }
+        if (r.vars.__BITRIX_CALL_ID !== undefined) expect(r.vars.__BITRIX_CALL_ID).to.match(/^externalCall\.[0-9a-f]{32}\.\d+$/);
       }
       expect(t.log()).not.to.contain(secret);
     } finally {

@@ -8,7 +8,7 @@ export { parseAgiArgs } from './agi-session';
 export const AGI_BIN = join(__dirname, '..', '..', 'agi-bin');
 
 export interface AgiRunOptions {
-  script: 'itd_bitrix_incoming.js' | 'itd_bitrix_show.js' | 'itd_bitrix_hangup.js';
+  script: 'itd_bitrix_incoming.js' | 'itd_bitrix_show.js' | 'itd_bitrix_hangup.js' | 'itd_bitrix_outgoing.js';
   args?: string[];
   env?: Record<string, string>;
   /** Channel variables and functions, e.g. {'CHANNEL(linkedid)': '...', MIXMONITOR_FILENAME: '...'}. */

@@ -9,6 +9,7 @@ import { AGI_BIN, AgiRunResult, runAgiScript } from '../helpers/fake-asterisk';
 import { openCallDb, waitFor, wavFile } from '../helpers/calls';
 import { runCli } from '../helpers/cli';
 import { tempDir } from '../helpers/tmp';
+import { startConnectProxy } from '../helpers/connect-proxy';
 
 const DID = '74951234567';
 
@@ -54,6 +55,11 @@ describe('call flow (built AGIs, fake Bitrix24, real SQLite)', function () {
       configPath: t.configPath,
       ...more,
     });
+  const dueNowAll = async () => {
+    const db = await openCallDb(t.dbPath);
+    await db.run('UPDATE outbox SET next_at = 0, lease_until = NULL');
+    await db.close();
+  };
   const inherited = (r: AgiRunResult) => ({ BITRIX_UNIQUEID: r.vars.__BITRIX_UNIQUEID ?? '', BITRIX_CALL_ID: r.vars.__BITRIX_CALL_ID ?? '' });
 
   function expectCleanSession(r: AgiRunResult) {
@@ -182,8 +188,9 @@ describe('call flow (built AGIs, fake Bitrix24, real SQLite)', function () {
 
   describe('CRM names that could break the AGI session', () => {
     const names: Array<[string, string]> = [
-      ['Ivan "The Terrible" Petrov', 'Ivan "The Terrible" Petrov'],
-      ['C:\\Users\\ivan', 'C:\\Users\\ivan'],
+      ['Ivan "The Terrible" Petrov', 'Ivan The Terrible Petrov'],
+      ['C:\\Users\\ivan', 'C: Users ivan'],
+      ['${EVIL}$[1/0]|Gosub(x,s,1);', 'EVIL 1/0 Gosub(x s 1)'],
       ['Иван\nSET VARIABLE EVIL 1\nПетров', 'Иван SET VARIABLE EVIL 1 Петров'],
       ['Клиент 😀🚀', 'Клиент 😀🚀'],
       ['Я'.repeat(300), 'Я'.repeat(40)],
@@ -198,6 +205,31 @@ describe('call flow (built AGIs, fake Bitrix24, real SQLite)', function () {
         expect(r.commands.every((c) => /^(GET|SET) (FULL )?VARIABLE |^VERBOSE /.test(c))).to.equal(true);
       });
     });
+  });
+
+  it('a CALL_ID of another shape is a failed register: logged once, queued, never set on the channel', async () => {
+    const evil = 'externalCall.1;Set(EVIL=1)';
+    const body = JSON.stringify({ result: { result: { find: [], reg: { CALL_ID: evil } }, result_error: [] }, time: {} });
+    fake.failNext(1, { status: 200, body }, 'batch');
+    const inc = await incoming('1700000050.1', '+79169990000');
+    expectCleanSession(inc);
+    expect(inc.vars.__BITRIX_CALL_ID).to.equal(undefined);
+    expect(Object.values(inc.vars)).not.to.include(evil);
+    const lines = t.log().split('\n').filter((l) => /1700000050\.1: register not done/.test(l));
+    expect(lines).to.have.length(1);
+    expect(lines[0]).to.match(/CALL_ID of unknown shape.*queued for retry/);
+    // A later step that finds such a value on the channel does not use it either.
+    await show('101', { BITRIX_UNIQUEID: '1700000050.1', BITRIX_CALL_ID: evil });
+    await hangup('1700000050.1', { BITRIX_UNIQUEID: '1700000050.1', BITRIX_CALL_ID: evil });
+    const db = await openCallDb(t.dbPath);
+    await db.run('UPDATE outbox SET next_at = 0');
+    await db.close();
+    await runCli(t, ['retry']);
+    const [finished] = [...fake.finishedCalls.values()];
+    expect(finished).to.include({ EXTERNAL_CALL_ID: '1700000050.1' });
+    expect(finished.CALL_ID).to.match(/^externalCall\.[0-9a-f]{32}\.\d+$/);
+    const sentIds = [...fake.calls('telephony.externalcall.show'), ...fake.calls('telephony.externalcall.finish')].map((r) => r.params.CALL_ID);
+    expect(sentIds).not.to.include(evil);
   });
 
   it('caller hangs up during the lookup (SIGHUP): the AGI carries on, registers, exits 0', async () => {
@@ -242,6 +274,28 @@ describe('call flow (built AGIs, fake Bitrix24, real SQLite)', function () {
     const [finished] = [...fake.finishedCalls.values()];
     expect(finished).to.include({ PHONE_NUMBER: '+79161234567', CALL_FAILED_CODE: '304', PORTAL_USER_ID: 1 });
     expect(fake.finishedCalls.size).to.equal(1);
+  });
+
+  it('through an HTTPS proxy (httpsProxy): registered and finished through CONNECT tunnels; the proxy password in no log line', async () => {
+    const proxy = await startConnectProxy({ credentials: 'pbx:Pr0xyPa55' });
+    try {
+      t.write({ httpsProxy: `http://pbx:wr0ngPa55@127.0.0.1:${proxy.port}` });
+      const refused = await incoming('1700000046.1', '+79161234567');
+      expectCleanSession(refused);
+      expect(refused.vars.__BITRIX_CALL_ID).to.equal(undefined);
+      expect(t.log()).to.contain(`proxy 127.0.0.1:${proxy.port} refused the tunnel`);
+      t.write({ httpsProxy: `http://pbx:Pr0xyPa55@127.0.0.1:${proxy.port}` });
+      const inc = await incoming('1700000047.1', '+79161234567');
+      expectCleanSession(inc);
+      expect(inc.vars.__BITRIX_CALL_ID).to.match(/^externalCall\./);
+      const hup = await hangup('1700000047.1', inherited(inc));
+      expectCleanSession(hup);
+      expect(fake.finishedCalls.get(inc.vars.__BITRIX_CALL_ID)).to.include({ CALL_FAILED_CODE: '304' });
+      expect(proxy.tunnels.length, 'every request went through the proxy (one tunnel refused)').to.equal(fake.httpRequestCount() + 1);
+      expect(t.log()).not.to.match(/Pr0xyPa55|wr0ngPa55/);
+    } finally {
+      await proxy.close();
+    }
   });
 
   it('one 503 QUERY_LIMIT_EXCEEDED, then success: registered within the budget', async () => {
@@ -339,6 +393,96 @@ describe('call flow (built AGIs, fake Bitrix24, real SQLite)', function () {
     await waitFor(() => fake.attachedFiles.length > 0, 10_000);
     expect(fake.attachedFiles[0]).to.include({ mode: 'upload', callId: inc.vars.__BITRIX_CALL_ID });
     expect(fake.attachedFiles[0].data.equals(bytes)).to.equal(true);
+  });
+
+  describe('a recording upload', function () {
+    this.timeout(90_000);
+    const recordedCall = async (uniqueid: string, bytes: Buffer) => {
+      const wav = join(t.dir, `rec-${uniqueid}.wav`);
+      writeFileSync(wav, bytes);
+      const inc = await incoming(uniqueid, '+79161234567');
+      await show('101', inherited(inc));
+      await new Promise((r) => setTimeout(r, 1100));
+      await hangup(uniqueid, { ...inherited(inc), MIXMONITOR_FILENAME: wav });
+      return inc.vars.__BITRIX_CALL_ID;
+    };
+    const attachRow = async (uniqueid: string) => {
+      const db = await openCallDb(t.dbPath);
+      const row = await db.get<{ state: string; attempts: number }>("SELECT state, attempts FROM outbox WHERE uniqueid = ? AND step = 'attach'", [uniqueid]);
+      await db.close();
+      return row;
+    };
+    const waitForAttempts = async (uniqueid: string, n: number) => {
+      for (let i = 0; i < 200 && ((await attachRow(uniqueid))?.attempts ?? 0) < n; i++) await new Promise((r) => setTimeout(r, 100));
+      expect((await attachRow(uniqueid))?.attempts).to.equal(n);
+    };
+
+    it('gets time in proportion to its size, not the per-call budget of the retry', async () => {
+      const bytes = wavFile(700_000);
+      fake.failNext(1, 'reset', 'upload'); // the recording worker's attempt is lost
+      const callId = await recordedCall('1700000042.1', bytes);
+      await waitForAttempts('1700000042.1', 1);
+      expect(fake.finishedCalls.get(callId), 'the finish went out first').to.exist;
+      // Upload link slower than the 5 s the retry run has for everything.
+      fake.failNext(1, { slowMs: 8000 }, 'upload');
+      await dueNowAll();
+      const out = await runCli(t, ['retry', '--json', '--max-seconds', '5']);
+      expect(JSON.parse(out.stdout).steps, out.stdout).to.deep.equal({ sent: 1, waiting: 0, held: 0 });
+      expect(fake.attachedFiles).to.have.length(1);
+      expect(fake.attachedFiles[0]).to.include({ mode: 'upload', callId });
+      expect(fake.attachedFiles[0].data.equals(bytes)).to.equal(true);
+    });
+
+    it('that keeps failing is given up after 6 attempts; the call stays finished, status counts it as failed', async () => {
+      fake.failNext(100, 'reset', 'upload');
+      const callId = await recordedCall('1700000043.1', wavFile(700_000));
+      await waitForAttempts('1700000043.1', 1);
+      for (let attempt = 2; attempt <= 6; attempt++) {
+        await dueNowAll();
+        await runCli(t, ['retry']);
+        await waitForAttempts('1700000043.1', attempt);
+      }
+      expect(await attachRow('1700000043.1')).to.deep.equal({ state: 'failed', attempts: 6 });
+      await dueNowAll();
+      await runCli(t, ['retry']);
+      expect(fake.calls('upload'), 'not tried again').to.have.length(6);
+      const status = JSON.parse((await runCli(t, ['status', '--json'])).stdout);
+      expect(status.outbox).to.include({ pending: 0, failed: 1 });
+      const calls = JSON.parse((await runCli(t, ['calls', '--json'])).stdout).calls;
+      expect(calls[0]).to.include({ uniqueid: '1700000043.1', state: 'finished' });
+      expect(fake.finishedCalls.get(callId)).to.include({ CALL_FAILED_CODE: '200' });
+      expect(t.log()).to.match(/ ERROR .*1700000043\.1: recording not attached after 6 attempts; given up/);
+    });
+
+    it('is not charged for a finish that could not be sent with it (Bitrix24 down for hours)', async () => {
+      const bytes = wavFile(16_000); // small: inline, in one batch with the finish
+      const wav = join(t.dir, 'rec-1700000044.1.wav');
+      writeFileSync(wav, bytes);
+      const inc = await incoming('1700000044.1', '+79161234567');
+      await show('101', inherited(inc));
+      await new Promise((r) => setTimeout(r, 1100));
+      fake.setDown(true);
+      await hangup('1700000044.1', { ...inherited(inc), MIXMONITOR_FILENAME: wav });
+      const finishAttempts = async () => {
+        const db = await openCallDb(t.dbPath);
+        const row = await db.get<{ attempts: number }>("SELECT attempts FROM outbox WHERE uniqueid = '1700000044.1' AND step = 'finish'");
+        await db.close();
+        return row?.attempts ?? 0;
+      };
+      for (let i = 0; i < 300 && (await finishAttempts()) < 1; i++) await new Promise((r) => setTimeout(r, 100)); // the recording worker tried
+      expect(await finishAttempts(), 'the recording worker tried').to.be.at.least(1);
+      for (let i = 0; i < 7; i++) {
+        await dueNowAll();
+        await runCli(t, ['retry']);
+      }
+      expect(await finishAttempts()).to.be.at.least(8);
+      expect(await attachRow('1700000044.1')).to.deep.equal({ state: 'pending', attempts: 0 });
+      fake.setDown(false);
+      await dueNowAll();
+      await runCli(t, ['retry']);
+      expect(fake.attachedFiles).to.have.length(1);
+      expect(fake.attachedFiles[0].data.equals(bytes)).to.equal(true);
+    });
   });
 
   it('agi-bin/ alone, copied into an empty folder, runs a whole recorded call (nothing from node_modules)', async () => {

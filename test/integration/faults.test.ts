@@ -253,17 +253,87 @@ describe('faults: the call goes on, nothing is lost', function () {
     expect(fake.rateLimit503Count()).to.equal(0);
   });
 
-  it('local application: an expired access token is refreshed once for 10 concurrent calls', async () => {
-    t.write({ webhookUrl: '', app: { portalUrl: fake.portalUrl, clientId: 'local.app1', clientSecret: 'app-s3cr3t-value' }, oauthUrl: fake.oauthUrl });
-    const ex = await runCli(t, ['oauth-exchange', '--json'], `${fake.grantAuthorizationCode()}\n`);
-    expect(JSON.parse(ex.stdout)).to.include({ ok: true });
-    fake.expireAccessTokens();
-    const rs = await Promise.all(Array.from({ length: 10 }, (_, i) => incoming(`1700007000.${i}`, `+791670000${String(i).padStart(2, '0')}`)));
-    rs.forEach((r) => expect(r.vars.__BITRIX_CALL_ID, r.stderr).to.match(/^externalCall\./));
-    // One refresh: the others waited for it and read the new token (refresh tokens rotate, so a
-    // second refresh with the old one would have been refused).
-    expect(fake.issuedTokens().refreshGrants).to.equal(1);
-    expect(t.log()).not.to.match(/invalid_grant|ERROR/);
+  describe('local application: only the scheduled retry renews the tokens', () => {
+    const connect = async () => {
+      t.write({ webhookUrl: '', app: { portalUrl: fake.portalUrl, clientId: 'local.app1', clientSecret: 'app-s3cr3t-value' }, oauthUrl: fake.oauthUrl });
+      const ex = await runCli(t, ['oauth-exchange', '--json'], `${fake.grantAuthorizationCode()}\n`);
+      expect(JSON.parse(ex.stdout)).to.include({ ok: true });
+    };
+    const setExpiry = async (expiresAt: number) => {
+      const db = await openCallDb(t.dbPath);
+      await db.run('UPDATE oauth SET expires_at = ?', [expiresAt]);
+      await db.close();
+    };
+
+    it('token endpoint slower than the call budget: calls send nothing to it and wait in the outbox; one retry renews once and delivers', async () => {
+      await connect();
+      fake.setOAuthLatency(3000); // the incoming budget is 2000 ms
+      await setExpiry(Date.now() - 1000);
+      fake.expireAccessTokens();
+      const ids = Array.from({ length: 4 }, (_, i) => `1700007000.${i}`);
+      const rs = await Promise.all(ids.map((id, i) => incoming(id, `+791670000${String(i).padStart(2, '0')}`)));
+      rs.forEach((r) => expect(r.vars.__BITRIX_CALL_ID, r.stderr).to.equal(undefined));
+      await Promise.all(ids.map((id, i) => hangup(id, rs[i])));
+      expect(fake.calls('oauth.token').filter((r) => r.params.grant_type === 'refresh_token'), 'no call step went to the token endpoint').to.have.length(0);
+      expect(fake.httpRequestCount(), 'nor to the portal with a token known to be expired').to.equal(0);
+      const status = JSON.parse((await runCli(t, ['status', '--json'])).stdout);
+      expect(status.outbox).to.include({ pending: 8, blocked: 0, failed: 0 });
+      expect(t.log()).not.to.match(/ ERROR /);
+
+      await dueNow();
+      const out = await runCli(t, ['retry', '--json', '--max-seconds', '60']);
+      const report = JSON.parse(out.stdout);
+      expect(report.calls, out.stdout).to.include({ tried: 4, done: 4 });
+      expect(report.steps, out.stdout).to.include({ waiting: 0, held: 0 });
+      expect(fake.issuedTokens().refreshGrants, 'renewed once').to.equal(1);
+      expect(new Set([...fake.finishedCalls.values()].map((c) => c.EXTERNAL_CALL_ID))).to.deep.equal(new Set(ids));
+      expect(fake.finishedCalls.size).to.equal(4);
+      expect(t.log()).to.match(/access token renewed/);
+      expect(t.log()).not.to.match(/invalid_grant|app-s3cr3t-value/);
+    });
+
+    it('the retry renews a token that expires within 10 minutes, with nothing in the outbox (no calls for days)', async () => {
+      await connect();
+      await setExpiry(Date.now() + 5 * 60_000);
+      expect((await runCli(t, ['retry'])).code).to.equal(0);
+      expect(fake.issuedTokens().refreshGrants).to.equal(1);
+      expect((await runCli(t, ['retry'])).code).to.equal(0);
+      expect(fake.issuedTokens().refreshGrants, 'the new one is good for an hour').to.equal(1);
+    });
+
+    it('the portal refuses a token the database thought valid: the call goes on, the retry renews and delivers', async () => {
+      await connect();
+      fake.expireAccessTokens();
+      const r = await incoming('1700007100.1');
+      expect(r.vars.__BITRIX_CALL_ID).to.equal(undefined);
+      await hangup('1700007100.1', r);
+      expect(fake.issuedTokens().refreshGrants).to.equal(0);
+      await dueNow();
+      await runCli(t, ['retry']);
+      expect(fake.issuedTokens().refreshGrants).to.equal(1);
+      expect([...fake.finishedCalls.values()].map((c) => c.EXTERNAL_CALL_ID)).to.deep.equal(['1700007100.1']);
+    });
+
+    it('a refresh token that no longer works: one error line, the outbox waits for Connect, Connect delivers', async () => {
+      await connect();
+      await setExpiry(Date.now() - 1000);
+      const db = await openCallDb(t.dbPath);
+      await db.run("UPDATE oauth SET refresh_token = 'revoked'");
+      await db.close();
+      await runCli(t, ['retry']);
+      expect(errorLines(t.log()).join('\n')).to.match(/invalid_grant.*press Connect/);
+      const r = await incoming('1700007200.1');
+      await hangup('1700007200.1', r);
+      await dueNow();
+      await runCli(t, ['retry']);
+      const status = JSON.parse((await runCli(t, ['status', '--json'])).stdout);
+      expect(status.outbox).to.include({ blocked: 1 });
+      expect(fake.calls('oauth.token').filter((q) => q.params.grant_type === 'refresh_token'), 'not asked again').to.have.length(1);
+      const ex = await runCli(t, ['oauth-exchange', '--json'], `${fake.grantAuthorizationCode()}\n`);
+      expect(JSON.parse(ex.stdout)).to.include({ ok: true });
+      await runCli(t, ['retry']);
+      expect([...fake.finishedCalls.values()].map((c) => c.EXTERNAL_CALL_ID)).to.deep.equal(['1700007200.1']);
+    });
   });
 
   it('retry is safe to run twice at once: no step is sent twice', async () => {
@@ -279,6 +349,35 @@ describe('faults: the call goes on, nothing is lost', function () {
     await Promise.all([runCli(t, ['retry']), runCli(t, ['retry'])]);
     expect(fake.calls('telephony.externalcall.register')).to.have.length(10);
     expect(fake.calls('telephony.externalcall.finish')).to.have.length(10);
+  });
+
+  it('portal renamed (3xx): the call goes on, one error line naming the new host, the outbox waits like refused credentials; status names the host', async () => {
+    fake.setRedirect('https://renamed.bitrix24.ru');
+    const r = await incoming('1700006100.1');
+    expect(r.exitCode).to.equal(0);
+    expect(r.vars.__BITRIX_CALL_ID).to.equal(undefined);
+    await hangup('1700006100.1', r);
+    const lines = errorLines(t.log());
+    expect(lines.length).to.be.at.least(1);
+    expect(lines[0]).to.match(/redirects to https:\/\/renamed\.bitrix24\.ru .*new address/);
+    expect(t.log()).not.to.contain(fake.webhookUrl.split('/')[5]);
+    const before = fake.requests.length;
+    await dueNow();
+    await runCli(t, ['retry']);
+    expect(fake.requests.length, 'no request while the same address is configured').to.equal(before);
+    const status = JSON.parse((await runCli(t, ['status', '--json'])).stdout);
+    expect(status).to.include({ redirectHost: 'renamed.bitrix24.ru' });
+    expect(status.outbox).to.include({ pending: 2, blocked: 1 });
+
+    // The admin puts the new address in (here: the fake stops redirecting and is reached by another name).
+    fake.setRedirect(null);
+    t.write({ webhookUrl: fake.webhookUrl.replace('127.0.0.1', 'localhost') });
+    const rr = await runCli(t, ['retry', '--json']);
+    const report = JSON.parse(rr.stdout);
+    expect(report, rr.stdout).to.include({ unblocked: 1 });
+    expect(report.steps, rr.stdout).to.include({ waiting: 0, held: 0 });
+    expect([...fake.finishedCalls.values()].map((c) => c.EXTERNAL_CALL_ID)).to.deep.equal(['1700006100.1']);
+    expect(JSON.parse((await runCli(t, ['status', '--json'])).stdout)).to.include({ redirectHost: null });
   });
 
   it('credentials refused: nothing is retried until the credentials change; then it all goes through', async () => {

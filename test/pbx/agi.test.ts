@@ -2,9 +2,9 @@
 // sends (reference/asterisk-agi-observed.md §3), replies and channel state, SIGHUP and dead
 // mode when the caller hangs up, hangup handlers, AGISTATUS, FastAGI and its fallback (§10).
 import { expect } from 'chai';
-import { copyFileSync, mkdtempSync, readFileSync, existsSync } from 'fs';
+import { copyFileSync, readFileSync, existsSync } from 'fs';
+import { tempDir } from '../helpers/tmp';
 import { createServer, Server, Socket } from 'net';
-import { tmpdir } from 'os';
 import { join } from 'path';
 import { Pbx } from '../helpers/pbx';
 
@@ -22,7 +22,7 @@ describe('test PBX: AGI', function () {
   let out: string;
 
   beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'pbx-agi-'));
+    dir = tempDir('pbx-agi-');
     out = join(dir, 'probe.jsonl');
     copyFileSync(join(__dirname, 'fixtures', 'agi-probe.js'), join(dir, 'agi-probe.js'));
   });

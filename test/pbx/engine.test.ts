@@ -2,12 +2,12 @@
 // the order of hangup work, SHARED/MASTER_CHANNEL, and its refusal to guess. Small dialplans,
 // virtual time, no processes (AGIs here are built-in stand-ins).
 import { expect } from 'chai';
-import { mkdtempSync, statSync } from 'fs';
-import { tmpdir } from 'os';
+import { statSync } from 'fs';
+import { tempDir } from '../helpers/tmp';
 import { join } from 'path';
 import { Pbx, PbxOptions } from '../helpers/pbx';
 
-const dir = mkdtempSync(join(tmpdir(), 'pbx-engine-'));
+const dir = tempDir('pbx-engine-');
 
 function pbxOf(lines: string[], more: Partial<PbxOptions> = {}): Pbx {
   return new Pbx({ dialplan: { file: 'test.conf', text: lines.join('\n') }, agiDir: dir, spoolDir: dir, ...more });

@@ -2,8 +2,7 @@
 // (/work/lab/FINDINGS.md §1–§4). The module's AGIs are stood in for by built-in scripts here, so
 // these runs are about the dialplan, not about Bitrix24 (test/integration/pbx-call-flow.test.ts is).
 import { expect } from 'chai';
-import { mkdtempSync } from 'fs';
-import { tmpdir } from 'os';
+import { tempDir } from '../helpers/tmp';
 import { join } from 'path';
 import type { BuiltinAgi } from '../helpers/pbx';
 import { freepbxFixtures, FreepbxFixture, freepbxPbx } from '../helpers/pbx/freepbx';
@@ -11,7 +10,7 @@ import { freepbxFixtures, FreepbxFixture, freepbxPbx } from '../helpers/pbx/free
 for (const fx of freepbxFixtures()) describe(`test PBX: FreePBX call paths (${fx.name})`, () => paths(fx));
 
 function paths(fx: FreepbxFixture) {
-  const dir = mkdtempSync(join(tmpdir(), 'pbx-freepbx-'));
+  const dir = tempDir('pbx-freepbx-');
 
   function pbxWithStandIns(showMs = 0) {
     const shows: Array<{ channel: string; ext: string }> = [];

@@ -14,6 +14,7 @@ describe('config loader', () => {
     const c = parseConfig({ ...base });
     expect(c).to.include({ defaultUserId: 1, incomingTimeoutMs: 2000, retentionHours: 48, countryCode: '7', logLevel: 'info', showCard: true });
     expect(c.app).to.equal(null);
+    expect(c.httpsProxy).to.equal('');
   });
 
   const bad: Array<[string, Record<string, unknown>, RegExp]> = [
@@ -26,6 +27,8 @@ describe('config loader', () => {
     ['enabled without credentials', { version: 1, enabled: true, dids: [] }, /"webhookUrl" or "app" must be set/],
     ['app without secret', { ...base, app: { portalUrl: 'https://p.bitrix24.ru', clientId: 'x' } }, /app/],
     ['log level', { ...base, logLevel: 'verbose' }, /key "logLevel"/],
+    ['proxy without a port', { ...base, httpsProxy: 'http://proxy.lan' }, /key "httpsProxy" must look like http:\/\/\[user:password@\]host:port/],
+    ['proxy spoken to over TLS', { ...base, httpsProxy: 'https://proxy.lan:3128' }, /key "httpsProxy" must look like/],
   ];
   for (const [what, cfg, message] of bad) {
     it(`rejects ${what} with a one-line error naming the key, as the schema does`, () => {
@@ -124,12 +127,25 @@ describe('config loader', () => {
     });
   });
 
+  it('takes an HTTPS proxy with or without credentials, by name, IPv4 or IPv6', () => {
+    for (const httpsProxy of ['http://proxy.lan:3128', 'http://pbx:p%40ss@proxy.lan:3128/', 'http://10.0.0.1:8080', 'http://[fd00::1]:3128']) {
+      expect(reference({ ...base, httpsProxy }), httpsProxy).to.equal(true);
+      expect(parseConfig({ ...base, httpsProxy }).httpsProxy).to.equal(httpsProxy);
+    }
+  });
+
   it('never echoes the secret in an error', () => {
     try {
       parseConfig({ ...base, webhookUrl: 'http://bad host/rest/1/s3cr3tcode/' });
       expect.fail('should reject');
     } catch (e) {
       expect((e as Error).message).not.to.contain('s3cr3tcode');
+    }
+    try {
+      parseConfig({ ...base, httpsProxy: 'http://pbx:pr0xyS3cret@proxy lan:3128' });
+      expect.fail('should reject');
+    } catch (e) {
+      expect((e as Error).message).not.to.contain('pr0xyS3cret');
     }
   });
 

@@ -1,7 +1,11 @@
 import { expect } from 'chai';
 import { decideFinish, lostCallEnd, usersToHide } from '../../agi-src/logic/finish';
+import { isCallId } from '../../agi-src/logic/call-id';
+import { MIN_UPLINK_BYTES_PER_S, UPLOAD_FLOOR_MS, uploadBudgetMs } from '../../agi-src/logic/upload';
 import { MAX_NAME_CHARS, pickCrmName, sanitiseCallerName } from '../../agi-src/logic/name';
 import { didKey, isListedDid, normaliseNumber } from '../../agi-src/logic/phone';
+import { agentCallerName, clickChannelId, clickEndStatus, ClickRequest, dialNumber, isStale, parseClickEvent, STALE_CLICK_MS, validExtension } from '../../agi-src/logic/click';
+import { causeCode, decideOutgoingFinish, epochMs, lineNumber, OutgoingEnd } from '../../agi-src/logic/outgoing';
 import { pickResponsible } from '../../agi-src/logic/responsible';
 import { isoWithOffset, talkSeconds } from '../../agi-src/logic/time';
 
@@ -47,10 +51,17 @@ describe('DID matching', () => {
 });
 
 describe('caller name', () => {
-  it('removes control characters and newlines, collapses spaces, keeps Cyrillic and quotes', () => {
+  it('removes control characters and newlines, collapses spaces, keeps Cyrillic', () => {
     expect(sanitiseCallerName('  Иван\n\tПетров\r\n')).to.equal('Иван Петров');
-    expect(sanitiseCallerName('Ivan "The Terrible"\u0000 Petrov\\')).to.equal('Ivan "The Terrible" Petrov\\');
     expect(sanitiseCallerName('a\u200Bb\u2028c')).to.equal('a b c');
+  });
+  it('removes what FreePBX would read as dialplan when it substitutes the name: " $ { } [ ] | ; , \\', () => {
+    expect(sanitiseCallerName('Ivan "The Terrible"\u0000 Petrov\\')).to.equal('Ivan The Terrible Petrov');
+    expect(sanitiseCallerName('${SHELL(rm -rf /)}')).to.equal('SHELL(rm -rf /)');
+    expect(sanitiseCallerName('$[1/0]|Gosub(evil,s,1);x')).to.equal('1/0 Gosub(evil s 1) x');
+    expect(sanitiseCallerName('ООО "Ромашка", филиал №2')).to.equal('ООО Ромашка филиал №2');
+    expect(sanitiseCallerName("O'Brien & Sons (Ltd.) <sales>")).to.equal("O'Brien & Sons (Ltd.) <sales>");
+    expect(sanitiseCallerName('",$;|')).to.equal('');
   });
   it(`cuts at ${MAX_NAME_CHARS} characters without splitting an emoji`, () => {
     const name = sanitiseCallerName('😀'.repeat(300));
@@ -158,5 +169,159 @@ describe('dates', () => {
     const s = isoWithOffset(Date.UTC(2025, 11, 30, 11, 0, 0));
     expect(s).to.match(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d$/);
     expect(new Date(s).getTime()).to.equal(Date.UTC(2025, 11, 30, 11, 0, 0));
+  });
+});
+
+describe('outgoing call finish', () => {
+  const end = (o: Partial<OutgoingEnd>): OutgoingEnd => ({ answeredAt: null, hungUpAt: 1_000_000, dialStatus: '', cause: null, answeredTimeMs: null, ...o });
+  it('answered: 200 and talk time from the trunk answer, by the caller', () => {
+    expect(decideOutgoingFinish(end({ answeredAt: 900_000, hungUpAt: 962_400, dialStatus: 'ANSWER', answeredTimeMs: 70_000 }), 12)).to.deep.equal({
+      userId: 12,
+      duration: 62,
+      statusCode: '200',
+    });
+  });
+  it('answered without our stamp (another U() on the Dial): Asterisk\'s ANSWEREDTIME', () => {
+    expect(decideOutgoingFinish(end({ dialStatus: 'ANSWER', answeredTimeMs: 12_600 }), 12)).to.deep.equal({ userId: 12, duration: 13, statusCode: '200' });
+  });
+  it('maps the last trunk\'s DIALSTATUS and cause; never talk time when unanswered', () => {
+    const cases: Array<[string, number | null, string]> = [
+      ['BUSY', 17, '486'],
+      ['NOANSWER', 19, '304'],
+      ['CANCEL', 16, '603-S'],
+      ['', null, '603-S'],
+      ['CHANUNAVAIL', 1, '404'],
+      ['CONGESTION', 3, '404'],
+      ['CONGESTION', 28, '484'],
+      ['CHANUNAVAIL', 34, '503'],
+      ['CONGESTION', null, '503'],
+      ['DONTCALL', null, 'OTHER'],
+      ['TORTURE', null, 'OTHER'],
+      ['INVALIDARGS', null, 'OTHER'],
+    ];
+    for (const [status, cause, code] of cases) {
+      expect(decideOutgoingFinish(end({ dialStatus: status, cause, answeredTimeMs: 5000 }), 7), `${status}/${cause}`).to.deep.equal({
+        userId: 7,
+        duration: 0,
+        statusCode: code,
+      });
+    }
+  });
+  it('reads the dialplan\'s stamps and causes strictly', () => {
+    expect(epochMs('1767096000.250')).to.equal(1767096000250);
+    expect(epochMs('1767096000')).to.equal(1767096000000);
+    for (const bad of ['', ' ', 'x', '12', '1767096000.', '-1767096000.5']) expect(epochMs(bad), bad).to.equal(null);
+    expect(causeCode('16')).to.equal(16);
+    expect(causeCode('')).to.equal(null);
+    expect(causeCode('SIP 486')).to.equal(null);
+  });
+  it('LINE_NUMBER: the route name, printable, at most 50 characters', () => {
+    expect(lineNumber(' Main ')).to.equal('Main');
+    expect(lineNumber('a\u0000b\nc')).to.equal('a b c');
+    expect(Array.from(lineNumber('Маршрут'.repeat(20)))).to.have.length(50);
+  });
+});
+
+describe('click-to-call decisions', () => {
+  const event = (data: Record<string, unknown>, over: Record<string, unknown> = {}) => ({
+    ID: '7',
+    TIMESTAMP_X: '2026-12-02T14:00:00+03:00',
+    EVENT_NAME: 'ONEXTERNALCALLSTART',
+    EVENT_DATA: data,
+    EVENT_ADDITIONAL: { user_id: '12' },
+    MESSAGE_ID: 'm',
+    ...over,
+  });
+  const data = { PHONE_NUMBER: '8 (916) 123-45-67', PHONE_NUMBER_INTERNATIONAL: '+79161234567', USER_ID: '12', CALL_ID: 'externalCall.abc123.1796210900', LINE_NUMBER: '', CALL_LIST_ID: '0' };
+
+  it('reads an OnExternalCallStart from the offline queue (strings on the wire)', () => {
+    expect(parseClickEvent(event(data))).to.deep.equal({
+      callId: 'externalCall.abc123.1796210900',
+      userId: 12,
+      phone: '8 (916) 123-45-67',
+      phoneInternational: '+79161234567',
+      line: '',
+      queuedAt: Date.parse('2026-12-02T11:00:00Z'),
+    });
+    expect(parseClickEvent(event({ data }))?.callId, 'wrapped in data').to.equal('externalCall.abc123.1796210900');
+  });
+  it('refuses what it cannot finish or dial for: other events, no CALL_ID, no user', () => {
+    expect(parseClickEvent(event(data, { EVENT_NAME: 'ONCRMLEADADD' }))).to.equal(null);
+    expect(parseClickEvent(event({ ...data, CALL_ID: '' }))).to.equal(null);
+    expect(parseClickEvent(event({ ...data, CALL_ID: 'a b\r\nAction: x' }))).to.equal(null);
+    expect(parseClickEvent(event({ ...data, USER_ID: '0' }))).to.equal(null);
+    expect(parseClickEvent(null)).to.equal(null);
+    expect(parseClickEvent(event(data, { TIMESTAMP_X: {} }))?.queuedAt, 'an unreadable time: not stale').to.equal(null);
+  });
+  it('a click queued over a minute ago is not dialled', () => {
+    const c = parseClickEvent(event(data)) as ClickRequest;
+    expect(isStale(c, (c.queuedAt as number) + STALE_CLICK_MS)).to.equal(false);
+    expect(isStale(c, (c.queuedAt as number) + STALE_CLICK_MS + 1)).to.equal(true);
+    expect(isStale({ ...c, queuedAt: null }, Date.now())).to.equal(false);
+  });
+  it('dials the E.164 form through the first rewrite rule that fits', () => {
+    const rules = [
+      { prefix: '+7', replace: '8' },
+      { prefix: '+', replace: '810' },
+    ];
+    expect(dialNumber({ phone: '8 (916) 123-45-67', phoneInternational: '+79161234567' }, rules)).to.equal('89161234567');
+    expect(dialNumber({ phone: '+1 415 555 0123', phoneInternational: '+14155550123' }, rules)).to.equal('81014155550123');
+    expect(dialNumber({ phone: '+79161234567', phoneInternational: '+79161234567' }, [])).to.equal('+79161234567');
+    expect(dialNumber({ phone: '101', phoneInternational: '' }, rules), 'an internal number as clicked').to.equal('101');
+    expect(dialNumber({ phone: '8 800 100-00-00 доб. 5', phoneInternational: '' }, [])).to.equal('880010000005');
+  });
+  it('leaves nothing that could break the AMI action or the dial string', () => {
+    expect(dialNumber({ phone: 'abc', phoneInternational: '' }, [])).to.equal(null);
+    expect(dialNumber({ phone: '123\r\nAction: Command', phoneInternational: '' }, [])).to.equal('123');
+    expect(dialNumber({ phone: '1'.repeat(40), phoneInternational: '' }, [])).to.equal(null);
+    expect(validExtension('101')).to.equal('101');
+    for (const bad of ['', null, '10 1', '101@from-internal', '101/n', '*65', 'x']) expect(validExtension(bad), String(bad)).to.equal(null);
+    expect(agentCallerName('+79161234567')).to.equal('Bitrix24 +79161234567');
+    expect(agentCallerName('"<x>"\r\n')).to.equal('Bitrix24 x');
+  });
+  it('names the originated channel with a uniqueid of its own, short enough for the CDR', () => {
+    const id = clickChannelId(1796210900123, 'a1b2c3d4e5f6');
+    expect(id).to.equal('1796210900.c2ca1b2c3d4e5f6');
+    expect(id.length).to.be.at.most(32);
+    expect(clickChannelId(1796210900123, 'zz;\n')).to.equal('1796210900.c2c');
+  });
+  it('a click that never became a call: 304 when the agent did not answer, else 603-S', () => {
+    expect(clickEndStatus('agent-no-answer')).to.equal('304');
+    expect(clickEndStatus('not-placed')).to.equal('603-S');
+    expect(clickEndStatus('not-dialled')).to.equal('603-S');
+  });
+});
+
+describe('recording upload budget', () => {
+  it('a floor for a small file, then time in proportion to the size at the slowest planned uplink', () => {
+    expect(uploadBudgetMs(0)).to.equal(UPLOAD_FLOOR_MS);
+    expect(uploadBudgetMs(MIN_UPLINK_BYTES_PER_S)).to.equal(UPLOAD_FLOOR_MS + 1000);
+    // One hour of 8 kHz 16-bit WAV (57.6 MB): an hour and 20 s at 128 kbit/s.
+    expect(uploadBudgetMs(57_600_000)).to.equal(UPLOAD_FLOOR_MS + 3600_000);
+  });
+});
+
+describe('Bitrix24 CALL_ID', () => {
+  it('accepts the shape the portal makes: externalCall.<md5>.<unix time>', () => {
+    expect(isCallId('externalCall.9b1e2c3d4f5a6b7c8d9e0f1a2b3c4d5e.1767096000')).to.equal(true);
+    expect(isCallId('externalCall.9B1E2C3D4F5A6B7C8D9E0F1A2B3C4D5E.1767096000')).to.equal(true);
+    expect(isCallId('externalCall.00000000000000000000000000000000.999999999')).to.equal(true);
+  });
+  it('refuses anything else', () => {
+    for (const bad of [
+      '',
+      'externalCall.',
+      'externalCall.9b1e2c3d4f5a6b7c8d9e0f1a2b3c4d5e',
+      'externalCall.9b1e2c3d4f5a6b7c8d9e0f1a2b3c4d5.1767096000',
+      'externalCall.9b1e2c3d4f5a6b7c8d9e0f1a2b3c4d5e.1767096000;Set(x=1)',
+      'externalCall.9b1e2c3d4f5a6b7c8d9e0f1a2b3c4d5e.1767096000\nHANGUP',
+      'externalcall.9b1e2c3d4f5a6b7c8d9e0f1a2b3c4d5e.1767096000',
+      'externalCall.zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz.1767096000',
+      'externalCall.9b1e2c3d4f5a6b7c8d9e0f1a2b3c4d5e.1767096000000000',
+      '${EVIL}',
+    ]) {
+      expect(isCallId(bad), JSON.stringify(bad)).to.equal(false);
+    }
+    expect(isCallId(12345)).to.equal(false);
   });
 });

@@ -48,7 +48,11 @@ describe('secrets in text', () => {
     expect(out).to.contain('/rest/1/***');
   });
   it('knows which config values are secret', () => {
-    expect(configSecrets({ webhookUrl: 'https://p.bitrix24.ru/rest/7/c0de/', app: { portalUrl: 'https://p', clientId: 'id', clientSecret: 'sec' } })).to.deep.equal(['c0de', 'sec']);
+    expect(configSecrets({ webhookUrl: 'https://p.bitrix24.ru/rest/7/c0de/', app: { portalUrl: 'https://p', clientId: 'id', clientSecret: 'sec' }, httpsProxy: '' })).to.deep.equal(['c0de', 'sec']);
+    expect(configSecrets({ webhookUrl: '', app: null, httpsProxy: 'http://pbx:p%40ss@proxy.lan:3128' })).to.deep.equal(['p%40ss', 'p@ss']);
+  });
+  it('masks credentials in any URL (an HTTPS proxy)', () => {
+    expect(redact('proxy http://pbx:pr0xy@proxy.lan:3128 refused')).to.equal('proxy http://***@proxy.lan:3128 refused');
   });
 });
 
@@ -64,9 +68,13 @@ describe('leaky bucket', () => {
     expect(over.waitMs).to.equal(500);
     expect(admit(state, 1500, 2, 49).waitMs).to.equal(0);
   });
-  it('never moves its clock backwards (a request admitted late does not drain twice)', () => {
-    const later = admit({ level: 10, updatedAt: 5000 }, 4000, 2, 49);
-    expect(later.state).to.deep.equal({ level: 11, updatedAt: 5000 });
+  it('a clock that stepped back neither drains nor freezes it: its time restarts from now', () => {
+    // (The gate reads the clock inside its write lock, so an earlier time is a clock step.)
+    const full = { level: 49, updatedAt: 10_000_000 };
+    const back = admit(full, 10_000_000 - 3600_000, 2, 49);
+    expect(back).to.deep.equal({ state: { level: 49, updatedAt: 10_000_000 - 3600_000 }, waitMs: 500 });
+    expect(admit(back.state, 10_000_000 - 3600_000 + 500, 2, 49).waitMs, 'half a second later, as without the step').to.equal(0);
+    expect(admit({ level: 10, updatedAt: 5000 }, 4000, 2, 49).state).to.deep.equal({ level: 11, updatedAt: 4000 });
   });
   it('drains at the configured rate and never below zero', () => {
     expect(admit({ level: 10, updatedAt: 0 }, 100_000, 2, 49).state.level).to.equal(1);

@@ -116,6 +116,40 @@ describe('SQLite store', () => {
   });
 });
 
+describe('shared bucket and a clock that steps back', () => {
+  let db: Db;
+  beforeEach(async () => {
+    db = await Db.open(join(tempDir('itd-clock-'), 'calls.sqlite'), 1000);
+  });
+  afterEach(() => db.close());
+
+  it('holds a request no longer than the bucket would without the step', async () => {
+    let offset = 0;
+    const clock = () => Date.now() + offset;
+    const gate = new DbRequestGate(db, 2, 6, 'call-path', clock); // 5 at once, then 2/s
+    for (let i = 0; i < 5; i++) await gate.acquire('batch', clock() + 1000);
+    offset = -3600_000; // NTP steps the clock back an hour
+    // The next slot drains in half a second: well inside this deadline, step or no step.
+    await gate.acquire('batch', clock() + 3000);
+    await gate.acquire('batch', clock() + 3000);
+  });
+
+  it('an OPERATION_TIME_LIMIT pause does not grow by the step either', async () => {
+    let offset = 0;
+    const clock = () => Date.now() + offset;
+    const gate = new DbRequestGate(db, 2, 50, 'call-path', clock);
+    await gate.pauseMethod('telephony.externalcall.register', clock() + 2 * 3600_000); // a portal clock hours ahead
+    await gate.acquire('telephony.externalcall.register', clock() + 1000).then(
+      () => expect.fail('paused'),
+      (err: BitrixError) => expect(err.code).to.equal('OPERATION_TIME_LIMIT'),
+    );
+    // The operating limit resets within 10 minutes: a pause ending further ahead than that is a
+    // clock's doing (here: ours stepped back an hour) and would hold the method for 70 minutes.
+    offset = -3600_000;
+    await gate.acquire('telephony.externalcall.register', clock() + 1000);
+  });
+});
+
 describe('shared bucket under a locked database', () => {
   it('the call path waits at most half a second for the limiter, then sends anyway; background work waits', async () => {
     const path = join(tempDir('itd-gate-'), 'calls.sqlite');

@@ -199,6 +199,25 @@ class ext_gosubif extends extension
     }
 }
 
+class ext_gotoif extends extension
+{
+    public $condition;
+    public $true_priority;
+    public $false_priority;
+
+    public function __construct($condition, $true_priority, $false_priority = false)
+    {
+        $this->condition = $condition;
+        $this->true_priority = $true_priority;
+        $this->false_priority = $false_priority;
+    }
+
+    public function output()
+    {
+        return 'GotoIf(' . $this->condition . '?' . $this->true_priority . ($this->false_priority ? ':' . $this->false_priority : '') . ')';
+    }
+}
+
 class ext_return extends extension
 {
     public function output()
@@ -247,25 +266,6 @@ class ext_goto extends extension
     public function output()
     {
         return 'Goto(' . ($this->context ? $this->context . ',' : '') . ($this->ext ? $this->ext . ',' : '') . $this->pri . ')';
-    }
-}
-
-class ext_gotoif extends extension
-{
-    public $condition;
-    public $true_priority;
-    public $false_priority;
-
-    public function __construct($condition, $true_priority, $false_priority = false)
-    {
-        $this->condition = $condition;
-        $this->true_priority = $true_priority;
-        $this->false_priority = $false_priority;
-    }
-
-    public function output()
-    {
-        return 'GotoIf(' . $this->condition . '?' . $this->true_priority . ($this->false_priority ? ':' . $this->false_priority : '') . ')';
     }
 }
 

@@ -187,10 +187,16 @@ namespace {
     class TestCore
     {
         public $dids = [];
+        public $routes = [];
 
         public function getAllDIDs($order = 'extension')
         {
             return $this->dids;
+        }
+
+        public function getAllRoutes()
+        {
+            return $this->routes;
         }
     }
 
@@ -219,12 +225,23 @@ namespace {
         }
     }
 
+    /** BMO/Cron: the asterisk user's crontab as lines; addLine() throws when the line does not stick. */
     class TestCron
     {
         public $lines = [];
+        /** @var bool the crontab refuses changes (crontab missing, not allowed) */
+        public $broken = false;
+
+        public function getAll()
+        {
+            return $this->lines;
+        }
 
         public function addLine($line)
         {
+            if ($this->broken) {
+                throw new \Exception("Cron line added didn't remain in crontab on final check");
+            }
             if (!in_array(trim($line), $this->lines, true)) {
                 $this->lines[] = trim($line);
             }
@@ -286,6 +303,13 @@ namespace {
     function freepbx_log($level, $message)
     {
         $GLOBALS['__freepbx_log'][] = [$level, $message];
+    }
+
+    /** What install and uninstall print (framework utility.functions.php: echo + EOL, and the log). */
+    $GLOBALS['__out'] = [];
+    function out($text, $log = true)
+    {
+        $GLOBALS['__out'][] = $text;
     }
 
     function load_view($view_filename_protected, $vars = [])

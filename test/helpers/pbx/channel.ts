@@ -3,6 +3,8 @@
 // its dialplan location and Gosub stack, caller ID, state, hangup handlers, and an inbox of
 // control frames (ringing, answer, busy, hangup) that the application running on it waits on.
 
+import type { PhoneScript } from './phones';
+
 export type ChannelState = 'Down' | 'Ring' | 'Ringing' | 'Up';
 
 export type ControlType = 'ringing' | 'progress' | 'answer' | 'busy' | 'congestion' | 'hangup' | 'dtmf';
@@ -75,6 +77,8 @@ export class Channel {
   other?: Channel;
   half?: 1 | 2;
   mixmonitor?: MixMonitorState;
+  /** A trunk channel: how the far end behaves (pbx.trunk()). */
+  farEnd?: PhoneScript;
   /** Called when the channel is answered (a caller's key presses start). */
   onAnswer?: () => void;
   /** Called when the channel is gone (after its hangup handlers and MixMonitor). */

@@ -55,7 +55,21 @@ export function subSpec(arg: string, withS: boolean): string {
 /** ast_request: a new outgoing channel for `tech/resource`, or undefined when none can be had. */
 export function requestChannel(pbx: Pbx, tech: string, resource: string, requester: Channel): Channel | undefined {
   let chan: Channel;
-  if (tech.toUpperCase() === 'PJSIP') {
+  if (tech.toUpperCase() === 'PJSIP' && /^[^/@]+@[^/@]+$/.test(resource)) {
+    // A trunk: PJSIP/<number>@<endpoint> (FreePBX's ${OUT_n}/${OUTNUM}${OUT_n_SUFFIX}).
+    const [number, endpoint] = resource.split('@');
+    const trunk = pbx.trunks.get(endpoint);
+    if (!trunk) throw new PbxError(`Dial to PJSIP/${resource}: no trunk scripted for ${endpoint} (pbx.trunk('${endpoint}', …))`);
+    const script = typeof trunk === 'function' ? trunk(number) : trunk;
+    if (script.unavailable) {
+      pbx.warn(`Unable to create channel of type 'PJSIP' (cause 20 - Subscriber absent) for ${endpoint}`);
+      requester.hangupCause = 20;
+      return undefined;
+    }
+    chan = pbx.newChannel(`PJSIP/${endpoint}-${pbx.channelSuffix()}`, 'PJSIP', endpoint, requester.linkedid);
+    chan.farEnd = script;
+    pbx.trunkCalls.push({ endpoint, number, channel: chan.name });
+  } else if (tech.toUpperCase() === 'PJSIP') {
     const endpoint = resource.split('/')[0];
     const script = pbx.phones.get(endpoint);
     if (!script) throw new PbxError(`Dial to PJSIP/${endpoint}: no phone scripted for it (pbx.phone('PJSIP/${endpoint}', …))`);
@@ -104,7 +118,7 @@ export function callChannel(pbx: Pbx, chan: Channel): boolean {
     pbx.startPbx(two, two.context, two.exten, 1);
     return true;
   }
-  return callPhone(pbx, chan, pbx.phones.get(chan.endpoint)!);
+  return callPhone(pbx, chan, chan.farEnd ?? pbx.phones.get(chan.endpoint)!);
 }
 
 export function nextFrame(pbx: Pbx, chan: Channel, ms: number | undefined, accept: (f: ControlFrame) => boolean) {
@@ -124,7 +138,14 @@ export type RingResult =
   | { answered?: undefined; status: 'CANCEL' | 'NOANSWER' | 'BUSY' | 'CONGESTION' | 'CHANUNAVAIL'; rest: Set<Channel> };
 
 /** wait_for_answer: control frames from the outgoing channels until one answers. */
-export async function ringUntilAnswer(pbx: Pbx, caller: Channel, ringing: Channel[], deadline: number | undefined, opts: { indicateRinging: boolean; nochan?: number }): Promise<RingResult> {
+export async function ringUntilAnswer(
+  pbx: Pbx,
+  caller: Channel,
+  ringing: Channel[],
+  deadline: number | undefined,
+  /** `dial`: app_dial's handle_cause() and the callee's cause copied to the caller (HANGUPCAUSE after a failed Dial). */
+  opts: { indicateRinging: boolean; nochan?: number; dial?: boolean },
+): Promise<RingResult> {
   const active = new Set(ringing);
   let busy = 0;
   let congestion = 0;
@@ -146,9 +167,10 @@ export async function ringUntilAnswer(pbx: Pbx, caller: Channel, ringing: Channe
     }
     if (f.type === 'progress') continue;
     const cause = f.type === 'busy' ? 17 : f.type === 'congestion' ? 34 : f.from.hangupCause;
+    if (opts.dial) caller.hangupCause = f.from.hangupCause || cause;
     if (cause === 17) busy++;
     else if (cause === 34) congestion++;
-    else if (cause === 20) nochan++;
+    else if (cause === 20 || (opts.dial && cause !== 16 && cause !== 19)) nochan++;
     active.delete(f.from);
     await hangupAll(pbx, [f.from], cause);
     if (active.size === 0) return { status: busy ? 'BUSY' : congestion ? 'CONGESTION' : nochan ? 'CHANUNAVAIL' : 'NOANSWER', rest: active };
@@ -204,7 +226,7 @@ const dial: App = async ({ pbx, chan: caller, data }) => {
     return 0;
   }
   pbx.event('dial', caller, { peers: ringing.map((c) => c.name) });
-  const result = await ringUntilAnswer(pbx, caller, ringing, deadline, { indicateRinging: true, nochan });
+  const result = await ringUntilAnswer(pbx, caller, ringing, deadline, { indicateRinging: true, nochan, dial: true });
   await hangupAll(pbx, result.rest, result.answered ? 26 : 16);
   if (!result.answered) {
     caller.setVar('DIALSTATUS', result.status);

@@ -8,8 +8,8 @@ import { Clock } from './clock';
 import { FUNCTIONS, FunctionHost, UnsupportedError } from './functions';
 import { Dialplan, DialplanSource, parseDialplan, Step } from './parser';
 import { substitute } from './substitute';
-import { placeInbound } from './phones';
-import type { InboundCall, InboundOptions, PhoneScript } from './phones';
+import { placeInbound, placeOutbound } from './phones';
+import type { InboundCall, InboundOptions, OutboundOptions, PhoneScript, TrunkScript } from './phones';
 import type { BuiltinAgi } from './agi';
 import { findApp, PbxError } from './registry';
 // The applications register themselves; loading them here makes every Pbx complete.
@@ -106,6 +106,9 @@ export class Pbx implements FunctionHost {
   readonly globals = new Map<string, string>();
   readonly queues = new Map<string, QueueConfig & { lastIndex: number }>();
   readonly phones = new Map<string, PhoneScript>();
+  readonly trunks = new Map<string, TrunkScript>();
+  /** Every call put on a trunk: which endpoint, which number, the channel. */
+  readonly trunkCalls: Array<{ endpoint: string; number: string; channel: string }> = [];
   readonly live = new Set<Channel>();
   readonly ended: ChannelRecord[] = [];
   readonly trace: TraceLine[] = [];
@@ -147,6 +150,17 @@ export class Pbx implements FunctionHost {
   /** A call arriving on a trunk; its dialplan starts at once. */
   inbound(opts: InboundOptions): InboundCall {
     return placeInbound(this, opts);
+  }
+
+  /** Scripts the far end of a PJSIP trunk (endpoint `lab-a`): a Dial to PJSIP/<number>@lab-a reaches it. */
+  trunk(endpoint: string, script: TrunkScript): this {
+    this.trunks.set(endpoint, script);
+    return this;
+  }
+
+  /** A call made from a phone: its dialplan starts in from-internal at the number. */
+  outbound(opts: OutboundOptions): InboundCall {
+    return placeOutbound(this, opts);
   }
 
   // ------------------------------------------------------------ FunctionHost

@@ -312,10 +312,12 @@ export const FUNCTIONS: Record<string, DialplanFunction> = {
   },
   CUT: { read: (host, chan, args) => cut(host, chan, args) },
   IF: {
+    // func_logic.c: AST_NONSTANDARD_APP_ARGS, so quotes around the values go (FreePBX's
+    // cf exten writes DEXTEN=${IF(…?"<number>#": )}).
     read(_h, _c, args) {
-      const [expr, rest] = splitOnce(args, '?');
+      const [expr, rest] = separateArgs(args, '?', true, 2);
       if (rest === undefined) return undefined;
-      const [yes, no] = splitOnce(rest, ':');
+      const [yes, no] = separateArgs(rest, ':', true, 2);
       if (!expr.trim()) return undefined;
       return checkCondition(expr.trim()) ? (yes ?? '').trim() : (no ?? '').trim();
     },

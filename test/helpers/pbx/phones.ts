@@ -15,6 +15,26 @@ export interface PhoneScript {
   unavailable?: boolean;
   /** Declines after ringing this long (cause 21). */
   rejectAfterMs?: number;
+  /** Ends the call after ringing this long with `cause` (a trunk: 1 unallocated number, 34 no circuit …). */
+  failAfterMs?: number;
+  cause?: number;
+}
+
+/** A trunk's far end: one script for every number, or one per number dialled. */
+export type TrunkScript = PhoneScript | ((number: string) => PhoneScript);
+
+export interface OutboundOptions {
+  /** The phone the call is made from: `PJSIP/101` (its extension is the caller ID number). */
+  from: string;
+  /** What the user dialled (the channel's EXTEN in from-internal). */
+  number: string;
+  callerName?: string;
+  /** The caller hangs up this long after dialling, whatever happens meanwhile (gives up while it rings). */
+  hangupAfterMs?: number;
+  /** The caller hangs up this long after being connected. */
+  hangupAfterTalkMs?: number;
+  /** Variables already on the channel (e.g. what an Originate set). */
+  vars?: Record<string, string>;
 }
 
 export interface InboundOptions {
@@ -59,6 +79,7 @@ export function callPhone(pbx: Pbx, chan: Channel, script: PhoneScript): boolean
     chan.state = 'Ringing';
     pbx.indicate(chan, 'ringing');
     if (script.rejectAfterMs !== undefined) pbx.clock.timer(script.rejectAfterMs, () => chan.state === 'Ringing' && pbx.hangup(chan, 21));
+    if (script.failAfterMs !== undefined) pbx.clock.timer(script.failAfterMs, () => chan.state === 'Ringing' && pbx.hangup(chan, script.cause ?? 34));
     if (script.answerAfterMs === undefined) return;
     pbx.clock.timer(script.answerAfterMs, () => {
       if (chan.hungUp || chan.state !== 'Ringing') return;
@@ -67,6 +88,20 @@ export function callPhone(pbx: Pbx, chan: Channel, script: PhoneScript): boolean
     });
   });
   return true;
+}
+
+/** The caller (`caller`, whose call `chan` carries) hangs up after a while, or after some talk. */
+function callerLeaves(pbx: Pbx, chan: Channel, caller: Channel, opts: { hangupAfterMs?: number; hangupAfterTalkMs?: number }): void {
+  if (opts.hangupAfterMs !== undefined) pbx.clock.timer(opts.hangupAfterMs, () => pbx.hangup(caller, 16));
+  if (opts.hangupAfterTalkMs !== undefined) {
+    const talk = opts.hangupAfterTalkMs;
+    let armed = false;
+    chan.onBridge = () => {
+      if (armed) return;
+      armed = true;
+      pbx.clock.timer(talk, () => pbx.hangup(caller, 16));
+    };
+  }
 }
 
 /** A call arriving from the PSTN on a PJSIP trunk. */
@@ -91,16 +126,7 @@ export function placeInbound(pbx: Pbx, opts: InboundOptions): InboundCall {
   chan.state = 'Ring';
   chan.caller = { num: opts.callerNum ?? '', name: opts.callerName ?? '' };
   chan.dnid = opts.did;
-  if (opts.hangupAfterMs !== undefined) pbx.clock.timer(opts.hangupAfterMs, () => pbx.hangup(caller, 16));
-  if (opts.hangupAfterTalkMs !== undefined) {
-    const talk = opts.hangupAfterTalkMs;
-    let armed = false;
-    chan.onBridge = () => {
-      if (armed) return;
-      armed = true;
-      pbx.clock.timer(talk, () => pbx.hangup(caller, 16));
-    };
-  }
+  callerLeaves(pbx, chan, caller, opts);
   if (opts.dtmf?.length) {
     const presses = opts.dtmf;
     chan.onAnswer = () => {
@@ -113,5 +139,18 @@ export function placeInbound(pbx: Pbx, opts: InboundOptions): InboundCall {
   pbx.startPbx(chan, context, opts.did, 1);
   // The originating half has no dialplan: it is gone with the call.
   if (caller !== chan) chan.onDestroyed = () => pbx.track(pbx.destroy(caller));
+  return { channel: chan, record: () => pbx.ended.find((r) => r.uniqueid === chan.uniqueid) };
+}
+
+/** A call from a phone: its PJSIP channel enters from-internal at the dialled number. */
+export function placeOutbound(pbx: Pbx, opts: OutboundOptions): InboundCall {
+  const endpoint = opts.from.replace(/^PJSIP\//, '');
+  const chan = pbx.newChannel(`PJSIP/${endpoint}-${pbx.channelSuffix()}`, 'PJSIP', endpoint);
+  chan.state = 'Ring';
+  chan.caller = { num: endpoint, name: opts.callerName ?? `Ext ${endpoint}` };
+  chan.dnid = opts.number;
+  for (const [k, v] of Object.entries(opts.vars ?? {})) chan.setVar(k, v);
+  callerLeaves(pbx, chan, chan, opts);
+  pbx.startPbx(chan, 'from-internal', opts.number, 1);
   return { channel: chan, record: () => pbx.ended.find((r) => r.uniqueid === chan.uniqueid) };
 }
