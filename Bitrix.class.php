@@ -31,13 +31,20 @@ require_once __DIR__ . '/OauthConnect.php';
 require_once __DIR__ . '/RetryJob.php';
 require_once __DIR__ . '/InstalledFiles.php';
 require_once __DIR__ . '/AmiCredentials.php';
+require_once __DIR__ . '/DialplanProblems.php';
+require_once __DIR__ . '/Dialplan/Problem.php';
+require_once __DIR__ . '/Dialplan/Facts.php';
 require_once __DIR__ . '/ResponsibleDestinations.php';
 require_once __DIR__ . '/ResponsiblePage.php';
 require_once __DIR__ . '/Dialplan/Splice.php';
 require_once __DIR__ . '/Dialplan/AgiStep.php';
 require_once __DIR__ . '/Dialplan/InboundSubroutine.php';
 require_once __DIR__ . '/Dialplan/HangupHandler.php';
-require_once __DIR__ . '/Dialplan/AnswerHook.php';
+require_once __DIR__ . '/Dialplan/OperatorSubroutine.php';
+require_once __DIR__ . '/Dialplan/AnswerSubroutine.php';
+require_once __DIR__ . '/Dialplan/QueueHook.php';
+require_once __DIR__ . '/Dialplan/AutoBlkvmHook.php';
+require_once __DIR__ . '/Dialplan/DirectDialHook.php';
 require_once __DIR__ . '/Dialplan/OutboundSubroutine.php';
 require_once __DIR__ . '/Dialplan/OutboundAnswer.php';
 require_once __DIR__ . '/Dialplan/OutboundHangupHandler.php';
@@ -274,36 +281,51 @@ class Bitrix extends \FreePBX_Helpers implements \BMO
     }
 
     /**
-     * Nothing while off, but the responsible-manager destinations: they exist once defined (routes
-     * point at them) and with reporting off send every call to their fallback. Inbound: only
-     * routes of listed DIDs. Outgoing: the trunk hook when outgoing calls are reported or
-     * click-to-call is on (the clicked call leaves through a trunk).
+     * Nothing while off. Inbound: only routes of listed DIDs, every answer path with its hook
+     * (queue member gosub, ring groups and follow-me through macro-auto-blkvm, a Dial straight to
+     * an extension); what cannot be placed is reported (log, notification, page). Outgoing: the
+     * trunk hook when outgoing calls are reported or click-to-call is on (the clicked call leaves
+     * through a trunk); its problems are logged.
+     * The responsible-manager destinations exist once defined (routes point at them), also while
+     * off, when they send every call to their fallback.
      */
     public function doDialplanHook(&$ext, $engine, $priority)
     {
         $s = $this->settings()->get();
-        $answer = null;
+        $problems = [];
         if (!empty($s['enabled'])) {
             $agi = new Bitrix\Dialplan\AgiStep();
-            $problems = [];
             if (!empty($s['dids'])) {
-                list($spliced, $problems) = Bitrix\Dialplan\InboundSubroutine::spliceRoutes($ext, $this->inboundRoutes()->listed($s));
-                if ($spliced > 0) {
-                    Bitrix\Dialplan\InboundSubroutine::add($ext, $agi);
-                    Bitrix\Dialplan\HangupHandler::add($ext, $agi);
-                    $problems = array_merge($problems, Bitrix\Dialplan\AnswerHook::add($ext, $agi));
-                    $answer = Bitrix\Dialplan\AnswerHook::CONTEXT;
-                }
+                $problems = $this->inboundHooks($ext, $agi, $s);
             }
             if (!empty($s['outgoingEnabled']) || !empty($s['clickToCall'])) {
-                $problems = array_merge($problems, Bitrix\Dialplan\OutboundSubroutine::add($ext, $agi,
-                    ['report' => !empty($s['outgoingEnabled']), 'routes' => $s['outgoingRoutes']]));
-            }
-            foreach ($problems as $problem) {
-                $this->log($problem);
+                foreach (Bitrix\Dialplan\OutboundSubroutine::add($ext, $agi, ['report' => !empty($s['outgoingEnabled']), 'routes' => $s['outgoingRoutes']]) as $problem) {
+                    $this->log($problem);
+                }
             }
         }
+        $this->dialplanProblems()->record($problems);
+        $answer = Bitrix\Dialplan\Splice::extenExists($ext, Bitrix\Dialplan\AnswerSubroutine::CONTEXT, 's') ? Bitrix\Dialplan\AnswerSubroutine::CONTEXT : null;
         Bitrix\Dialplan\ResponsibleDestination::add($ext, $this->responsibleDestinations()->all(), $answer);
+    }
+
+    /** @return Bitrix\Dialplan\Problem[] */
+    private function inboundHooks($ext, Bitrix\Dialplan\AgiStep $agi, array $s)
+    {
+        list($spliced, $problems) = Bitrix\Dialplan\InboundSubroutine::spliceRoutes($ext, $this->inboundRoutes()->listed($s));
+        if ($spliced === 0) {
+            return $problems;
+        }
+        Bitrix\Dialplan\InboundSubroutine::add($ext, $agi);
+        Bitrix\Dialplan\HangupHandler::add($ext, $agi);
+        Bitrix\Dialplan\OperatorSubroutine::add($ext);
+        Bitrix\Dialplan\AnswerSubroutine::add($ext, $agi);
+        return array_merge(
+            $problems,
+            Bitrix\Dialplan\QueueHook::add($ext, $this->asteriskVersion()),
+            Bitrix\Dialplan\AutoBlkvmHook::add($ext),
+            Bitrix\Dialplan\DirectDialHook::add($ext)
+        );
     }
 
     public function genConfig()
@@ -363,7 +385,7 @@ class Bitrix extends \FreePBX_Helpers implements \BMO
     public function page()
     {
         return $this->room('page', fn () => new Bitrix\SettingsPage($this->settings(), $this->configFile(), $this->inboundRoutes(),
-            $this->outboundRoutes(), $this->cli(), $this->options['moduleDir']));
+            $this->outboundRoutes(), $this->cli(), $this->options['moduleDir'], $this->dialplanProblems()));
     }
 
     public function inboundRoutes()
@@ -379,6 +401,11 @@ class Bitrix extends \FreePBX_Helpers implements \BMO
     public function retryJob()
     {
         return $this->room('retryJob', fn () => new Bitrix\RetryJob($this->FreePBX, $this->agiDir(), $this->configFile()->path()));
+    }
+
+    public function dialplanProblems()
+    {
+        return $this->room('dialplanProblems', fn () => new Bitrix\DialplanProblems($this, $this->FreePBX));
     }
 
     public function hostCheck()
@@ -437,6 +464,17 @@ class Bitrix extends \FreePBX_Helpers implements \BMO
             $dir = null;
         }
         return is_string($dir) && $dir !== '' ? rtrim($dir, '/') : self::DEFAULT_AGI_DIR;
+    }
+
+    /** FreePBX's ASTVERSION (the running Asterisk's version), or null when it cannot say. */
+    private function asteriskVersion()
+    {
+        try {
+            $v = $this->FreePBX->Config->get('ASTVERSION');
+        } catch (\Throwable $e) {
+            $v = null;
+        }
+        return is_string($v) && preg_match('/^\d+(\.\d+)*/', $v) ? $v : null;
     }
 
     /** One line of install/uninstall output, through the framework's out() (console or Module Admin). */

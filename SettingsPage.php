@@ -22,6 +22,8 @@ class SettingsPage
     private $cli;
     /** @var string */
     private $moduleDir;
+    /** @var DialplanProblems */
+    private $dialplanProblems;
 
     /** @var array[] messages shown at the top: ['type' => 'success|danger|warning|info', 'text' => …] */
     private $messages = [];
@@ -30,8 +32,10 @@ class SettingsPage
     /** @var array|null the failed save's input, shown again */
     private $submitted = null;
 
-    public function __construct(Settings $settings, ConfigFile $configFile, InboundRoutes $routes, OutboundRoutes $outRoutes, OperatorCli $cli, $moduleDir)
+    public function __construct(Settings $settings, ConfigFile $configFile, InboundRoutes $routes, OutboundRoutes $outRoutes, OperatorCli $cli, $moduleDir,
+        DialplanProblems $dialplanProblems)
     {
+        $this->dialplanProblems = $dialplanProblems;
         $this->settings = $settings;
         $this->configFile = $configFile;
         $this->routes = $routes;
@@ -92,6 +96,7 @@ class SettingsPage
             'routes' => $this->routes->forPicker(),
             'outRoutes' => $this->outRoutes->forPicker(),
             'status' => $status,
+            'dialplanProblems' => $this->dialplanProblems->texts(),
             'outbox' => isset($status['error']) ? null : OutboxStatus::read($status),
             'oauthReturnUrl' => OauthConnect::returnUrl(),
             'i18n' => $this->jsStrings(),

@@ -3,8 +3,11 @@ namespace FreePBX\modules\Bitrix\Dialplan;
 
 /**
  * A call on a listed DID: its inbound route (core's ext-did-0001/0002) goes through our
- * subroutine before the route's own caller-ID hook; the subroutine pushes the hangup handler,
- * then runs the incoming step (caller's name from the CRM, call registered) and returns.
+ * subroutine before the route's own caller-ID hook. The subroutine marks the call as ours before
+ * any AGI runs (the marker, the channel later answer facts are written to, the start time),
+ * pushes the hangup handler, then runs the incoming step (caller's name from the CRM, call
+ * registered) and returns. A call that already carries the marker (the same call entering a
+ * route again) is left as it is.
  *
  *   asterisk -rx "dialplan show 74951234567@ext-did-0002"
  *   asterisk -rx "dialplan show itd-bitrix-inbound"
@@ -19,7 +22,7 @@ class InboundSubroutine
      *   exten => 74951234567,n,Gosub(itd-bitrix-inbound,s,1(${FROM_DID}))
      *   exten => 74951234567,n(did-cid-hook),Noop(CallerID Entry Point)
      * @param array[] $routes [['context' => 'ext-did-0002', 'exten' => '74951234567'], …]
-     * @return array [number of routes spliced, problems (string[])]
+     * @return array [number of routes spliced, Problem[]]
      */
     public static function spliceRoutes($ext, array $routes)
     {
@@ -28,7 +31,7 @@ class InboundSubroutine
         foreach ($routes as $r) {
             $label = Splice::findLabel($ext, $r['context'], $r['exten'], self::ROUTE_LABELS);
             if ($label === null) {
-                $problems[] = sprintf('inbound route %s in %s has no did-cid-hook label; not reported', $r['exten'], $r['context']);
+                $problems[] = new Problem(Problem::ROUTE, [$r['exten'], $r['context']]);
                 continue;
             }
             Splice::normaliseExten($ext, $r['context'], $r['exten']);
@@ -40,7 +43,11 @@ class InboundSubroutine
 
     /**
      *   [itd-bitrix-inbound]
-     *   exten => s,1,Set(AGISIGHUP=no)
+     *   exten => s,1,ExecIf($["${BITRIX_UNIQUEID}"!=""]?Return())
+     *   exten => s,n,Set(AGISIGHUP=no)
+     *   exten => s,n,Set(__BITRIX_UNIQUEID=${UNIQUEID})
+     *   exten => s,n,Set(__BITRIX_CHANNEL=${CHANNEL(name)})
+     *   exten => s,n,Set(BITRIX_STARTED=${STRFTIME(,,%s.%3q)})
      *   exten => s,n,Set(CHANNEL(hangup_handler_push)=itd-bitrix-hangup,s,1)
      *   exten => s,n,AGI(itd_bitrix_incoming.js,${ARG1})
      *   exten => s,n,Return()
@@ -49,7 +56,13 @@ class InboundSubroutine
     {
         $c = self::CONTEXT;
         $ext->addSectionNoCustom($c, true);
+        $ext->add($c, 's', '', new \ext_execif('$["${BITRIX_UNIQUEID}"!=""]', 'Return', ''));
         $ext->add($c, 's', '', new \ext_set('AGISIGHUP', 'no'));
+        // The facts the later steps read, set by Asterisk itself: an incoming step that starts
+        // late or never leaves the call reported all the same.
+        $ext->add($c, 's', '', new \ext_set('__' . Facts::MARKER, '${UNIQUEID}'));
+        $ext->add($c, 's', '', new \ext_set('__' . Facts::CHANNEL, '${CHANNEL(name)}'));
+        $ext->add($c, 's', '', new \ext_set(Facts::STARTED, Facts::NOW));
         // Pushed before the lookup, so a caller who hangs up during it still gets the call finished.
         $ext->add($c, 's', '', new \ext_set('CHANNEL(hangup_handler_push)', HangupHandler::CONTEXT . ',s,1'));
         $agi->add($ext, $c, 's', 'incoming', '${ARG1}');

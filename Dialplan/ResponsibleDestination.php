@@ -43,12 +43,13 @@ class ResponsibleDestination
      *
      *   [itd-bitrix-responsible-answered]
      *   exten => s,1,Gosub(macro-blkvm-clr,s,1())
-     *   exten => s,n,GosubIf($["${BITRIX_UNIQUEID}"!=""]?itd-bitrix-answer,s,1(${ARG1}))
+     *   exten => s,n,GosubIf($["${BITRIX_UNIQUEID}"!="" & "${SHARED(BITRIX_ANSWER,${BITRIX_CHANNEL})}"=""]?itd-bitrix-answered,s,1(${ARG1}))
      *   exten => s,n,Return()
      *
      * @param array[] $destinations id => destination (ResponsibleDestinations::all())
-     * @param string|null $answerSubroutine the module's answer subroutine (card, operator, answer
-     *        time; ARG1 = the extension), null when the module generates none (off, no DID)
+     * @param string|null $answerSubroutine the module's answer subroutine (AnswerSubroutine: the
+     *        answer fact, then the card; ARG1 = the extension), null when the module generates none
+     *        (off, no DID)
      */
     public static function add($ext, array $destinations, $answerSubroutine)
     {
@@ -93,10 +94,11 @@ class ResponsibleDestination
         // FreePBX's macro-auto-blkvm does for queue and ring-group answers.
         $ext->add($a, 's', '', new \ext_macro('blkvm-clr'));
         if ($answerSubroutine !== null) {
-            // The answer is recorded like any other: card, operator, answer time. (Seam for the
-            // facts-dialplan answer subroutine: a hook on the manager's own Dial may have recorded
-            // this answer first, so guard on the answer fact being empty there.)
-            $ext->add($a, 's', '', new \ext_gosubif('$["${BITRIX_UNIQUEID}"!=""]', $answerSubroutine . ',s,1', false, '${ARG1}'));
+            // The answer is recorded like any other (who, when; the card). The hook on the
+            // extension's own Dial (DirectDialHook, or macro-auto-blkvm) has usually recorded it a
+            // moment earlier, on the phone's channel: then this one has nothing to add.
+            $ext->add($a, 's', '', new \ext_gosubif('$["${' . Facts::MARKER . '}"!="" & "${' . Facts::answerOfCall() . '}"=""]',
+                $answerSubroutine . ',s,1', false, '${ARG1}'));
         }
         $ext->add($a, 's', '', new \ext_return(''));
     }

@@ -12,6 +12,8 @@ import { cpus, release, tmpdir, totalmem } from 'os';
 import { join } from 'path';
 import { FakeBitrix, seedDemo } from '../test/fake-bitrix/server';
 import { testSetup, TestSetup } from '../test/helpers/config';
+import { cardsDone, endFacts, inboundFacts, recordAnswer } from '../test/helpers/facts';
+import { dumpedFixture, freepbxPbx } from '../test/helpers/pbx/freepbx';
 import type { AgiRunOptions, AgiRunResult } from '../test/helpers/fake-asterisk';
 import {
   AGI_BIN,
@@ -49,6 +51,7 @@ function opt(name: string, dflt: number): number {
 const RUNS = opt('runs', 25);
 const CONCURRENT = opt('concurrent', 50);
 const RSS_RUNS = opt('rss-runs', 5);
+const QUEUE_CALLS = opt('queue-calls', 10);
 const KEEP = process.argv.includes('--keep');
 const CONCURRENT_ONLY = process.argv.includes('--concurrent-only'); // skip A–C (debugging part E) // keep the temp config/database/log folders
 
@@ -270,21 +273,24 @@ async function main(): Promise<void> {
     };
     const oneCall = async () => {
       const uid = nextUniqueid();
-      const inc = await requestsOf(async () => (await timedAgi({ ...incomingListed(tB), env: { agi_uniqueid: uid, agi_callerid: randomCaller(rand) } })).result, 'B incoming');
-      const inherited = { BITRIX_UNIQUEID: inc.r.vars.__BITRIX_UNIQUEID ?? '', BITRIX_CALL_ID: inc.r.vars.__BITRIX_CALL_ID ?? '' };
-      const sh = await requestsOf(
-        async () =>
-          (
-            await timedAgi({
-              script: 'itd_bitrix_show.js',
-              args: ['101'],
-              env: { agi_uniqueid: `${uid}1`, agi_channel: 'PJSIP/101-00000002' },
-              vars: inherited,
-              configPath: tB.configPath,
-            })
-          ).result,
-        'B show',
+      const call = inboundFacts(uid);
+      const inc = await requestsOf(
+        async () => (await timedAgi({ ...incomingListed(tB), env: { agi_uniqueid: uid, agi_callerid: randomCaller(rand) }, vars: call })).result,
+        'B incoming',
       );
+      const inherited = { ...call, BITRIX_CALL_ID: inc.r.vars.__BITRIX_CALL_ID ?? '' };
+      recordAnswer(inherited, '101');
+      const sh = await requestsOf(async () => {
+        const r = await timedAgi({
+          script: 'itd_bitrix_show.js',
+          args: ['101'],
+          env: { agi_uniqueid: `${uid}1`, agi_channel: 'PJSIP/101-00000002' },
+          vars: inherited,
+          configPath: tB.configPath,
+        });
+        await cardsDone(uid); // the card goes out from its own process
+        return r.result;
+      }, 'B show');
       await sleep(1100); // a second of talk: an answered call with DURATION ≥ 1
       const hup = await requestsOf(
         async () =>
@@ -292,7 +298,7 @@ async function main(): Promise<void> {
             await timedAgi({
               script: 'itd_bitrix_hangup.js',
               env: { agi_uniqueid: uid, agi_context: 'itd-bitrix-hangup' },
-              vars: inherited,
+              vars: endFacts(inherited),
               dead: true,
               configPath: tB.configPath,
             })
@@ -325,14 +331,18 @@ async function main(): Promise<void> {
       const peak: Record<string, number[]> = { incoming: [], show: [], hangup: [], 'incoming.unlisted': [], 'node -e 0': [], 'php.incoming': [] };
       for (let i = 0; i < RSS_RUNS; i++) {
         const uid = nextUniqueid();
-        const inc = await agiPeakRss({ ...incomingListed(tB), env: { agi_uniqueid: uid, agi_callerid: randomCaller(rand) } });
+        const call = inboundFacts(uid);
+        const inc = await agiPeakRss({ ...incomingListed(tB), env: { agi_uniqueid: uid, agi_callerid: randomCaller(rand) }, vars: call });
         checkSession('C incoming', inc.result);
         peak.incoming.push(inc.mb);
-        const inherited = { BITRIX_UNIQUEID: inc.result.vars.__BITRIX_UNIQUEID ?? '', BITRIX_CALL_ID: inc.result.vars.__BITRIX_CALL_ID ?? '' };
+        const inherited = { ...call, BITRIX_CALL_ID: inc.result.vars.__BITRIX_CALL_ID ?? '' };
+        recordAnswer(inherited, '102');
+        // The show step itself; the card process it starts is the operator CLI (not measured here).
         const sh = await agiPeakRss({ script: 'itd_bitrix_show.js', args: ['102'], env: { agi_uniqueid: `${uid}1` }, vars: inherited, configPath: tB.configPath });
         checkSession('C show', sh.result);
         peak.show.push(sh.mb);
-        const hup = await agiPeakRss({ script: 'itd_bitrix_hangup.js', env: { agi_uniqueid: uid }, vars: inherited, dead: true, configPath: tB.configPath });
+        await cardsDone(uid);
+        const hup = await agiPeakRss({ script: 'itd_bitrix_hangup.js', env: { agi_uniqueid: uid }, vars: endFacts(inherited), dead: true, configPath: tB.configPath });
         checkSession('C hangup', hup.result);
         peak.hangup.push(hup.mb);
         peak['incoming.unlisted'].push((await agiPeakRss({ script: 'itd_bitrix_incoming.js', args: [UNLISTED_DID], configPath: tB.configPath })).mb);
@@ -366,14 +376,17 @@ async function main(): Promise<void> {
   setups.push(tE);
   const calls = Array.from({ length: CONCURRENT }, (_, i) => ({ uid: nextUniqueid(), caller: randomCaller(rand), ext: i % 2 ? '102' : '101' }));
   const t0 = Date.now();
-  const incs = await Promise.all(calls.map((c) => timedAgi({ ...incomingListed(tE), env: { agi_uniqueid: c.uid, agi_callerid: c.caller } })));
+  const channels = calls.map((c) => inboundFacts(c.uid));
+  const incs = await Promise.all(calls.map((c, i) => timedAgi({ ...incomingListed(tE), env: { agi_uniqueid: c.uid, agi_callerid: c.caller }, vars: channels[i] })));
   const tInc = Date.now();
-  const inherited = incs.map((r) => ({ BITRIX_UNIQUEID: r.result.vars.__BITRIX_UNIQUEID ?? '', BITRIX_CALL_ID: r.result.vars.__BITRIX_CALL_ID ?? '' }));
+  const inherited = incs.map((r, i) => ({ ...channels[i], BITRIX_CALL_ID: r.result.vars.__BITRIX_CALL_ID ?? '' }));
+  calls.forEach((c, i) => recordAnswer(inherited[i], c.ext));
   const shows = await Promise.all(
     calls.map((c, i) =>
       timedAgi({ script: 'itd_bitrix_show.js', args: [c.ext], env: { agi_uniqueid: `${c.uid}1` }, vars: { ...inherited[i], 'CHANNEL(linkedid)': c.uid }, configPath: tE.configPath }),
     ),
   );
+  await cardsDone(); // the cards go out from their own processes
   const tShow = Date.now();
   const hups = await Promise.all(
     // the hangup handler runs on the inbound channel: same caller id, FROM_DID set by FreePBX
@@ -381,7 +394,7 @@ async function main(): Promise<void> {
       timedAgi({
         script: 'itd_bitrix_hangup.js',
         env: { agi_uniqueid: c.uid, agi_callerid: c.caller, agi_context: 'itd-bitrix-hangup' },
-        vars: { ...inherited[i], FROM_DID: DID },
+        vars: endFacts({ ...inherited[i], FROM_DID: DID }),
         dead: true,
         configPath: tE.configPath,
       }),
@@ -440,6 +453,28 @@ async function main(): Promise<void> {
       `(slowest AGI ${e.incomingMaxMs} ms, median ${e.incomingMedianMs} ms, budget 2000 ms), shows ${r1(e.wallMs.showBurst / 1000)} s (slowest ${e.showMaxMs} ms, budget 1500 ms), ` +
       `hangups ${r1(e.wallMs.hangupBurst / 1000)} s, retry drain ${r1(e.wallMs.retryDrain / 1000)} s`,
   );
+
+  // ================================================================ F: show requests per answered queue call
+  const fx = dumpedFixture();
+  if (!fx) anomalies.push('F: utests/fixtures/dump-dialplan.php or php missing; show requests per queue call not measured');
+  else {
+    progress(`F: ${QUEUE_CALLS} queue calls on the test PBX (generated dialplan), every member picking up in the same millisecond`);
+    const fakeF = await FakeBitrix.start({ rateLimit: false });
+    seedDemo(fakeF);
+    fakeF.addUser({ ID: 17, NAME: 'Oleg', LAST_NAME: 'Sidorov', ACTIVE: true, UF_PHONE_INNER: '103' });
+    const tF = testSetup({ webhookUrl: fakeF.webhookUrl, dids: Object.values(fx.dids) as string[], logLevel: 'info' });
+    setups.push(tF);
+    const pbx = freepbxPbx({ fixture: fx, agiDir: AGI_BIN, spoolDir: tF.dir, agiEnv: { ITD_BITRIX_CONFIG: tF.configPath } });
+    for (const u of fx.users) pbx.phone(`PJSIP/${u.ext}`, { answerAfterMs: 3000 });
+    const qcalls = Array.from({ length: QUEUE_CALLS }, (_, i) => pbx.inbound({ did: fx.dids.queue, callerNum: `8916800${String(i).padStart(4, '0')}`, hangupAfterTalkMs: 8000 }));
+    await pbx.run();
+    const answered = qcalls.filter((c) => pbx.events.some((e) => e.type === 'queue-connect' && e.channel === c.channel.name)).length;
+    const pickedUp = pbx.trace.filter((x) => x.context === 'macro-auto-blkvm' && x.priority === 1).length;
+    const perCall = answered ? fakeF.shows.length / answered : NaN;
+    info.queueShows = { calls: QUEUE_CALLS, answered, phonesPickedUp: pickedUp, showRequests: fakeF.shows.length };
+    target('queue.shows.per.answered.call', perCall, `${r2(perCall)} (${fakeF.shows.length} show requests for ${answered} answered calls; ${pickedUp} phones picked up)`, '1', perCall === 1);
+    await fakeF.stop();
+  }
 
   // ================================================================ summary
   if (KEEP) note(`kept: ${setups.map((t) => t.dir).join(' ')}`);

@@ -25,6 +25,7 @@
 import { rmSync } from 'fs';
 import { FakeBitrix, Fault, seedDemo } from '../test/fake-bitrix/server';
 import { testSetup } from '../test/helpers/config';
+import { endFacts, inboundFacts, recordAnswer } from '../test/helpers/facts';
 import { drainOutbox, median, nextUniqueid, percentile, prng, r1, randomCaller, requireBuilt, sleep, timedAgi, withDb } from './lib';
 
 const DID = '74951234567';
@@ -154,10 +155,13 @@ async function main(): Promise<number> {
       if (i >= plans.length) return;
       const p = plans[i];
       const o: Outcome = { plan: p, incomingMs: 0, showMs: null, hangupMs: 0, killed: false, registeredInAgi: false, problems: [] };
+      // The channel variables the module's dialplan sets (test/helpers/facts.ts).
+      const call = inboundFacts(p.uid);
       const inc = await timedAgi({
         script: 'itd_bitrix_incoming.js',
         args: [DID],
         env: { agi_uniqueid: p.uid, agi_callerid: p.caller },
+        vars: call,
         configPath: t.configPath,
         ...(p.killAtMs !== null ? { killAfterMs: p.killAtMs } : {}),
       });
@@ -166,10 +170,11 @@ async function main(): Promise<number> {
       if (!o.killed && inc.result.exitCode !== 0) o.problems.push(`incoming exit ${inc.result.exitCode} signal ${inc.result.signal} after ${Math.round(inc.ms)} ms`);
       if (inc.result.stderr) o.problems.push(`incoming stderr: ${inc.result.stderr.trim().slice(0, 160)}`);
       if (inc.result.rejected.length) o.problems.push(`incoming rejected: ${inc.result.rejected.join(' | ')}`);
-      const vars = { BITRIX_UNIQUEID: inc.result.vars.__BITRIX_UNIQUEID ?? '', BITRIX_CALL_ID: inc.result.vars.__BITRIX_CALL_ID ?? '' };
+      const vars: Record<string, string> = { ...call, BITRIX_CALL_ID: inc.result.vars.__BITRIX_CALL_ID ?? '' };
       o.registeredInAgi = !!vars.BITRIX_CALL_ID;
       if (p.answered) {
         await sleep(p.ringMs);
+        recordAnswer(vars, p.ext);
         const sh = await timedAgi({
           script: 'itd_bitrix_show.js',
           args: [p.ext],
@@ -185,7 +190,7 @@ async function main(): Promise<number> {
       const hup = await timedAgi({
         script: 'itd_bitrix_hangup.js',
         env: { agi_uniqueid: p.uid, agi_callerid: p.caller, agi_context: 'itd-bitrix-hangup' },
-        vars: { ...vars, FROM_DID: DID },
+        vars: endFacts({ ...vars, FROM_DID: DID }),
         dead: true,
         configPath: t.configPath,
       });

@@ -5,7 +5,8 @@ import { mkdirSync, rmSync, writeFileSync } from 'fs';
 import { join } from 'path';
 import { FakeBitrix, seedDemo } from '../test/fake-bitrix/server';
 import { AGI_BIN, runAgiScript } from '../test/helpers/fake-asterisk';
-import { wavFile } from '../test/helpers/calls';
+import { waitFor, wavFile } from '../test/helpers/calls';
+import { endFacts, inboundFacts, recordAnswer } from '../test/helpers/facts';
 
 const DID = '74951234567';
 const dir = join(__dirname, '..', '.tmp', 'demo');
@@ -32,19 +33,23 @@ async function main(): Promise<void> {
   const say = (line: string) => process.stdout.write(`${line}\n`);
   say(`fake Bitrix24 listening on ${fake.url}; config ${configPath}`);
 
-  // 1. A known contact calls, operator 101 answers, talks, hangs up; the call was recorded.
-  const inc = await runAgiScript({ script: 'itd_bitrix_incoming.js', args: [DID], env: { agi_uniqueid: '1764150000.1', agi_callerid: '89161234567' }, configPath });
-  const vars = { BITRIX_UNIQUEID: inc.vars.__BITRIX_UNIQUEID ?? '', BITRIX_CALL_ID: inc.vars.__BITRIX_CALL_ID ?? '' };
+  // 1. A known contact calls, operator 101 answers, talks, hangs up; the call was recorded. The
+  // channel variables are what the module's dialplan records (test/helpers/facts.ts).
+  const call = inboundFacts('1764150000.1');
+  const inc = await runAgiScript({ script: 'itd_bitrix_incoming.js', args: [DID], env: { agi_uniqueid: '1764150000.1', agi_callerid: '89161234567' }, vars: call, configPath });
+  const vars = { ...call, BITRIX_CALL_ID: inc.vars.__BITRIX_CALL_ID ?? '' };
   say(`incoming  89161234567 on ${DID}: CALLERID(name)="${inc.vars['CALLERID(name)'] ?? ''}", CALL_ID ${vars.BITRIX_CALL_ID} (${inc.durationMs} ms)`);
+  recordAnswer(vars, '101');
   const sh = await runAgiScript({ script: 'itd_bitrix_show.js', args: ['101'], env: { agi_uniqueid: '1764150000.2' }, vars, configPath });
-  say(`show      operator 101 answered: card shown to user(s) ${fake.shows.map((s) => s.userIds.join(',')).join(' ')} (${sh.durationMs} ms)`);
+  await waitFor(() => fake.shows.length > 0, 10_000).catch(() => undefined);
+  say(`show      operator 101 answered: step done in ${sh.durationMs} ms; card shown to user(s) ${fake.shows.map((s) => s.userIds.join(',')).join(' ')}`);
   await new Promise((r) => setTimeout(r, 2000));
   const wav = join(dir, 'in-74951234567-89161234567-1764150000.1.wav');
   writeFileSync(wav, wavFile(32_000));
   const hup = await runAgiScript({
     script: 'itd_bitrix_hangup.js',
     env: { agi_uniqueid: '1764150000.1', agi_context: 'itd-bitrix-hangup' },
-    vars: { ...vars, MIXMONITOR_FILENAME: wav },
+    vars: endFacts({ ...vars, MIXMONITOR_FILENAME: wav }),
     dead: true,
     configPath,
   });
@@ -54,11 +59,18 @@ async function main(): Promise<void> {
   say(`finished  status ${done?.CALL_FAILED_CODE}, ${done?.CALL_DURATION} s, user ${done?.PORTAL_USER_ID}; recording ${fake.attachedFiles[0]?.filename ?? 'not attached'} (${fake.attachedFiles[0]?.data.length ?? 0} bytes)`);
 
   // 2. An unknown number calls and hangs up before anyone answers.
-  const missed = await runAgiScript({ script: 'itd_bitrix_incoming.js', args: [DID], env: { agi_uniqueid: '1764150100.1', agi_callerid: '+79990001122' }, configPath });
+  const missedCall = inboundFacts('1764150100.1');
+  const missed = await runAgiScript({
+    script: 'itd_bitrix_incoming.js',
+    args: [DID],
+    env: { agi_uniqueid: '1764150100.1', agi_callerid: '+79990001122' },
+    vars: missedCall,
+    configPath,
+  });
   await runAgiScript({
     script: 'itd_bitrix_hangup.js',
     env: { agi_uniqueid: '1764150100.1' },
-    vars: { BITRIX_UNIQUEID: missed.vars.__BITRIX_UNIQUEID ?? '', BITRIX_CALL_ID: missed.vars.__BITRIX_CALL_ID ?? '' },
+    vars: endFacts({ ...missedCall, BITRIX_CALL_ID: missed.vars.__BITRIX_CALL_ID ?? '' }),
     dead: true,
     configPath,
   });

@@ -45,6 +45,8 @@ abstract class BitrixTestCase extends TestCase
     protected $freepbx;
     /** @var TestCore */
     protected $core;
+    /** @var TestNotifications */
+    protected $notifications;
     /** @var string */
     protected $tmp;
     /** @var string */
@@ -69,7 +71,10 @@ abstract class BitrixTestCase extends TestCase
         $this->freepbx->register('Core', $this->core);
         $config = new TestConfig();
         $config->values['ASTAGIDIR'] = $this->tmp . '/agi-bin';
+        $config->values['ASTVERSION'] = '22.10.1';
         $this->freepbx->register('Config', $config);
+        $this->notifications = new TestNotifications();
+        $this->freepbx->register('Notifications', $this->notifications);
     }
 
     protected function tearDown(): void
@@ -147,9 +152,15 @@ abstract class BitrixTestCase extends TestCase
         }
     }
 
-    /** What core (pri 480) and queues (pri 100) generate for these routes, in their order. */
-    protected static function frameworkDialplan(array $routes, $fpbx = 17, $queues = true)
+    /**
+     * What core (pri 480) and queues (pri 100) generate for these routes, in their order: the
+     * lines of the contexts the module hooks into, in FreePBX's shape.
+     * @param int|null $asterisk major version the Queues module wrote Queue() for (default: 22
+     *                           with FreePBX 17, 18 with FreePBX 16)
+     */
+    protected static function frameworkDialplan(array $routes, $fpbx = 17, $queues = true, $asterisk = null)
     {
+        $asterisk = $asterisk !== null ? $asterisk : ($fpbx >= 17 ? 22 : 18);
         $ext = new extensions();
         if ($queues) {
             $fq = $fpbx >= 17 ? '_X.' : '_.';
@@ -157,6 +168,16 @@ abstract class BitrixTestCase extends TestCase
             $ext->add('from-queue', $fq, '', new ext_setvar('__FROMQ', 'true'));
             $ext->add('from-queue', $fq, '', new ext_goto('1', '${QAGENT}', 'ext-local'));
             $ext->splice('macro-auto-blkvm', 's', 1, new ext_execif('$["${FROMQ}"="true" & "${CALLFILENAME}"!=""]', 'Set', 'CDR(recordingfile)=${CALLFILENAME}.${MON_FMT}'));
+            $q = 'ext-queues';
+            $ext->add($q, '400', '', new ext_answer(''));
+            $ext->add($q, '400', '', new ext_setvar('__NODEST', '${EXTEN}'));
+            $ext->add($q, '400', 'qgosub', new ext_set('QGOSUB', '${IF($[${LEN(${VQ_GOSUB})}>0]?${VQ_GOSUB}:${QGOSUB})}'));
+            $ext->add($q, '400', '', new ext_set('VQ_GOSUB', ''));
+            // Asterisk 21 dropped Queue()'s macro argument: the gosub moved from the 8th to the 7th place.
+            $ext->add($q, '400', 'qcall', new extension($asterisk >= 21
+                ? 'Queue(400,${QOPTIONS},,${QAANNOUNCE},${QMAXWAIT},${QAGI},${QGOSUB},${QRULE},${QPOSITION})'
+                : 'Queue(400,${QOPTIONS},,${QAANNOUNCE},${QMAXWAIT},${QAGI},,${QGOSUB},${QRULE},${QPOSITION})'));
+            $ext->add($q, '400', '', new ext_setvar('__NODEST', ''));
         }
         foreach ($routes as $r) {
             $did = $r['extension'];
@@ -183,6 +204,15 @@ abstract class BitrixTestCase extends TestCase
         $ext->add($c, 's', '', new ext_execif('$[!${REGEX("[^0-9]" ${DIALEDPEERNUMBER})}]', 'Set', 'MASTER_CHANNEL(CONNECTEDLINE(num))=${DIALEDPEERNUMBER}'));
         if ($fpbx >= 17) {
             $ext->add($c, 's', '', new ext_macroexit());
+        }
+        $c = 'macro-dial-one';
+        $ext->add($c, 's', '', new ext_set('DEXTEN', '${ARG3}'));
+        $ext->add($c, 's', 'skiptrace', new ext_set('D_OPTIONS', '${IF($["${NODEST}"!="" & ${REGEX("(U[(]macro-auto-blkvm[)])" ${ARG2})} != 1]?${ARG2}U(macro-auto-blkvm):${ARG2})}'));
+        $ext->add($c, 's', '', new ext_execif('$["${DIRECTION}" = "INBOUND"]', 'Set', 'D_OPTIONS=${STRREPLACE(D_OPTIONS,T)}I'));
+        $ext->add($c, 's', 'dialapp', new ext_noop(''));
+        $ext->add($c, 's', 'dial', new ext_gosub('1', '${DEXTEN}', 'dialOne-with-exten', '${ARG1}'));
+        if ($fpbx >= 17) {
+            $ext->add($c, 's', '', new ext_return(''));
         }
         return $ext;
     }

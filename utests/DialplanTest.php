@@ -1,6 +1,7 @@
 <?php
 
 use FreePBX\modules\Bitrix;
+use FreePBX\modules\Bitrix\Dialplan\Problem;
 
 /**
  * The dialplan hook as FreePBX runs it (settings → listed routes → every hook), on core's and
@@ -78,13 +79,28 @@ class DialplanTest extends BitrixTestCase
     public function testModuleContextsWithoutCustomIncludesAndClassicAgi()
     {
         list(, $conf) = $this->generate($this->enabled());
-        foreach (['itd-bitrix-inbound', 'itd-bitrix-hangup', 'itd-bitrix-answer'] as $ctx) {
+        foreach (['itd-bitrix-inbound', 'itd-bitrix-hangup', 'itd-bitrix-operator', 'itd-bitrix-answered', 'itd-bitrix-queue',
+            'itd-bitrix-queue-answer'] as $ctx) {
             $this->assertStringStartsWith("[$ctx]\nexten => s,1,", (string)self::contextBlock($conf, $ctx), $ctx);
             $this->assertStringNotContainsString($ctx . '-custom', $conf);
         }
         $this->assertSame(3, substr_count($conf, 'AGI(itd_bitrix_'));
         $this->assertStringNotContainsString('agi://', $conf);
-        $this->assertStringContainsString(AnswerHookTest::HOOK, $conf);
+        $this->assertStringContainsString(AutoBlkvmHookTest::HOOK, $conf);
+        $this->assertStringContainsString(DirectDialHookTest::HOOK, $conf);
+        $this->assertStringContainsString(QueueHookTest::SPLICE, $conf);
+        $this->assertSame([], $this->notifications->rows, 'every hook placed: no notification');
+    }
+
+    public function testEveryAnswerPathIsHookedAndNoneUsesExttocall()
+    {
+        list(, $conf) = $this->generate($this->enabled());
+        $ours = '';
+        foreach (['itd-bitrix-inbound', 'itd-bitrix-hangup', 'itd-bitrix-operator', 'itd-bitrix-answered', 'itd-bitrix-queue', 'itd-bitrix-queue-answer'] as $ctx) {
+            $ours .= self::contextBlock($conf, $ctx);
+        }
+        $this->assertStringNotContainsString('EXTTOCALL', $ours);
+        $this->assertStringNotContainsString('MASTER_CHANNEL', $ours, 'the linkedid owner is not always the inbound channel');
     }
 
     public function testSecretsNeverInDialplan()
@@ -144,7 +160,69 @@ class DialplanTest extends BitrixTestCase
         $ext->add('ext-did-0002', '74951234567', '', new ext_goto('1', '400', 'ext-queues'));
         $b->doDialplanHook($ext, 'asterisk', 500);
         $this->assertStringNotContainsString('itd-bitrix', $ext->generateConf());
-        $this->assertSame([['WARNING', 'bitrix: inbound route 74951234567 in ext-did-0002 has no did-cid-hook label; not reported']],
+        $this->assertSame([['WARNING', 'bitrix: Inbound route 74951234567 (ext-did-0002) has no did-cid-hook label: its calls are not reported to Bitrix24.']],
             $GLOBALS['__freepbx_log']);
+        $this->assertSame(['bitrix/DIALPLAN_ROUTES'], array_keys($this->notifications->rows));
+    }
+
+    public function testOldQueueLineOnThisAsteriskIsANotificationAndThePageSaysSo()
+    {
+        $b = $this->enabled();
+        $this->core->dids = self::ROUTES;
+        $ext = self::frameworkDialplan(self::ROUTES, 17, true, 20);
+        $b->doDialplanHook($ext, 'asterisk', 500);
+        $conf = $ext->generateConf();
+        $this->assertNull(self::contextBlock($conf, 'itd-bitrix-queue'), 'no gosub Asterisk would not run');
+        $this->assertStringContainsString(AutoBlkvmHookTest::HOOK, $conf, 'queue answers keep the macro hook');
+        $n = $this->notifications->rows['bitrix/DIALPLAN_QUEUES'];
+        $this->assertSame('Bitrix24: queue answers need the Queues module updated', $n['display_text']);
+        $this->assertStringContainsString('Queue 400: FreePBX passes the member gosub to Queue() in a place Asterisk 22.10.1 does not read.', $n['extended_text']);
+        $this->assertSame('config.php?display=itdbitrix', $n['link']);
+        $this->assertStringContainsString('Queue 400: FreePBX passes the member gosub', $b->showPage());
+
+        // The Queues module updated, Apply Config again: the notification and the page line go.
+        $ext = self::frameworkDialplan(self::ROUTES, 17, true, 22);
+        $b->doDialplanHook($ext, 'asterisk', 500);
+        $this->assertSame([], $this->notifications->rows);
+        $this->assertStringNotContainsString('itd-bitrix-dialplan-problems', $b->showPage());
+    }
+
+    public function testNoAnswerHookAtAllIsANotification()
+    {
+        $b = $this->enabled(['74951234567']);
+        $this->core->dids = [self::ROUTES[0]];
+        $ext = new extensions();
+        $ext->add('ext-did-0002', '74951234567', 'did-cid-hook', new ext_noop('CallerID Entry Point'));
+        $b->doDialplanHook($ext, 'asterisk', 500);
+        $this->assertSame(['bitrix/DIALPLAN_ANSWER', 'bitrix/DIALPLAN_DIRECT'], array_keys($this->notifications->rows));
+        $this->assertSame('Bitrix24: no answer hook in the dialplan', $this->notifications->rows['bitrix/DIALPLAN_ANSWER']['display_text']);
+        $page = $b->showPage();
+        $this->assertStringContainsString('Neither macro-auto-blkvm nor sub-auto-blkvm is in the dialplan', $page);
+        $this->assertStringContainsString('macro-dial-one has no dialapp label', $page);
+    }
+
+    public function testSwitchingTheModuleOffClearsTheProblems()
+    {
+        $b = $this->enabled(['74951234567']);
+        $this->core->dids = [self::ROUTES[0]];
+        $ext = new extensions();
+        $b->doDialplanHook($ext, 'asterisk', 500);
+        $this->configure($b, ['enabled' => false]);
+        $b->doDialplanHook($ext, 'asterisk', 500);
+        $this->assertSame([], $this->notifications->rows);
+        $this->assertSame([], $b->dialplanProblems()->current());
+    }
+
+    public function testWithoutTheNotificationsClassTheProblemIsStillLoggedAndShown()
+    {
+        $freepbx = new \FreePBX();
+        $freepbx->register('Core', $this->core);
+        $b = new Bitrix($freepbx, ['configPath' => $this->tmp . '/etc/itd_bitrix.json', 'chown' => false]);
+        $this->configure($b, ['enabled' => true, 'webhookUrl' => 'https://example.bitrix24.ru/rest/1/s3cr3tc0de/', 'dids' => ['74951234567']]);
+        $this->core->dids = [self::ROUTES[0]];
+        $ext = new extensions();
+        $b->doDialplanHook($ext, 'asterisk', 500);
+        $this->assertCount(1, $GLOBALS['__freepbx_log']);
+        $this->assertSame(Problem::ROUTE, $b->dialplanProblems()->current()[0]->kind);
     }
 }

@@ -73,6 +73,8 @@ class GoldenTest extends BitrixTestCase
             'no-route-matches' => [['dids' => ['+15550001111']] + $on, 17, true, self::ROUTES],
             'route-without-label' => [['dids' => ['74951234567']] + $on, 17, true, [self::ROUTES[0]], 'noLabel'],
             'no-macro-auto-blkvm' => [['dids' => ['74951234567']] + $on, 17, true, [self::ROUTES[0]], 'noMacro'],
+            'queues-old-queue-line' => [$on, 17, true, self::ROUTES, 'oldQueueLine'],
+            'sub-auto-blkvm' => [['dids' => ['74951234567']] + $on, 17, true, [self::ROUTES[0]], 'subAutoBlkvm'],
             'fpbx17-core-outgoing' => [['dids' => ['74951234567'], 'outgoingEnabled' => true, 'outgoingRoutes' => ['1']] + $on, 17, true,
                 FreePBX17CoreFixture::routes(), 'core17'],
             'fpbx17-core-click-only' => [['dids' => [], 'clickToCall' => true] + $on, 17, true, FreePBX17CoreFixture::routes(), 'core17'],
@@ -110,6 +112,41 @@ class GoldenTest extends BitrixTestCase
         return $ext;
     }
 
+    /** The Queues module before 17.0.1.11 on Asterisk 22: Queue() still has the macro argument. */
+    private static function oldQueueLine(array $routes)
+    {
+        return self::frameworkDialplan($routes, 17, true, 20);
+    }
+
+    /** A core branch that names the answer macro sub-auto-blkvm. */
+    private static function subAutoBlkvm(array $routes)
+    {
+        $ext = self::noMacro($routes);
+        $ext->add('sub-auto-blkvm', 's', '', new ext_setvar('__GOSUB_RESULT', ''));
+        $ext->add('sub-auto-blkvm', 's', '', new ext_gosub('1', 's', 'blkvm-clr'));
+        $ext->add('sub-auto-blkvm', 's', '', new ext_return(''));
+        return $ext;
+    }
+
+    /** The FreePBX 17 fixture PBX with the module (utests/fixtures/dump-dialplan.php), as on a PBX and as the lab runs it. */
+    public function testDialplanOfTheFreePBX17Fixture()
+    {
+        $runs = [
+            'fixture-pjsip-ast22.conf' => [],
+            'fixture-lab-ast22.conf' => ['--phones', 'local', '--fastagi', '0'],
+            'fixture-old-queues-ast22.conf' => ['--asterisk', '20', '--astversion', '22.10.1'],
+        ];
+        foreach ($runs as $name => $args) {
+            $p = proc_open(array_merge([PHP_BINARY, __DIR__ . '/fixtures/dump-dialplan.php'], $args), [1 => ['pipe', 'w'], 2 => ['pipe', 'w']], $pipes);
+            $out = stream_get_contents($pipes[1]);
+            $err = stream_get_contents($pipes[2]);
+            fclose($pipes[1]);
+            fclose($pipes[2]);
+            $this->assertSame(0, proc_close($p), $err);
+            $this->assertGolden('dialplan/' . $name, $out);
+        }
+    }
+
     public function testGeneratedDialplanOfEveryFixture()
     {
         $logs = [];
@@ -119,6 +156,7 @@ class GoldenTest extends BitrixTestCase
             $b = $this->bitrix();
             $this->configure($b, $f[0]);
             $this->core->dids = $f[3];
+            $this->freepbx->Config->values['ASTVERSION'] = $f[1] >= 17 ? '22.10.1' : '18.20.0';
             $ext = isset($f[4]) ? call_user_func([self::class, $f[4]], $f[3]) : self::frameworkDialplan($f[3], $f[1], $f[2]);
             $b->doDialplanHook($ext, 'asterisk', Bitrix::myDialplanHooks());
             $this->assertGolden('dialplan/' . $name . '.conf', $ext->generateConf());

@@ -218,9 +218,9 @@ class ResponsibleDestinationsTest extends BitrixTestCase
         $ext = self::frameworkDialplan(self::ROUTES);
         $b->doDialplanHook($ext, 'asterisk', Bitrix::myDialplanHooks());
         $conf = $ext->generateConf();
-        $this->assertSame('n,GosubIf($["${BITRIX_UNIQUEID}"!=""]?itd-bitrix-answer,s,1(${ARG1}))',
+        $this->assertSame('n,GosubIf($["${BITRIX_UNIQUEID}"!="" & "${SHARED(BITRIX_ANSWER,${BITRIX_CHANNEL})}"=""]?itd-bitrix-answered,s,1(${ARG1}))',
             self::extenLines($conf, 'itd-bitrix-responsible-answered', 's')[1]);
-        $this->assertNotNull(self::contextBlock($conf, 'itd-bitrix-answer'));
+        $this->assertNotNull(self::contextBlock($conf, 'itd-bitrix-answered'));
         $this->assertSame('n(fallback),Goto(ext-group,600,1)', self::extenLines($conf, 'itd-bitrix-responsible', '2')[8]);
     }
 }

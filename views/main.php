@@ -1,8 +1,8 @@
 <?php
 /**
  * Settings page. Variables: $sections (field table), $values, $errors, $messages, $routes,
- * $status (status --json or ['error' => …]), $oauthReturnUrl, $i18n, $more (more sections, HTML
- * escaped by their own views).
+ * $status (status --json or ['error' => …]), $dialplanProblems (string[]), $oauthReturnUrl, $i18n,
+ * $more (more sections, HTML escaped by their own views).
  * Every value is escaped here, at output.
  */
 $h = function ($v) {

@@ -2,8 +2,9 @@
 /**
  * Status: whether this PBX can run the AGI scripts (the self-test, asked for by the page script),
  * the last exchanges with Bitrix24, the outbox by state with what waits for its next attempt,
- * and recent calls (bootstrap-table, escaped). In scope: $status, $outbox (OutboxStatus::read()
- * or null), $h, $fmtTime.
+ * what the last Apply Config could not hook into the dialplan, and recent calls (bootstrap-table,
+ * escaped). In scope: $status, $outbox (OutboxStatus::read() or null), $dialplanProblems
+ * (string[]), $h, $fmtTime.
  */
 $badge = function ($n, $danger) use ($h) {
     if ($n === null) {
@@ -25,6 +26,16 @@ $stepNames = ['register' => _('register the call'), 'finish' => _('finish the ca
         </tr>
         </tbody>
     </table>
+<?php if (!empty($dialplanProblems)) { ?>
+    <div class="alert alert-warning itd-bitrix-dialplan-problems">
+        <strong><?php echo $h(_('The dialplan of the last Apply Config could not be hooked everywhere:')); ?></strong>
+        <ul>
+<?php foreach ($dialplanProblems as $text) { ?>
+            <li><?php echo $h($text); ?></li>
+<?php } ?>
+        </ul>
+    </div>
+<?php } ?>
 <?php if (isset($status['error'])) { ?>
     <div class="alert alert-warning"><?php echo $h($status['error']); ?></div>
 <?php } else { ?>

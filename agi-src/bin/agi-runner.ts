@@ -16,7 +16,15 @@ export interface AgiRun {
   arg: string | undefined;
   configPath: string;
   deadline: number;
+  /**
+   * The budget does not end the process before `work` has settled (at most MUST_FINISH_MS more):
+   * what the PBX told this step is written down before it leaves. Only the hangup step uses it.
+   */
+  mustFinish(work: Promise<unknown>): void;
 }
+
+/** How long a step may overrun its budget to write down what it was told. */
+const MUST_FINISH_MS = 20_000;
 
 /** Process start, the moment Asterisk launched us: the budget counts from here. */
 const processStart = Date.now() - Math.round(process.uptime() * 1000);
@@ -58,15 +66,25 @@ export function runAgi(tag: string, budgetMs: (config: Config) => number, flow: 
     log.configure({ path: config.logPath, level: config.logLevel, secrets: configSecrets(config) });
     log.attachConsole(ch);
     const deadline = Math.max(processStart + budgetMs(config), Date.now() + minRunMs);
+    const unfinished = new Set<Promise<unknown>>();
     const timer = setTimeout(() => {
-      log.warn(`${tag}: time budget of ${budgetMs(config)} ms used up; leaving, what is left is queued`);
-      leave(log, 10);
+      const safe = Promise.all([...unfinished]).catch(() => undefined);
+      const cap = new Promise((r) => setTimeout(r, MUST_FINISH_MS).unref());
+      void Promise.race([safe, cap]).then(() => {
+        log.warn(`${tag}: time budget of ${budgetMs(config)} ms used up; leaving, what is left is queued`);
+        leave(log, 10);
+      });
     }, Math.max(0, deadline - Date.now() - 25));
     timer.unref();
+    const mustFinish = (work: Promise<unknown>) => {
+      const w = work.catch(() => undefined);
+      unfinished.add(w);
+      void w.finally(() => unfinished.delete(w));
+    };
     const priority = tag === 'hangup' ? 'background' : 'call-path';
     const services = new Services(config, log, Date.now, busyTimeoutMs(tag, deadline - Date.now()), priority);
     try {
-      await flow({ services, channel: ch, env, arg, configPath, deadline });
+      await flow({ services, channel: ch, env, arg, configPath, deadline, mustFinish });
     } catch (err) {
       log.error(`${tag}: ${(err as Error).message}`);
     } finally {

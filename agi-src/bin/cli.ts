@@ -13,10 +13,12 @@ import { completeCall } from '../flows/complete';
 import { waitForRecording } from '../flows/recording';
 import { retry, RetryReport } from '../flows/retry';
 import { Services } from '../flows/services';
+import { deliverCard } from '../flows/show';
 import { Logger } from '../log/logger';
 import { redact } from '../log/redact';
 import { isoWithOffset } from '../logic/time';
 import type { CallRow } from '../store/calls';
+import type { Priority } from '../store/gate';
 import type { OutboxSummary, StateCounts } from '../store/outbox';
 
 interface GlobalOptions {
@@ -40,6 +42,8 @@ class CliError extends Error {
 
 /** The default of `retry --max-seconds`: FreePBX's job runner waits for us before other modules' jobs. */
 export const RETRY_MAX_SECONDS = 20;
+/** The card worker's budget: it holds no call, but a card that comes much later is of no use. */
+const CARD_BUDGET_MS = 10_000;
 
 const iso = (ms: number | null | undefined) => (ms ? new Date(ms).toISOString() : null);
 /** Local wall-clock time for people: "2026-12-02 10:03:10". */
@@ -74,7 +78,12 @@ function action(fn: (cmd: Command, args: string[]) => Promise<Outcome>): (...arg
   };
 }
 
-async function withServices<T>(cmd: Command, tag: string, fn: (s: Services, config: Config, warnings: string[]) => Promise<T>): Promise<T> {
+async function withServices<T>(
+  cmd: Command,
+  tag: string,
+  fn: (s: Services, config: Config, warnings: string[]) => Promise<T>,
+  priority: Priority = 'background',
+): Promise<T> {
   const path = resolveConfigPath(cmd.optsWithGlobals<GlobalOptions>().config);
   const { config, warnings } = readConfig(path);
   secrets = configSecrets(config);
@@ -82,7 +91,7 @@ async function withServices<T>(cmd: Command, tag: string, fn: (s: Services, conf
   const claim = claimFor(fileOwner(path));
   const log = new Logger(tag);
   log.configure({ path: config.logPath, level: config.logLevel, secrets, claim });
-  const services = new Services(config, log, Date.now, 2000, 'background', claim);
+  const services = new Services(config, log, Date.now, 2000, priority, claim);
   try {
     return await fn(services, config, warnings);
   } finally {
@@ -147,6 +156,21 @@ export function makeProgram(): Command {
         const maxSeconds = cmd.opts<{ maxSeconds: number }>().maxSeconds;
         const report = await withServices(cmd, 'retry', (s) => retry(s, Date.now() + maxSeconds * 1000));
         return { data: retryData(report), text: retryText(report) };
+      }),
+    );
+
+  program
+    .command('card <uniqueid> <extension>')
+    .description('record an answer and pop the call card for the operator (started by the show AGI, which does not wait for it)')
+    .addOption(new Option('--answered-at <ms>', 'the answer time the dialplan recorded (epoch ms)').argParser(wholeNumber(0, Number.MAX_SAFE_INTEGER)))
+    .option('--call-id <id>', 'the Bitrix24 CALL_ID the channel carried')
+    .option('--recording <path>', "the answering channel's MixMonitor file")
+    .action(
+      action(async (cmd, [uniqueid, extension]) => {
+        const o = cmd.opts<{ answeredAt?: number; callId?: string; recording?: string }>();
+        const job = { uniqueid, extension, answeredAt: o.answeredAt ?? null, callId: o.callId ?? '', recording: o.recording ?? '' };
+        await withServices(cmd, 'show', (s) => deliverCard(s, job, Date.now() + CARD_BUDGET_MS), 'call-path');
+        return { data: { ok: true }, text: '' };
       }),
     );
 

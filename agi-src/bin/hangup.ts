@@ -6,6 +6,10 @@ import { runAgi } from './agi-runner';
 runAgi(
   'hangup',
   (c) => c.hangupTimeoutMs,
-  (r) => (r.arg === 'out' ? outgoingHangup : hangup)(r.services, r.channel, r.env, r.deadline, { spawnRecordingWorker: detachedWorker(r.configPath) }),
+  (r) =>
+    (r.arg === 'out' ? outgoingHangup : hangup)(r.services, r.channel, r.env, r.deadline, {
+      spawnRecordingWorker: detachedWorker(r.configPath),
+      mustFinish: r.mustFinish,
+    }),
   1000,
 );

@@ -1,5 +1,6 @@
 import './ignore-sighup';
-import { show } from '../flows/show';
+import { detachedCard, show } from '../flows/show';
 import { runAgi } from './agi-runner';
 
-runAgi('show', (c) => c.showTimeoutMs, (r) => show(r.services, r.channel, r.env, r.arg, r.deadline));
+// Asterisk holds the bridge until this process exits: the card goes out from a detached process.
+runAgi('show', (c) => c.showTimeoutMs, (r) => show(r.services, r.channel, r.env, r.arg, r.deadline, { deliverLater: detachedCard(r.configPath) }));

@@ -1,11 +1,15 @@
-// hangup: runs in the inbound channel's hangup handler (dead channel). Record what the PBX knows,
-// finish the call in Bitrix24 (or leave it to the recording worker / the retry), purge old calls.
+// hangup: runs in the inbound channel's hangup handler (dead channel). Record what the dialplan
+// recorded about the call (start, answer: who and when, end), finish the call in Bitrix24 (or leave
+// it to the recording worker / the retry), purge old calls. A process that starts late changes
+// nothing: every time here is Asterisk's.
 import { join } from 'path';
 import type { AgiChannel } from '../agi/channel';
 import type { AgiEnvironment } from '../agi/protocol';
+import { decideAnswer } from '../logic/answer';
+import { epochMs } from '../logic/time';
 import { decideFinish } from '../logic/finish';
-import { normaliseNumber } from '../logic/phone';
-import { readCallVars } from './channel-vars';
+import { isListedDid, normaliseNumber } from '../logic/phone';
+import { readHangupVars } from './channel-vars';
 import { completeCall, oweFinish } from './complete';
 import { applyOutgoingHangup, readOutgoingEnd } from './outgoing';
 import { appendHangup, HangupFacts, markApplied } from '../store/journal';
@@ -14,37 +18,64 @@ import type { Services } from './services';
 export interface HangupOptions {
   /** Starts the detached worker that attaches the recording once Asterisk has closed it. */
   spawnRecordingWorker?: (uniqueid: string) => void;
+  /** The process does not leave before this has settled, whatever its budget (see agi-runner). */
+  mustFinish?: (work: Promise<unknown>) => void;
 }
 
 export async function hangup(s: Services, channel: AgiChannel, env: AgiEnvironment, deadline: number, opts: HangupOptions = {}): Promise<void> {
-  const hungupAt = s.now();
-  const vars = await readCallVars(channel);
-  if (!vars.uniqueid) {
-    // incoming sets BITRIX_UNIQUEID first thing for every call it reports (unlisted DIDs,
-    // anonymous callers and a disabled module never get it): nothing to finish.
-    s.log.debug(`hangup: no BITRIX_UNIQUEID on ${env.agi_channel ?? 'this channel'}; not a reported call`);
-    return;
-  }
-  const facts: HangupFacts = {
-    uniqueid: vars.uniqueid,
-    hungupAt,
-    callId: vars.callId,
-    recording: vars.recording,
-    linkedid: vars.linkedid,
-    did: vars.did,
-    callerid: env.agi_callerid ?? '',
-  };
-  await settle(s, facts, deadline, opts);
+  await keepingFacts(opts, async (factsSafe) => {
+    const vars = await readHangupVars(channel);
+    if (!vars.uniqueid) {
+      // The inbound subroutine marks every call on a listed route before anything else: not ours.
+      s.log.debug(`hangup: no BITRIX_UNIQUEID on ${env.agi_channel ?? 'this channel'}; not a reported call`);
+      return;
+    }
+    const hungupAt = epochMs(vars.ended) ?? s.now();
+    const facts: HangupFacts = {
+      uniqueid: vars.uniqueid,
+      hungupAt,
+      callId: vars.callId,
+      recording: vars.recording,
+      linkedid: vars.linkedid,
+      did: vars.did,
+      callerid: env.agi_callerid ?? '',
+      startedAt: epochMs(vars.started),
+      answer: decideAnswer({
+        answerFact: vars.answerFact,
+        dialStatus: vars.dialStatus,
+        dialOperator: vars.dialOperator,
+        answeredTimeMs: vars.answeredTimeMs,
+        endedAt: hungupAt,
+      }),
+    };
+    await settle(s, facts, deadline, opts, factsSafe);
+  });
 }
 
 /** The hangup handler of an outgoing call (`AGI(itd_bitrix_hangup.js,out)`): the calling channel's facts. */
 export async function outgoingHangup(s: Services, channel: AgiChannel, env: AgiEnvironment, deadline: number, opts: HangupOptions = {}): Promise<void> {
-  const facts = await readOutgoingEnd(channel, s.now());
-  if (!facts) {
-    s.log.debug(`hangup: no BITRIX_OUT_UNIQUEID on ${env.agi_channel ?? 'this channel'}; not a reported outgoing call`);
-    return;
+  await keepingFacts(opts, async (factsSafe) => {
+    const facts = await readOutgoingEnd(channel, s.now());
+    if (!facts) {
+      s.log.debug(`hangup: no BITRIX_OUT_UNIQUEID on ${env.agi_channel ?? 'this channel'}; not a reported outgoing call`);
+      return;
+    }
+    await settle(s, facts, deadline, opts, factsSafe);
+  });
+}
+
+/**
+ * A handler that starts late on a starved PBX still writes down how the call ended: the process
+ * does not leave on its budget before `work` calls factsSafe (the journal line, else the row).
+ */
+async function keepingFacts(opts: HangupOptions, work: (factsSafe: () => void) => Promise<void>): Promise<void> {
+  let factsSafe: () => void = () => undefined;
+  opts.mustFinish?.(new Promise<void>((resolve) => (factsSafe = resolve)));
+  try {
+    await work(() => factsSafe());
+  } finally {
+    factsSafe();
   }
-  await settle(s, facts, deadline, opts);
 }
 
 /**
@@ -52,7 +83,7 @@ export async function outgoingHangup(s: Services, channel: AgiChannel, env: AgiE
  * is busy), the call's row, then the finish (now, or after the recording by a detached worker)
  * and the purge of old calls.
  */
-async function settle(s: Services, facts: HangupFacts, deadline: number, opts: HangupOptions): Promise<void> {
+async function settle(s: Services, facts: HangupFacts, deadline: number, opts: HangupOptions, factsSafe: () => void): Promise<void> {
   let journaled = false;
   try {
     appendHangup(s.config.databasePath, facts);
@@ -60,7 +91,10 @@ async function settle(s: Services, facts: HangupFacts, deadline: number, opts: H
   } catch (err) {
     s.log.error(`hangup ${facts.uniqueid}: cannot write the hangup journal (${(err as Error).message})`);
   }
+  // Without the journal the database is the only record: that write must not be cut short either.
+  if (journaled) factsSafe();
   const attach = await applyHangup(s, facts);
+  factsSafe();
   if (journaled) {
     try {
       markApplied(s.config.databasePath, facts.uniqueid);
@@ -100,14 +134,19 @@ export async function applyHangup(s: Services, facts: HangupFacts, opts: { rebui
     return null;
   }
   if (!call) {
-    // incoming ran for this call (BITRIX_UNIQUEID is set) but could not save it (database down
-    // or locked then): rebuild the row from the channel so the call still reaches Bitrix24.
-    const number = normaliseNumber(facts.callerid, cfg.countryCode)?.forBitrix;
-    if (!number) {
-      s.log.error(`hangup ${uniqueid}: no local record and no caller number on the channel; nothing to report`);
+    // The dialplan marked the call, but its incoming step did not save it (it never ran, was
+    // killed or starved, or the database was down): the call is rebuilt from the channel's facts
+    // and registered now, late, with its finish.
+    if (!isListedDid(facts.did, cfg.dids, cfg.countryCode)) {
+      s.log.debug(`hangup ${uniqueid}: DID ${facts.did || '(none)'} is not listed; not reported`);
       return null;
     }
-    const startedAt = startFromUniqueid(uniqueid) ?? facts.hungupAt;
+    const number = normaliseNumber(facts.callerid, cfg.countryCode)?.forBitrix;
+    if (!number) {
+      s.log.info(`hangup ${uniqueid}: anonymous caller (${JSON.stringify(facts.callerid)}); not reported`);
+      return null;
+    }
+    const startedAt = facts.startedAt ?? startFromUniqueid(uniqueid) ?? facts.hungupAt;
     await calls.insertIncoming(
       { uniqueid, linkedid: facts.linkedid || uniqueid, callerNumber: number, did: facts.did, startedAt },
       facts.hungupAt,
@@ -115,8 +154,16 @@ export async function applyHangup(s: Services, facts: HangupFacts, opts: { rebui
     );
     if (facts.callId) await calls.markRegistered(uniqueid, facts.callId, null, s.now());
     call = await calls.get(uniqueid);
-    s.log.warn(`hangup ${uniqueid}: the call had no local record; rebuilt from the channel${facts.callId ? ` (${facts.callId})` : ''}`);
+    s.log.warn(`hangup ${uniqueid}: the call had no local record; rebuilt from the channel${facts.callId ? ` (${facts.callId})` : ', registered late'}`);
     if (!call) return null;
+  }
+  if (facts.answer) {
+    // The dialplan's answer is the truth; the show step's record (if it got that far) is the same fact.
+    const { caches } = await s.stores();
+    const cached = await caches.user(facts.answer.extension, s.now(), cfg.userCacheSeconds * 1000).catch(() => undefined);
+    await calls.recordAnswer(uniqueid, { ...facts.answer, userId: cached?.userId ?? null, recordingPath: null }, s.now());
+    call = (await calls.get(uniqueid)) ?? call;
+    if (facts.answer.source === 'dial') s.log.info(`hangup ${uniqueid}: answered by ${facts.answer.extension} (from the dial result)`);
   }
   const decision = decideFinish({ answeredAt: call.answered_at, hungUpAt: facts.hungupAt, operatorUserId: call.operator_user_id }, cfg.defaultUserId);
   const attach = await oweFinish(s, uniqueid, facts.hungupAt, decision, facts.recording || call.recording_path);

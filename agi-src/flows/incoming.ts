@@ -1,10 +1,14 @@
-// incoming: the caller is waiting. Name from the CRM, register the call, save it, go on.
+// incoming: the caller is waiting. Name from the CRM, register the call, save it, go on. The
+// dialplan has marked the call as ours already (BITRIX_UNIQUEID, BITRIX_STARTED): if this step
+// starts late or never, the hangup step registers the call from those facts.
 import type { AgiChannel } from '../agi/channel';
 import type { AgiEnvironment } from '../agi/protocol';
 import { asBitrixError, BitrixError } from '../bitrix/errors';
+import { epochMs } from '../logic/time';
 import { pickCrmName } from '../logic/name';
 import { isListedDid, normaliseNumber } from '../logic/phone';
 import { pickResponsible, ResponsibleChoice } from '../logic/responsible';
+import { readInboundVars } from './channel-vars';
 import { callIdFrom, registerRequest, Request, searchRequest } from './requests';
 import type { Services, Stores } from './services';
 
@@ -27,11 +31,12 @@ export async function incoming(s: Services, channel: AgiChannel, env: AgiEnviron
     s.log.info(`incoming: anonymous caller (${JSON.stringify(env.agi_callerid ?? '')}) on DID ${did}; not registered`);
     return;
   }
-  const startedAt = s.now();
-  const uniqueVar = channel.setVariable('__BITRIX_UNIQUEID', uniqueid);
   const opening = s.stores(); // the file opens on libuv's thread pool while Asterisk answers
-  opening.catch(() => undefined); // handled below, after the linkedid
-  const linkedid = (await channel.getFullVariable('${CHANNEL(linkedid)}').catch(() => '')) || uniqueid;
+  opening.catch(() => undefined); // handled below, after the channel's facts
+  const facts = await readInboundVars(channel);
+  const linkedid = facts.linkedid || uniqueid;
+  // When the call reached the module, as Asterisk stamped it: this process may have started late.
+  const startedAt = epochMs(facts.started) ?? s.now();
   const call = { uniqueid, linkedid, caller_number: caller.forBitrix, did: did as string, started_at: startedAt };
 
   let stores: Stores | undefined;
@@ -78,7 +83,6 @@ export async function incoming(s: Services, channel: AgiChannel, env: AgiEnviron
     if (name && cfg.lookupCallerName) await channel.setVariable('CALLERID(name)', name).catch(() => undefined);
     if (callId) await channel.setVariable('__BITRIX_CALL_ID', callId).catch(() => undefined);
     if (cfg.responsibleRouting) await setResponsible(s, channel, uniqueid, manager);
-    await uniqueVar.catch(() => undefined);
   })();
   await Promise.all([channelDone, record(s, stores, saved, { uniqueid, callId, name, failure, line: `${caller.forBitrix} on ${did}` })]);
 }

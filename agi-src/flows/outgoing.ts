@@ -5,7 +5,8 @@
 import type { AgiChannel } from '../agi/channel';
 import type { AgiEnvironment } from '../agi/protocol';
 import { BitrixError } from '../bitrix/errors';
-import { causeCode, decideOutgoingFinish, epochMs, lineNumber } from '../logic/outgoing';
+import { causeCode, decideOutgoingFinish, lineNumber } from '../logic/outgoing';
+import { epochMs } from '../logic/time';
 import { normaliseNumber } from '../logic/phone';
 import type { CallRow } from '../store/calls';
 import type { HangupFacts, OutgoingHangupFacts } from '../store/journal';
@@ -199,7 +200,7 @@ export async function applyOutgoingHangup(s: Services, facts: HangupFacts, opts:
       { userId, duration: 0, statusCode: 'OTHER' };
   const answeredAt = out?.answeredAt ?? (decision.statusCode === '200' ? facts.hungupAt - decision.duration * 1000 : null);
   if (answeredAt !== null && call.operator_ext) {
-    await calls.recordAnswer(uniqueid, { at: answeredAt, extension: call.operator_ext, userId: call.operator_user_id, recordingPath: null });
+    await calls.recordAnswer(uniqueid, { at: answeredAt, extension: call.operator_ext, userId: call.operator_user_id, recordingPath: null }, s.now());
   }
   const attach = await oweFinish(s, uniqueid, facts.hungupAt, decision, facts.recording || call.recording_path);
   s.log.info(

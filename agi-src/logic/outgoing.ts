@@ -54,13 +54,6 @@ export function decideOutgoingFinish(end: OutgoingEnd, userId: number): FinishDe
   return { userId, duration: 0, statusCode: outgoingStatus(end.dialStatus, end.cause) };
 }
 
-/** "1767096000.123" (STRFTIME %s.%3q) → epoch ms; null for anything else. */
-export function epochMs(text: string | undefined): number | null {
-  const t = (text ?? '').trim();
-  if (!/^\d{9,11}(\.\d{1,6})?$/.test(t)) return null;
-  return Math.round(Number(t) * 1000);
-}
-
 /** A Q.850 cause as the channel reports it ("16"), or null. */
 export function causeCode(text: string | undefined): number | null {
   const t = (text ?? '').trim();

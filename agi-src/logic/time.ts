@@ -16,3 +16,10 @@ export function talkSeconds(answeredAtMs: number | null | undefined, hungUpAtMs:
   if (!answeredAtMs || !hungUpAtMs) return 0;
   return Math.max(0, Math.round((hungUpAtMs - answeredAtMs) / 1000));
 }
+
+/** "1796208763.918" (the dialplan's ${STRFTIME(,,%s.%3q)}) → epoch ms; null for anything else. */
+export function epochMs(text: string | undefined): number | null {
+  const t = (text ?? '').trim();
+  if (!/^\d{9,11}(\.\d{1,6})?$/.test(t)) return null;
+  return Math.round(Number(t) * 1000);
+}

@@ -129,20 +129,25 @@ export class CallStore {
     return this.db.get<CallRow>('SELECT * FROM calls WHERE uniqueid = ?', [uniqueid]);
   }
 
-  /** The first answer wins: a later transfer leg does not move the answer time. */
+  /**
+   * The answer as the dialplan recorded it (the first answer of the call, README "Dialplan
+   * contract"): the show step and the hangup step write the same fact, whichever comes first.
+   * The operator's user is kept when the extension is the same, else set from `userId`.
+   */
   async recordAnswer(
     uniqueid: string,
     answer: { at: number; extension: string; userId: number | null; recordingPath: string | null },
+    now: number,
   ): Promise<void> {
     await this.db.run(
       `UPDATE calls SET
-         answered_at = COALESCE(answered_at, ?),
-         operator_ext = CASE WHEN answered_at IS NULL THEN ? ELSE operator_ext END,
-         operator_user_id = CASE WHEN answered_at IS NULL THEN ? ELSE operator_user_id END,
+         answered_at = ?,
+         operator_user_id = CASE WHEN operator_ext = ? AND operator_user_id IS NOT NULL THEN operator_user_id ELSE ? END,
+         operator_ext = ?,
          recording_path = COALESCE(recording_path, ?),
          updated_at = ?
        WHERE uniqueid = ?`,
-      [answer.at, answer.extension, answer.userId, answer.recordingPath, answer.at, uniqueid],
+      [answer.at, answer.extension, answer.userId, answer.extension, answer.recordingPath, now, uniqueid],
     );
   }
 

@@ -4,6 +4,7 @@
 // appends an "applied" mark, so the retry never records that hangup a second time.
 import { appendFileSync, existsSync, readdirSync, readFileSync, renameSync, unlinkSync } from 'fs';
 import { basename, dirname, join } from 'path';
+import type { Answer } from '../logic/answer';
 
 export interface HangupFacts {
   uniqueid: string;
@@ -13,6 +14,10 @@ export interface HangupFacts {
   linkedid: string;
   did: string;
   callerid: string;
+  /** When the call reached the module (BITRIX_STARTED), epoch ms; null or absent: unknown. */
+  startedAt?: number | null;
+  /** Who answered and when, as the dialplan recorded it; null or absent: not answered (or an older line). */
+  answer?: Answer | null;
   /** An outgoing call: what its hangup handler read on the calling channel. */
   out?: OutgoingHangupFacts;
 }

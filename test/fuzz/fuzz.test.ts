@@ -121,7 +121,7 @@ describe(`fuzz (seed ${FUZZ_SEED})`, function () {
         expect(r.commands.every((c) => allowed.test(c)), r.commands.join('\n')).to.equal(true);
         expect(r.commands.length).to.be.at.most(4);
         const setNames = r.commands.map((c) => parseAgiArgs(c)).filter((w) => w[0] === 'SET').map((w) => w[2]);
-        expect(setNames.every((n) => ['__BITRIX_UNIQUEID', '__BITRIX_CALL_ID', 'CALLERID(name)'].includes(n))).to.equal(true);
+        expect(setNames.every((n) => ['__BITRIX_CALL_ID', 'CALLERID(name)'].includes(n))).to.equal(true);
         if (r.vars['CALLERID(name)'] !== undefined) {
           expect(Array.from(r.vars['CALLERID(name)']).length).to.be.at.most(MAX_NAME_CHARS);
           expect(r.vars['CALLERID(name)']).not.to.match(/["$\{\}\[\]|;,\\\p{Cc}]/u);

@@ -75,7 +75,25 @@ function lookup(vars: Record<string, string>, name: string): string | undefined 
 
 /** ${NAME} and ${FUNC(arg)} substitution as GET FULL VARIABLE does it (unset → empty). */
 export function evaluate(expr: string, vars: Record<string, string>): string {
-  return expr.replace(/\$\{([^{}]+)\}/g, (_m, name: string) => lookup(vars, name) ?? '');
+  let out = '';
+  let i = 0;
+  while (i < expr.length) {
+    if (expr.startsWith('${', i)) {
+      // As Asterisk does: the inner ${…} of a name first (SHARED(X,${CHAN})), then the name; values are not substituted again.
+      let depth = 1;
+      let j = i + 2;
+      for (; j < expr.length && depth > 0; j++) {
+        if (expr.startsWith('${', j)) {
+          depth++;
+          j++;
+        } else if (expr[j] === '}') depth--;
+      }
+      const name = evaluate(expr.slice(i + 2, j - 1), vars);
+      out += lookup(vars, name) ?? '';
+      i = j;
+    } else out += expr[i++];
+  }
+  return out;
 }
 
 export function runAgiScript(opts: AgiRunOptions): Promise<AgiRunResult> {

@@ -7,6 +7,7 @@ import { FakeBitrix } from '../fake-bitrix/server';
 import { testSetup, TestSetup } from '../helpers/config';
 import { AGI_BIN, AgiRunResult, runAgiScript } from '../helpers/fake-asterisk';
 import { openCallDb, waitFor, wavFile } from '../helpers/calls';
+import { CallChannel, cardsDone, endFacts, inboundFacts, recordAnswer } from '../helpers/facts';
 import { runCli } from '../helpers/cli';
 import { tempDir } from '../helpers/tmp';
 import { startConnectProxy } from '../helpers/connect-proxy';
@@ -29,6 +30,14 @@ describe('call flow (built AGIs, fake Bitrix24, real SQLite)', function () {
   });
   afterEach(() => fake.stop());
 
+  /** Each call's channel variables as the module's dialplan leaves them (helpers/facts.ts). */
+  const channels = new Map<string, CallChannel>();
+  const callChannel = (uniqueid: string): CallChannel => {
+    if (!channels.has(uniqueid)) channels.set(uniqueid, inboundFacts(uniqueid));
+    return channels.get(uniqueid)!;
+  };
+  beforeEach(() => channels.clear());
+
   const incoming = (uniqueid: string, callerid: string, more: Partial<Parameters<typeof runAgiScript>[0]> = {}) =>
     runAgiScript({
       script: 'itd_bitrix_incoming.js',
@@ -36,21 +45,27 @@ describe('call flow (built AGIs, fake Bitrix24, real SQLite)', function () {
       env: { agi_uniqueid: uniqueid, agi_callerid: callerid },
       configPath: t.configPath,
       ...more,
+      vars: { ...callChannel(uniqueid), ...(more.vars ?? {}) },
     });
-  const show = (ext: string, vars: Record<string, string>, more: Partial<Parameters<typeof runAgiScript>[0]> = {}) =>
-    runAgiScript({
+  /** The operator at `ext` answers: the dialplan records it (the first answer wins), the show step runs, its card goes out. */
+  const show = async (ext: string, call: CallChannel, more: Partial<Parameters<typeof runAgiScript>[0]> = {}) => {
+    recordAnswer(call, ext);
+    const r = await runAgiScript({
       script: 'itd_bitrix_show.js',
       args: [ext],
-      env: { agi_uniqueid: `${vars.BITRIX_UNIQUEID ?? '0'}.m`, agi_channel: `PJSIP/${ext}-00000002` },
-      vars,
+      env: { agi_uniqueid: `${call.BITRIX_UNIQUEID}.m`, agi_channel: `PJSIP/${ext}-00000002` },
+      vars: { ...call },
       configPath: t.configPath,
       ...more,
     });
-  const hangup = (uniqueid: string, vars: Record<string, string>, more: Partial<Parameters<typeof runAgiScript>[0]> = {}) =>
+    await cardsDone(call.BITRIX_UNIQUEID);
+    return r;
+  };
+  const hangup = (uniqueid: string, call: CallChannel, more: Partial<Parameters<typeof runAgiScript>[0]> = {}) =>
     runAgiScript({
       script: 'itd_bitrix_hangup.js',
       env: { agi_uniqueid: uniqueid, agi_context: 'itd-bitrix-hangup', agi_extension: 's' },
-      vars,
+      vars: endFacts(call),
       dead: true,
       configPath: t.configPath,
       ...more,
@@ -60,7 +75,12 @@ describe('call flow (built AGIs, fake Bitrix24, real SQLite)', function () {
     await db.run('UPDATE outbox SET next_at = 0, lease_until = NULL');
     await db.close();
   };
-  const inherited = (r: AgiRunResult) => ({ BITRIX_UNIQUEID: r.vars.__BITRIX_UNIQUEID ?? '', BITRIX_CALL_ID: r.vars.__BITRIX_CALL_ID ?? '' });
+  /** The call's channel after incoming: what the dialplan set, and the CALL_ID incoming left for the later steps. */
+  const inherited = (r: AgiRunResult): CallChannel => {
+    const call = callChannel(r.vars.BITRIX_UNIQUEID);
+    if (r.vars.__BITRIX_CALL_ID) call.BITRIX_CALL_ID = r.vars.__BITRIX_CALL_ID;
+    return call;
+  };
 
   function expectCleanSession(r: AgiRunResult) {
     expect(r.exitCode, r.stderr).to.equal(0);
@@ -72,7 +92,7 @@ describe('call flow (built AGIs, fake Bitrix24, real SQLite)', function () {
     const inc = await incoming('1700000000.1', '89161234567', { vars: { 'CHANNEL(linkedid)': '1700000000.0' } });
     expectCleanSession(inc);
     expect(inc.vars['CALLERID(name)']).to.equal('Иван Петров');
-    expect(inc.vars.__BITRIX_UNIQUEID).to.equal('1700000000.1');
+    expect(inc.vars.__BITRIX_UNIQUEID, 'the dialplan marks the call, not the AGI').to.equal(undefined);
     const callId = inc.vars.__BITRIX_CALL_ID;
     expect(callId).to.match(/^externalCall\.[0-9a-f]{32}\.\d+$/);
     expect(fake.httpRequestCount(), 'lookup + register in one round trip').to.equal(1);
@@ -219,8 +239,9 @@ describe('call flow (built AGIs, fake Bitrix24, real SQLite)', function () {
     expect(lines).to.have.length(1);
     expect(lines[0]).to.match(/CALL_ID of unknown shape.*queued for retry/);
     // A later step that finds such a value on the channel does not use it either.
-    await show('101', { BITRIX_UNIQUEID: '1700000050.1', BITRIX_CALL_ID: evil });
-    await hangup('1700000050.1', { BITRIX_UNIQUEID: '1700000050.1', BITRIX_CALL_ID: evil });
+    const call = Object.assign(inherited(inc), { BITRIX_CALL_ID: evil });
+    await show('101', call);
+    await hangup('1700000050.1', call);
     const db = await openCallDb(t.dbPath);
     await db.run('UPDATE outbox SET next_at = 0');
     await db.close();
@@ -250,7 +271,6 @@ describe('call flow (built AGIs, fake Bitrix24, real SQLite)', function () {
     const r = await incoming('1700000031.1', '+79161234567');
     expect(r.exitCode).to.equal(0);
     expect(r.durationMs).to.be.below(800 + 400);
-    expect(r.vars.__BITRIX_UNIQUEID).to.equal('1700000031.1');
     expect(r.vars.__BITRIX_CALL_ID).to.equal(undefined);
     const db = await openCallDb(t.dbPath);
     const pending = await db.all<{ step: string }>("SELECT step FROM outbox WHERE uniqueid = '1700000031.1'");
@@ -352,17 +372,17 @@ describe('call flow (built AGIs, fake Bitrix24, real SQLite)', function () {
     expect(fake.httpRequestCount() - mid).to.equal(1);
   });
 
-  it('a card shown to two operators is hidden for the one who did not finish', async () => {
+  it('a phone that answers after the recorded answer (a racing queue member) gets no card and does not finish the call', async () => {
     const inc = await incoming('1700000038.1', '+79161234567');
     await show('101', inherited(inc));
-    await show('102', inherited(inc));
+    const late = await show('102', inherited(inc));
+    expectCleanSession(late);
     await hangup('1700000038.1', inherited(inc));
     const callId = inc.vars.__BITRIX_CALL_ID;
-    // Hidden for the other operator before finish (after finish hide would do nothing);
-    // finish itself closes the finishing operator's card.
-    expect(fake.hides[0]).to.deep.equal({ callId, userIds: [15], result: true });
-    expect(fake.hides.slice(1).every((h) => h.userIds.join() === '12')).to.equal(true);
-    expect(fake.finishedCalls.get(callId)).to.include({ PORTAL_USER_ID: 12 });
+    expect(fake.shows).to.deep.equal([{ callId, userIds: [12], result: true }]);
+    expect(fake.calls('telephony.externalcall.hide'), 'nobody else saw a card').to.have.length(0);
+    expect(fake.finishedCalls.get(callId)).to.include({ PORTAL_USER_ID: 12, CALL_FAILED_CODE: '200' });
+    expect(t.log()).to.contain('show 1700000038.1: 101 answered first; no card for 102');
   });
 
   it('recording: attached after finish with the exact bytes, once Asterisk has closed the file', async () => {

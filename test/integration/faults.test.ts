@@ -6,6 +6,7 @@ import { join } from 'path';
 import { FakeBitrix } from '../fake-bitrix/server';
 import { openCallDb, waitFor } from '../helpers/calls';
 import { testSetup, TestSetup } from '../helpers/config';
+import { cardsDone, endFacts, inboundFacts, recordAnswer } from '../helpers/facts';
 import { AGI_BIN, AgiRunResult, runAgiScript } from '../helpers/fake-asterisk';
 import { runCli } from '../helpers/cli';
 
@@ -35,13 +36,21 @@ describe('faults: the call goes on, nothing is lost', function () {
   });
   afterEach(() => fake.stop());
 
+  // The channel variables as the module's dialplan leaves them (helpers/facts.ts).
   const incoming = (uniqueid: string, callerid = '+79161234567', more: Partial<Parameters<typeof runAgiScript>[0]> = {}) =>
-    runAgiScript({ script: 'itd_bitrix_incoming.js', args: [DID], env: { agi_uniqueid: uniqueid, agi_callerid: callerid }, configPath: t.configPath, ...more });
+    runAgiScript({
+      script: 'itd_bitrix_incoming.js',
+      args: [DID],
+      env: { agi_uniqueid: uniqueid, agi_callerid: callerid },
+      vars: inboundFacts(uniqueid),
+      configPath: t.configPath,
+      ...more,
+    });
   const hangup = (uniqueid: string, r: AgiRunResult, extra: Record<string, string> = {}) =>
     runAgiScript({
       script: 'itd_bitrix_hangup.js',
       env: { agi_uniqueid: uniqueid, agi_callerid: r.vars['CALLERID(num)'] ?? '' },
-      vars: { BITRIX_UNIQUEID: r.vars.__BITRIX_UNIQUEID ?? '', BITRIX_CALL_ID: r.vars.__BITRIX_CALL_ID ?? '', FROM_DID: DID, ...extra },
+      vars: endFacts({ ...inboundFacts(uniqueid), BITRIX_CALL_ID: r.vars.__BITRIX_CALL_ID ?? '', FROM_DID: DID, ...extra }),
       dead: true,
       configPath: t.configPath,
     });
@@ -108,7 +117,6 @@ describe('faults: the call goes on, nothing is lost', function () {
       const r = await incoming('1700000102.1');
       expect(r.exitCode).to.equal(0);
       expect(r.durationMs).to.be.below(1000 + 500);
-      expect(r.vars.__BITRIX_UNIQUEID).to.equal('1700000102.1');
       await released;
       // After the lock is gone the hangup handler rebuilds what incoming could not save.
       const h = await hangup('1700000102.1', r);
@@ -153,8 +161,8 @@ describe('faults: the call goes on, nothing is lost', function () {
     await new Promise((r) => child.on('exit', r));
     fake.setLatency(0);
     await new Promise((r) => setTimeout(r, 1500)); // the fake finished handling the in-flight register
-    // incoming's first command had put BITRIX_UNIQUEID on the channel before it was killed.
-    const h = await hangup('1700000103.1', { vars: { 'CALLERID(num)': '+79161234567', __BITRIX_UNIQUEID: '1700000103.1' } } as unknown as AgiRunResult);
+    // The dialplan had marked the call before the AGI ran.
+    const h = await hangup('1700000103.1', { vars: { 'CALLERID(num)': '+79161234567' } } as unknown as AgiRunResult);
     expect(h.exitCode).to.equal(0);
     await dueNow();
     await runCli(t, ['retry']);
@@ -179,10 +187,13 @@ describe('faults: the call goes on, nothing is lost', function () {
           const r = await incoming(id, number);
           expect(r.exitCode).to.equal(0);
           const answered = i % 2 === 0;
+          const call = inboundFacts(id);
           if (answered) {
-            await runAgiScript({ script: 'itd_bitrix_show.js', args: ['101'], env: { agi_uniqueid: `${id}.m` }, vars: { BITRIX_UNIQUEID: id }, configPath: t.configPath });
+            recordAnswer(call, '101', Date.now() - 2000);
+            await runAgiScript({ script: 'itd_bitrix_show.js', args: ['101'], env: { agi_uniqueid: `${id}.m` }, vars: call, configPath: t.configPath });
+            await cardsDone(id);
           }
-          await hangup(id, r);
+          await hangup(id, r, call);
           results.push({ id, number, answered });
         }),
       );

@@ -7,6 +7,7 @@ import { FakeBitrix } from '../fake-bitrix/server';
 import { openCallDb, waitFor, wavFile } from '../helpers/calls';
 import { runCli } from '../helpers/cli';
 import { testSetup, TestSetup } from '../helpers/config';
+import { cardsDone, endFacts, inboundFacts, recordAnswer } from '../helpers/facts';
 import { AgiRunResult, runAgiScript } from '../helpers/fake-asterisk';
 
 const DID = '74951234567';
@@ -25,21 +26,34 @@ describe('retry (built CLI, fake Bitrix24, real SQLite)', function () {
   });
   afterEach(() => fake.stop());
 
+  // The channel variables as the module's dialplan leaves them (helpers/facts.ts).
   const incoming = (uniqueid: string, callerid: string) =>
-    runAgiScript({ script: 'itd_bitrix_incoming.js', args: [DID], env: { agi_uniqueid: uniqueid, agi_callerid: callerid }, configPath: t.configPath });
-  const show = (uniqueid: string, ext: string, vars: Record<string, string> = {}) =>
     runAgiScript({
+      script: 'itd_bitrix_incoming.js',
+      args: [DID],
+      env: { agi_uniqueid: uniqueid, agi_callerid: callerid },
+      vars: inboundFacts(uniqueid),
+      configPath: t.configPath,
+    });
+  /** The operator answers (the dialplan records it), the show step runs, its card goes out. */
+  const show = async (uniqueid: string, ext: string, vars: Record<string, string> = {}) => {
+    const call = inboundFacts(uniqueid);
+    recordAnswer(call, ext);
+    const r = await runAgiScript({
       script: 'itd_bitrix_show.js',
       args: [ext],
       env: { agi_uniqueid: `${uniqueid}.m`, agi_channel: `PJSIP/${ext}-00000002` },
-      vars: { BITRIX_UNIQUEID: uniqueid, ...vars },
+      vars: { ...call, ...vars },
       configPath: t.configPath,
     });
+    await cardsDone(uniqueid);
+    return r;
+  };
   const hangup = (uniqueid: string, r: AgiRunResult) =>
     runAgiScript({
       script: 'itd_bitrix_hangup.js',
       env: { agi_uniqueid: uniqueid, agi_callerid: r.vars['CALLERID(num)'] ?? '' },
-      vars: { BITRIX_UNIQUEID: r.vars.__BITRIX_UNIQUEID ?? '', BITRIX_CALL_ID: r.vars.__BITRIX_CALL_ID ?? '', FROM_DID: DID },
+      vars: endFacts({ ...inboundFacts(uniqueid), BITRIX_CALL_ID: r.vars.__BITRIX_CALL_ID ?? '', FROM_DID: DID }),
       dead: true,
       configPath: t.configPath,
     });
@@ -79,6 +93,28 @@ describe('retry (built CLI, fake Bitrix24, real SQLite)', function () {
       expect(finishesOf('1700020000.1'), 'finished once').to.have.length(1);
       expect(fake.createdLeads, 'one lead per unknown caller').to.have.length(2);
       expect(await sql("SELECT uniqueid FROM calls WHERE uniqueid = '1700020000.1'")).to.deep.equal([]);
+    });
+
+    it('a journal line carries the dialplan\'s facts: replayed, the call is registered late and finished by its operator with its talk time', async () => {
+      await incoming('1700020002.0', '+79169990004'); // creates the database
+      const started = Date.now() - 60_000;
+      const line = {
+        uniqueid: '1700020002.1',
+        hungupAt: started + 45_000,
+        callId: '',
+        recording: '',
+        linkedid: '1700020002.1',
+        did: DID,
+        callerid: '+79169990005',
+        startedAt: started,
+        answer: { extension: '101', at: started + 15_000, source: 'hook' },
+      };
+      appendFileSync(`${t.dbPath}.hangups`, `${JSON.stringify(line)}\n`);
+      const report = await retryJson();
+      expect(report.replayed).to.equal(1);
+      expect(registersOf('1700020002.1')).to.have.length(1);
+      expect(finishesOf('1700020002.1')).to.have.length(1);
+      expect(finishesOf('1700020002.1')[0]).to.include({ PORTAL_USER_ID: 12, CALL_FAILED_CODE: '200', CALL_DURATION: 30 });
     });
 
     it('a journal line older than the retention never brings back a call the database does not hold', async () => {

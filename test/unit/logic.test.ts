@@ -1,13 +1,14 @@
 import { expect } from 'chai';
+import { decideAnswer, InboundFacts, parseAnswerFact, showVerdict } from '../../agi-src/logic/answer';
 import { decideFinish, lostCallEnd, usersToHide } from '../../agi-src/logic/finish';
 import { isCallId } from '../../agi-src/logic/call-id';
 import { MIN_UPLINK_BYTES_PER_S, UPLOAD_FLOOR_MS, uploadBudgetMs } from '../../agi-src/logic/upload';
 import { MAX_NAME_CHARS, pickCrmName, sanitiseCallerName } from '../../agi-src/logic/name';
 import { didKey, isListedDid, normaliseNumber } from '../../agi-src/logic/phone';
 import { agentCallerName, clickChannelId, clickEndStatus, ClickRequest, dialNumber, isStale, parseClickEvent, STALE_CLICK_MS, validExtension } from '../../agi-src/logic/click';
-import { causeCode, decideOutgoingFinish, epochMs, lineNumber, OutgoingEnd } from '../../agi-src/logic/outgoing';
+import { causeCode, decideOutgoingFinish, lineNumber, OutgoingEnd } from '../../agi-src/logic/outgoing';
 import { pickResponsible } from '../../agi-src/logic/responsible';
-import { isoWithOffset, talkSeconds } from '../../agi-src/logic/time';
+import { epochMs, isoWithOffset, talkSeconds } from '../../agi-src/logic/time';
 
 describe('caller number normalisation (countryCode 7)', () => {
   const n = (raw: string | undefined) => normaliseNumber(raw, '7')?.forBitrix ?? null;
@@ -169,6 +170,57 @@ describe('dates', () => {
     const s = isoWithOffset(Date.UTC(2025, 11, 30, 11, 0, 0));
     expect(s).to.match(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d$/);
     expect(new Date(s).getTime()).to.equal(Date.UTC(2025, 11, 30, 11, 0, 0));
+  });
+});
+
+describe('answer facts (what the dialplan recorded decides; no clock of ours)', () => {
+  const facts = (over: Partial<InboundFacts> = {}): InboundFacts => ({
+    answerFact: '',
+    dialStatus: '',
+    dialOperator: '',
+    answeredTimeMs: '',
+    endedAt: 1_796_208_800_000,
+    ...over,
+  });
+  it('reads STRFTIME(,,%s.%3q) times to the millisecond', () => {
+    expect(epochMs('1796208763.918')).to.equal(1_796_208_763_918);
+    expect(epochMs('1796208763.9')).to.equal(1_796_208_763_900);
+    expect(epochMs('1796208763')).to.equal(1_796_208_763_000);
+    for (const bad of ['', ' ', 'x', '-1', '1796208763.918.1', '12.5', undefined]) expect(epochMs(bad), String(bad)).to.equal(null);
+  });
+  it('the answer hook\'s fact: operator and time as recorded', () => {
+    expect(decideAnswer(facts({ answerFact: '103@1796208759.635' }))).to.deep.equal({ extension: '103', at: 1_796_208_759_635, source: 'hook' });
+  });
+  it('the fact wins over Dial results (a ring-all group: DIALEDPEERNAME names the same leg, EXTTOCALL never counts)', () => {
+    const a = decideAnswer(facts({ answerFact: '101@1796208797.051', dialStatus: 'ANSWER', dialOperator: '101', answeredTimeMs: '4001' }));
+    expect(a).to.deep.equal({ extension: '101', at: 1_796_208_797_051, source: 'hook' });
+  });
+  it('no hook ran but the inbound Dial was answered: the dialled operator, ANSWEREDTIME_MS before the end', () => {
+    expect(decideAnswer(facts({ dialStatus: 'ANSWER', dialOperator: '101', answeredTimeMs: '3001' }))).to.deep.equal({
+      extension: '101',
+      at: 1_796_208_800_000 - 3001,
+      source: 'dial',
+    });
+    expect(decideAnswer(facts({ dialStatus: 'ANSWER', dialOperator: '101', answeredTimeMs: '' }))?.at, 'unknown talk time: none claimed').to.equal(1_796_208_800_000);
+  });
+  it('not answered: no fact and no answered Dial, or nothing usable', () => {
+    expect(decideAnswer(facts())).to.equal(null);
+    expect(decideAnswer(facts({ dialStatus: 'NOANSWER', dialOperator: '101' }))).to.equal(null);
+    expect(decideAnswer(facts({ dialStatus: 'ANSWER', dialOperator: '' })), 'queue: Dial results empty').to.equal(null);
+    expect(decideAnswer(facts({ answerFact: 'garbage' }))).to.equal(null);
+    expect(decideAnswer(facts({ answerFact: '10 1@1796208759.635' }))).to.equal(null);
+    expect(decideAnswer(facts({ answerFact: '@1796208759.635' }))).to.equal(null);
+  });
+  it('parses what the answer subroutine writes and nothing else', () => {
+    expect(parseAnswerFact('101@1796208763.918')).to.deep.equal({ extension: '101', at: 1_796_208_763_918 });
+    expect(parseAnswerFact('5551234#@1796208763.918')).to.deep.equal({ extension: '5551234#', at: 1_796_208_763_918 });
+    expect(parseAnswerFact('101@')).to.equal(null);
+    expect(parseAnswerFact('101')).to.equal(null);
+  });
+  it('the show step delivers only for the operator the fact names', () => {
+    expect(showVerdict('103@1796208759.635', '103')).to.deep.equal({ verdict: 'deliver', at: 1_796_208_759_635 });
+    expect(showVerdict('103@1796208759.635', '101')).to.deep.equal({ verdict: 'lost', winner: '103' });
+    expect(showVerdict('', '101')).to.deep.equal({ verdict: 'no-fact' });
   });
 });
 

@@ -30,12 +30,14 @@ describe('SQLite store', () => {
     await again.close();
   });
 
-  it('keeps the first answer: a later leg does not move the answer time or the operator', async () => {
+  it('records the answer fact as given: the same operator keeps the user found for them, another one replaces it', async () => {
     const calls = new CallStore(db);
     await calls.insertIncoming({ uniqueid: 'u1', linkedid: 'l1', callerNumber: '+7916', did: '7495', startedAt: 1000 }, 5000);
-    await calls.recordAnswer('u1', { at: 2000, extension: '101', userId: 12, recordingPath: null });
-    await calls.recordAnswer('u1', { at: 3000, extension: '102', userId: 15, recordingPath: '/r.wav' });
+    await calls.recordAnswer('u1', { at: 2000, extension: '101', userId: 12, recordingPath: null }, 2100);
+    await calls.recordAnswer('u1', { at: 2000, extension: '101', userId: null, recordingPath: '/r.wav' }, 2200);
     expect(await calls.get('u1')).to.include({ answered_at: 2000, operator_ext: '101', operator_user_id: 12, recording_path: '/r.wav' });
+    await calls.recordAnswer('u1', { at: 1900, extension: '102', userId: null, recordingPath: '/other.wav' }, 2300);
+    expect(await calls.get('u1')).to.include({ answered_at: 1900, operator_ext: '102', operator_user_id: null, recording_path: '/r.wav' });
   });
 
   it('leases a due call to one retry run at a time, and skips what this run has seen', async () => {

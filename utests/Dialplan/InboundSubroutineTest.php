@@ -2,6 +2,7 @@
 
 use FreePBX\modules\Bitrix\Dialplan\AgiStep;
 use FreePBX\modules\Bitrix\Dialplan\InboundSubroutine;
+use FreePBX\modules\Bitrix\Dialplan\Problem;
 
 /** The Gosub into listed inbound routes and the [itd-bitrix-inbound] subroutine. */
 class InboundSubroutineTest extends BitrixTestCase
@@ -23,7 +24,7 @@ class InboundSubroutineTest extends BitrixTestCase
     public function testGosubRightBeforeDidCidHook()
     {
         $ext = self::frameworkDialplan(self::ROUTES);
-        $this->assertSame([1, []], InboundSubroutine::spliceRoutes($ext, [self::MAIN]));
+        $this->assertEquals([1, []], InboundSubroutine::spliceRoutes($ext, [self::MAIN]));
         $this->assertSame(self::MAIN_LINES, self::extenLines($ext->generateConf(), 'ext-did-0002', '74951234567'));
     }
 
@@ -32,7 +33,7 @@ class InboundSubroutineTest extends BitrixTestCase
         $ext = new extensions();
         $ext->add('ext-did-0002', '74951234567', '', new ext_setvar('__FROM_DID', '${EXTEN}'));
         $ext->add('ext-did-0002', '74951234567', 'dest-ext', new ext_goto('1', '400', 'ext-queues'));
-        $this->assertSame([1, []], InboundSubroutine::spliceRoutes($ext, [self::MAIN]));
+        $this->assertEquals([1, []], InboundSubroutine::spliceRoutes($ext, [self::MAIN]));
         $this->assertSame(['1,Set(__FROM_DID=${EXTEN})', 'n,Gosub(itd-bitrix-inbound,s,1(${FROM_DID}))', 'n(dest-ext),Goto(ext-queues,400,1)'],
             self::extenLines($ext->generateConf(), 'ext-did-0002', '74951234567'));
     }
@@ -43,19 +44,24 @@ class InboundSubroutineTest extends BitrixTestCase
         $ext->add('ext-did-0002', '74951234567', '', new ext_goto('1', '400', 'ext-queues'));
         $before = $ext->generateConf();
         $missing = ['context' => 'ext-did-0001', 'exten' => '74957654321/79161112233'];
-        $this->assertSame([0, [
-            'inbound route 74951234567 in ext-did-0002 has no did-cid-hook label; not reported',
-            'inbound route 74957654321/79161112233 in ext-did-0001 has no did-cid-hook label; not reported',
-        ]], InboundSubroutine::spliceRoutes($ext, [self::MAIN, $missing]));
+        list($spliced, $problems) = InboundSubroutine::spliceRoutes($ext, [self::MAIN, $missing]);
+        $this->assertSame(0, $spliced);
+        $this->assertEquals([new Problem(Problem::ROUTE, ['74951234567', 'ext-did-0002']), new Problem(Problem::ROUTE, ['74957654321/79161112233', 'ext-did-0001'])],
+            $problems);
+        $this->assertSame('Inbound route 74951234567 (ext-did-0002) has no did-cid-hook label: its calls are not reported to Bitrix24.', $problems[0]->text());
         $this->assertSame($before, $ext->generateConf(), 'no exten created either');
     }
 
-    public function testSubroutinePushesTheHangupHandlerBeforeTheClassicAgi()
+    public function testSubroutineRecordsTheFactsBeforeTheAgiAndLeavesAMarkedCallAlone()
     {
         $ext = new extensions();
         InboundSubroutine::add($ext, new AgiStep());
         $this->assertSame("[itd-bitrix-inbound]\n"
-            . "exten => s,1,Set(AGISIGHUP=no)\n"
+            . "exten => s,1,ExecIf(\$[\"\${BITRIX_UNIQUEID}\"!=\"\"]?Return())\n"
+            . "exten => s,n,Set(AGISIGHUP=no)\n"
+            . "exten => s,n,Set(__BITRIX_UNIQUEID=\${UNIQUEID})\n"
+            . "exten => s,n,Set(__BITRIX_CHANNEL=\${CHANNEL(name)})\n"
+            . "exten => s,n,Set(BITRIX_STARTED=\${STRFTIME(,,%s.%3q)})\n"
             . "exten => s,n,Set(CHANNEL(hangup_handler_push)=itd-bitrix-hangup,s,1)\n"
             . "exten => s,n,AGI(itd_bitrix_incoming.js,\${ARG1})\n"
             . "exten => s,n,Return()\n\n", self::contextBlock($ext->generateConf(), 'itd-bitrix-inbound'));

@@ -13,7 +13,7 @@ class ResponsibleDestinationTest extends BitrixTestCase
     public function testEveryCheckThenTheManagerWithVoicemailHeldBackThenTheFallback()
     {
         $ext = new extensions();
-        ResponsibleDestination::add($ext, [3 => self::dest(['ringTime' => 25, 'workdayOnly' => true, 'fallback' => 'ext-queues,400,1'])], 'itd-bitrix-answer');
+        ResponsibleDestination::add($ext, [3 => self::dest(['ringTime' => 25, 'workdayOnly' => true, 'fallback' => 'ext-queues,400,1'])], 'itd-bitrix-answered');
         $this->assertSame("[itd-bitrix-responsible]\n"
             . "exten => 3,1,Noop(Bitrix24 responsible manager, destination 3)\n"
             . "exten => 3,n,GotoIf(\$[\"\${BITRIX_RESP_EXT}\"=\"\"]?fallback)\n"
@@ -29,7 +29,7 @@ class ResponsibleDestinationTest extends BitrixTestCase
             . "exten => 3,n(answered),Gosub(macro-hangupcall,s,1())\n\n", self::contextBlock($ext->generateConf(), 'itd-bitrix-responsible'));
         $this->assertSame("[itd-bitrix-responsible-answered]\n"
             . "exten => s,1,Gosub(macro-blkvm-clr,s,1())\n"
-            . "exten => s,n,GosubIf(\$[\"\${BITRIX_UNIQUEID}\"!=\"\"]?itd-bitrix-answer,s,1(\${ARG1}))\n"
+            . "exten => s,n,GosubIf(\$[\"\${BITRIX_UNIQUEID}\"!=\"\" & \"\${SHARED(BITRIX_ANSWER,\${BITRIX_CHANNEL})}\"=\"\"]?itd-bitrix-answered,s,1(\${ARG1}))\n"
             . "exten => s,n,Return()\n\n", self::contextBlock($ext->generateConf(), 'itd-bitrix-responsible-answered'));
     }
 
@@ -39,7 +39,7 @@ class ResponsibleDestinationTest extends BitrixTestCase
         ResponsibleDestination::add($ext, [
             1 => self::dest(['honourDnd' => false, 'skipBusy' => false, 'ringTime' => 15, 'fallback' => 'ext-group,600,1']),
             2 => self::dest(['fallback' => 'app-blackhole,hangup,1']),
-        ], 'itd-bitrix-answer');
+        ], 'itd-bitrix-answered');
         $one = self::extenLines($ext->generateConf(), 'itd-bitrix-responsible', '1');
         $this->assertSame([
             '1,Noop(Bitrix24 responsible manager, destination 1)',
@@ -68,7 +68,7 @@ class ResponsibleDestinationTest extends BitrixTestCase
     public function testNoDestinationsNoContexts()
     {
         $ext = new extensions();
-        ResponsibleDestination::add($ext, [], 'itd-bitrix-answer');
+        ResponsibleDestination::add($ext, [], 'itd-bitrix-answered');
         $this->assertSame('', $ext->generateConf());
     }
 }

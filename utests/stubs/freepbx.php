@@ -210,6 +210,23 @@ namespace {
         }
     }
 
+    /** BMO Notifications: one row per module and id; add_* replaces it, delete() removes it. */
+    class TestNotifications
+    {
+        /** @var array "module/id" => ['level', 'display_text', 'extended_text', 'link', 'reset', 'candelete'] */
+        public $rows = [];
+
+        public function add_warning($module, $id, $display_text, $extended_text = '', $link = '', $reset = false, $candelete = false)
+        {
+            $this->rows[$module . '/' . $id] = ['level' => 'warning'] + compact('display_text', 'extended_text', 'link', 'reset', 'candelete');
+        }
+
+        public function delete($module, $id)
+        {
+            unset($this->rows[$module . '/' . $id]);
+        }
+    }
+
     class TestJob
     {
         public $jobs = [];

@@ -8,6 +8,7 @@ import { connect } from 'net';
 import { isAbsolute, join } from 'path';
 import { AgiSession, AgiSide, startAgiProcess } from '../agi-session';
 import { standardArgs } from './args';
+import { leftBehindGone, markedProcesses, MARK_VAR } from './left-behind';
 import type { Channel } from './channel';
 import type { Pbx } from './engine';
 import { App, PbxError, registerApps } from './registry';
@@ -16,6 +17,7 @@ import { App, PbxError, registerApps } from './registry';
 export type BuiltinAgi = (api: { pbx: Pbx; chan: Channel; args: string[]; get(name: string): string; set(name: string, value: string): void }) => Promise<void> | void;
 
 const CLOCK_SHIFT = join(__dirname, 'clock-shift.cjs');
+let agiProcesses = 0;
 
 function agiEnvironment(chan: Channel, request: string, args: string[], network?: { script: string }): Record<string, string> {
   const env: Record<string, string> = {};
@@ -104,12 +106,14 @@ async function runLocal(pbx: Pbx, chan: Channel, script: string, args: string[],
   const startedDead = chan.dead;
   const offset = pbx.options.shiftAgiClocks === false ? 0 : pbx.clock.offsetMs();
   const env = agiEnvironment(chan, request, args, network);
+  const mark = `${process.pid}.${++agiProcesses}`;
   const proc = startAgiProcess({
     command: direct ? path : process.execPath,
     argv: direct ? args : [path, ...args],
     processEnv: {
       ...process.env,
       ...pbx.options.agiEnv,
+      [MARK_VAR]: mark,
       ...(offset ? { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --require ${CLOCK_SHIFT}`.trim(), PBX_CLOCK_OFFSET_MS: String(offset) } : {}),
     },
     env,
@@ -128,6 +132,8 @@ async function runLocal(pbx: Pbx, chan: Channel, script: string, args: string[],
   }
   const result = await pbx.clock.real(proc.done);
   chan.onHangupHook = undefined;
+  // What the script left running goes on without the channel; the run ends when it has.
+  if (markedProcesses(mark).length > 0) pbx.track(pbx.clock.real(leftBehindGone(mark)));
   const status = result.spawnError ? 'FAILURE' : hungUpDuring ? 'HANGUP' : result.exitCode === 0 ? 'SUCCESS' : 'FAILURE';
   pbx.agiRuns.push({ channel: chan.name, script, args, env, dead: startedDead, status, lines: proc.session.transcript.lines, exitCode: result.exitCode, stderr: result.stderr });
   if (proc.session.errors.length) throw new PbxError(`AGI ${script} on ${chan.name}: ${proc.session.errors[0].message}`);

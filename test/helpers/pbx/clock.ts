@@ -21,6 +21,8 @@ export class Clock {
   private timers: Timer[] = [];
   private seq = 0;
   private pendingReal = 0;
+  /** settle() in progress: time neither jumps nor counts as stalled meanwhile. */
+  private settling = 0;
   private wake?: NodeJS.Timeout;
   private idle?: NodeJS.Immediate;
   private stopped = false;
@@ -69,6 +71,28 @@ export class Clock {
     }
   }
 
+  /**
+   * Fires every timer due at this virtual instant, one by one, letting what each sets in motion
+   * run before the next, without moving time on: events of the same instant happen together, as
+   * Asterisk's channel threads would have them (two phones answering in the same millisecond).
+   */
+  async settle(): Promise<void> {
+    this.settling++;
+    const instant = this.now();
+    try {
+      for (;;) {
+        await new Promise((r) => setImmediate(r));
+        const next = this.timers[0];
+        if (this.stopped || !next || next.at > instant) return;
+        this.timers.shift();
+        next.fire();
+      }
+    } finally {
+      this.settling--;
+      this.schedule();
+    }
+  }
+
   /** Drops every timer (what is left when all calls are over: stale ring and hangup timers). */
   clear(): void {
     this.timers = [];
@@ -93,11 +117,11 @@ export class Clock {
       if (next) this.wake = setTimeout(() => this.fireDue(), Math.max(0, next.at - this.now()));
       return;
     }
-    if (this.idle) return;
+    if (this.idle || this.settling > 0) return;
     // Let every continuation that is already runnable run first: only then is the PBX idle.
     this.idle = setImmediate(() => {
       this.idle = undefined;
-      if (this.stopped || this.pendingReal > 0) return;
+      if (this.stopped || this.pendingReal > 0 || this.settling > 0) return;
       const next = this.timers[0];
       if (!next) {
         this.onStall?.();

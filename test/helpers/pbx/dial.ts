@@ -2,7 +2,7 @@
 // Asterisk 22: outgoing channels inherit _/__ variables and the caller's linkedid; a Local
 // channel is a ;1/;2 pair whose ;2 half runs the dialplan and whose answer answers ;1; pre-dial
 // b() runs on each new channel before it is called; the first to answer wins, the others are
-// hung up at once; U() runs on the answered channel before the bridge, and only then is the
+// hung up at once (after whatever else happens in the same instant); U() runs on the answered channel before the bridge, and only then is the
 // caller answered; ANSWEREDTIME/DIALEDTIME are set when the bridge ends.
 import { standardArgs } from './args';
 import type { Channel, ControlFrame } from './channel';
@@ -227,6 +227,9 @@ const dial: App = async ({ pbx, chan: caller, data }) => {
   }
   pbx.event('dial', caller, { peers: ringing.map((c) => c.name) });
   const result = await ringUntilAnswer(pbx, caller, ringing, deadline, { indicateRinging: true, nochan, dial: true });
+  // Other phones answering in the same instant do answer (in their own Dials too) before this
+  // Dial hangs its other legs up and runs U(): lab §2b/§3b.
+  if (result.answered) await pbx.clock.settle();
   await hangupAll(pbx, result.rest, result.answered ? 26 : 16);
   if (!result.answered) {
     caller.setVar('DIALSTATUS', result.status);

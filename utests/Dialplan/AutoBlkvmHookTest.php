@@ -1,19 +1,19 @@
 <?php
 
-use FreePBX\modules\Bitrix\Dialplan\AgiStep;
-use FreePBX\modules\Bitrix\Dialplan\AnswerHook;
+use FreePBX\modules\Bitrix\Dialplan\AutoBlkvmHook;
+use FreePBX\modules\Bitrix\Dialplan\Problem;
 
-/** The answer hook in macro-auto-blkvm, the agent captured in from-queue, and [itd-bitrix-answer]. */
-class AnswerHookTest extends BitrixTestCase
+/** The answer hook in macro-auto-blkvm / sub-auto-blkvm: ring groups, follow-me, queues without our member gosub. */
+class AutoBlkvmHookTest extends BitrixTestCase
 {
-    const HOOK = 'n,GosubIf($["${BITRIX_UNIQUEID}"!=""]?itd-bitrix-answer,s,1(${IF($["${BITRIX_AGENT}"!=""]?${BITRIX_AGENT}:${EXTTOCALL})}))';
+    const HOOK = 'n,GosubIf($["${BITRIX_UNIQUEID}"!="" & ("${FROMQ}"!="true" | "${BITRIX_QHOOK}"!="${NODEST}")]?itd-bitrix-answered,s,1())';
 
     /** [framework dialplan before, after, problems] */
     private static function hook($fpbx, $queues)
     {
         $ext = self::frameworkDialplan(self::ROUTES, $fpbx, $queues);
         $before = $ext->generateConf();
-        $problems = AnswerHook::add($ext, new AgiStep());
+        $problems = AutoBlkvmHook::add($ext);
         return [$before, $ext->generateConf(), $problems];
     }
 
@@ -39,10 +39,7 @@ class AnswerHookTest extends BitrixTestCase
         $this->assertSame(1, count(preg_grep('/^1,/', $lines)));
         $this->assertSame(self::HOOK, $lines[count($lines) - 2]);
         $this->assertSame(array_slice($old, 0, -1), array_slice($lines, 0, -2), 'the other lines keep their order');
-
-        $fq = self::extenLines($conf, 'from-queue', '_X.');
-        $this->assertSame(['1,Set(__BITRIX_AGENT=${EXTEN})', 'n,Set(QAGENT=${EXTEN})', 'n,Set(__FROMQ=true)', 'n,Goto(ext-local,${QAGENT},1)'], $fq);
-        $this->assertSame([], self::extenLines($conf, 'from-queue', '_.'));
+        $this->assertSame(self::extenLines($before, 'from-queue', '_X.'), self::extenLines($conf, 'from-queue', '_X.'), 'from-queue untouched');
     }
 
     public function testFreePBX16()
@@ -53,10 +50,9 @@ class AnswerHookTest extends BitrixTestCase
         $this->assertStringStartsWith('1,', $lines[0]);
         $this->assertCount(count($old) + 1, $lines);
         $this->assertSame(self::HOOK, end($lines), 'the macro just ends: appended');
-        $this->assertSame('1,Set(__BITRIX_AGENT=${EXTEN})', self::extenLines($conf, 'from-queue', '_.')[0]);
     }
 
-    public function testWithoutQueuesModuleNoFromQueueIsCreated()
+    public function testWithoutQueuesModule()
     {
         list(, $conf) = self::hook(17, false);
         $this->assertNull(self::contextBlock($conf, 'from-queue'));
@@ -66,21 +62,22 @@ class AnswerHookTest extends BitrixTestCase
         $this->assertSame(self::HOOK, $lines[count($lines) - 2]);
     }
 
-    public function testAnswerSubroutineRunsTheShowStep()
-    {
-        list(, $conf) = self::hook(17, true);
-        $this->assertSame("[itd-bitrix-answer]\n"
-            . "exten => s,1,AGI(itd_bitrix_show.js,\${ARG1})\n"
-            . "exten => s,n,Return()\n\n", self::contextBlock($conf, 'itd-bitrix-answer'));
-    }
-
-    public function testWithoutMacroAutoBlkvmTheProblemIsReportedAndNothingIsCreated()
+    public function testSubAutoBlkvmOfACoreBranchGetsTheHookToo()
     {
         $ext = new extensions();
-        $this->assertSame(['macro-auto-blkvm,s not found; the call card will not be shown on answer'], AnswerHook::add($ext, new AgiStep()));
+        $ext->add('sub-auto-blkvm', 's', '', new ext_setvar('__GOSUB_RESULT', ''));
+        $ext->add('sub-auto-blkvm', 's', '', new ext_return(''));
+        $this->assertSame([], AutoBlkvmHook::add($ext));
+        $this->assertSame(['1,Set(__GOSUB_RESULT=)', self::HOOK, 'n,Return()'], self::extenLines($ext->generateConf(), 'sub-auto-blkvm', 's'));
+        $this->assertNull(self::contextBlock($ext->generateConf(), 'macro-auto-blkvm'), 'the other name is not created');
+    }
+
+    public function testWithNeitherTheProblemIsReportedAndNothingIsCreated()
+    {
+        $ext = new extensions();
+        $this->assertEquals([new Problem(Problem::ANSWER_HOOK)], AutoBlkvmHook::add($ext));
         $conf = $ext->generateConf();
         $this->assertNull(self::contextBlock($conf, 'macro-auto-blkvm'));
-        $this->assertNull(self::contextBlock($conf, 'from-queue'));
-        $this->assertNotNull(self::contextBlock($conf, 'itd-bitrix-answer'));
+        $this->assertNull(self::contextBlock($conf, 'sub-auto-blkvm'));
     }
 }
