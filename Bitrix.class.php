@@ -37,6 +37,8 @@ require_once __DIR__ . '/ServiceStatus.php';
 require_once __DIR__ . '/DialplanProblems.php';
 require_once __DIR__ . '/Dialplan/Problem.php';
 require_once __DIR__ . '/Dialplan/Facts.php';
+require_once __DIR__ . '/ResponsibleDestinations.php';
+require_once __DIR__ . '/ResponsiblePage.php';
 require_once __DIR__ . '/Dialplan/Splice.php';
 require_once __DIR__ . '/Dialplan/AgiStep.php';
 require_once __DIR__ . '/Dialplan/InboundSubroutine.php';
@@ -49,6 +51,7 @@ require_once __DIR__ . '/Dialplan/DirectDialHook.php';
 require_once __DIR__ . '/Dialplan/OutboundSubroutine.php';
 require_once __DIR__ . '/Dialplan/OutboundAnswer.php';
 require_once __DIR__ . '/Dialplan/OutboundHangupHandler.php';
+require_once __DIR__ . '/Dialplan/ResponsibleDestination.php';
 
 #[\AllowDynamicProperties]
 class Bitrix extends \FreePBX_Helpers implements \BMO
@@ -178,6 +181,11 @@ class Bitrix extends \FreePBX_Helpers implements \BMO
         $action = isset($_POST['action']) ? (string)$_POST['action'] : '';
         if ($action === 'save') {
             $this->page()->save($_POST);
+        } elseif ($action === 'saveResponsible') {
+            $this->responsiblePage()->save($_POST);
+        } elseif (isset($_REQUEST['action'], $_REQUEST['id']) && $_REQUEST['action'] === 'deleteResponsible') {
+            // The action bar's Delete opens the form's data-fpbx-delete link, as in FreePBX's own modules.
+            $this->responsiblePage()->delete((int)$_REQUEST['id']);
         }
     }
 
@@ -186,15 +194,60 @@ class Bitrix extends \FreePBX_Helpers implements \BMO
         if (!isset($request['display']) || $request['display'] !== Bitrix\SettingsPage::DISPLAY) {
             return [];
         }
-        return [
+        $bar = [
             'submit' => ['name' => 'submit', 'id' => 'submit', 'value' => _('Submit')],
             'reset' => ['name' => 'reset', 'id' => 'reset', 'value' => _('Reset')],
         ];
+        if ($this->responsiblePage()->showsForm($request) && !empty($request['id'])) {
+            $bar['delete'] = ['name' => 'delete', 'id' => 'delete', 'value' => _('Delete')];
+        }
+        return $bar;
     }
 
     public function showPage()
     {
-        return $this->page()->render();
+        if ($this->responsiblePage()->showsForm($_REQUEST)) {
+            return $this->responsiblePage()->renderForm($_REQUEST);
+        }
+        return $this->page()->render($this->responsiblePage()->renderList());
+    }
+
+    // ------------------------------------------------------------------
+    // The module's destinations (functions.inc.php hands FreePBX's calls here)
+    // ------------------------------------------------------------------
+
+    /** bitrix_destinations(): what destination pickers offer. */
+    public function destinations()
+    {
+        return $this->responsibleDestinations()->pickerList();
+    }
+
+    /** bitrix_getdest(): the destination of one of ours. */
+    public function getDest($id)
+    {
+        return [Bitrix\ResponsibleDestinations::destinationOf($id)];
+    }
+
+    /** bitrix_getdestinfo(): false when not ours, [] when ours but deleted, else description and edit link. */
+    public function getDestInfo($dest)
+    {
+        return $this->responsibleDestinations()->info($dest);
+    }
+
+    /** bitrix_check_destinations(): the destinations ours send calls to. */
+    public function checkDestinations($dest = true)
+    {
+        return $this->responsibleDestinations()->usage($dest);
+    }
+
+    /** bitrix_change_destination(): another module renumbered a destination ours fall back to. */
+    public function changeDestination($old, $new)
+    {
+        $n = $this->responsibleDestinations()->changeDestination($old, $new);
+        if ($n > 0) {
+            needreload();
+        }
+        return $n;
     }
 
     // ------------------------------------------------------------------
@@ -241,6 +294,8 @@ class Bitrix extends \FreePBX_Helpers implements \BMO
      * an extension); what cannot be placed is reported (log, notification, page). Outgoing: the
      * trunk hook when outgoing calls are reported or click-to-call is on (the clicked call leaves
      * through a trunk); its problems are logged.
+     * The responsible-manager destinations exist once defined (routes point at them), also while
+     * off, when they send every call to their fallback.
      */
     public function doDialplanHook(&$ext, $engine, $priority)
     {
@@ -259,6 +314,8 @@ class Bitrix extends \FreePBX_Helpers implements \BMO
             }
         }
         $this->dialplanProblems()->record($problems);
+        $answer = Bitrix\Dialplan\Splice::extenExists($ext, Bitrix\Dialplan\AnswerSubroutine::CONTEXT, 's') ? Bitrix\Dialplan\AnswerSubroutine::CONTEXT : null;
+        Bitrix\Dialplan\ResponsibleDestination::add($ext, $this->responsibleDestinations()->all(), $answer);
     }
 
     /** @return Bitrix\Dialplan\Problem[] */
@@ -348,7 +405,19 @@ class Bitrix extends \FreePBX_Helpers implements \BMO
 
     public function configFile()
     {
-        return $this->room('configFile', fn () => new Bitrix\ConfigFile($this->options['configPath'], $this->settings(), $this->owner()));
+        return $this->room('configFile', fn () => new Bitrix\ConfigFile($this->options['configPath'], $this->settings(), $this->owner(),
+            $this->responsibleDestinations()));
+    }
+
+    public function responsibleDestinations()
+    {
+        return $this->room('responsibleDestinations', fn () => new Bitrix\ResponsibleDestinations($this));
+    }
+
+    public function responsiblePage()
+    {
+        return $this->room('responsiblePage', fn () => new Bitrix\ResponsiblePage($this->responsibleDestinations(), $this->page(),
+            $this->configFile(), $this->FreePBX, $this->options['moduleDir']));
     }
 
     public function cli()

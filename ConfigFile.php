@@ -19,11 +19,15 @@ class ConfigFile
     /** @var FileOwner */
     private $owner;
 
-    public function __construct($path, Settings $settings, FileOwner $owner)
+    /** @var ResponsibleDestinations|null */
+    private $responsible;
+
+    public function __construct($path, Settings $settings, FileOwner $owner, ?ResponsibleDestinations $responsible = null)
     {
         $this->path = (string)$path;
         $this->settings = $settings;
         $this->owner = $owner;
+        $this->responsible = $responsible;
     }
 
     public function path()
@@ -47,6 +51,8 @@ class ConfigFile
         $cfg['app'] = $app;
         $cfg['webhookUrl'] = $s['authMode'] === 'webhook' ? (string)$s['webhookUrl'] : '';
         $cfg['dids'] = array_values($s['dids']);
+        // The incoming step looks the responsible manager up only while a destination can use it.
+        $cfg['responsibleRouting'] = $this->responsible !== null && $this->responsible->any();
         return array_intersect_key($cfg, $this->settings->schemaProperties());
     }
 

@@ -109,7 +109,8 @@ class SettingsPage
         return $this->errors;
     }
 
-    public function render()
+    /** @param string $more sections drawn after the form (HTML their views escaped) */
+    public function render($more = '')
     {
         $values = $this->displayValues($this->settings->get(), $this->submitted);
         $status = $this->cli->status();
@@ -126,6 +127,7 @@ class SettingsPage
             'service' => ServiceStatus::read($status, $this->settings->get(), $this->service->available()),
             'oauthReturnUrl' => OauthConnect::returnUrl(),
             'i18n' => $this->jsStrings(),
+            'more' => $more,
         ]);
     }
 

@@ -110,12 +110,41 @@ class DialplanFixtureTest extends TestCase
     {
         list($rc, $conf) = $this->dump(['--disabled']);
         $this->assertSame(0, $rc);
-        $this->assertStringNotContainsString('itd-bitrix', $conf);
         $dp = self::parse($conf);
+        // Only the module's destination stays (route 74951234573 points at it), without any AGI.
+        $this->assertSame(['itd-bitrix-responsible', 'itd-bitrix-responsible-answered'], array_values(preg_grep('/itd-bitrix/', array_keys($dp))));
+        $this->assertStringNotContainsString('itd_bitrix', $conf);
+        $this->assertSame(['1,Gosub(macro-blkvm-clr,s,1())', 'n,Return()'], $dp['itd-bitrix-responsible-answered']['s']);
         $this->assertSame('n(dest-ext),Goto(ext-queues,400,1)', end($dp['ext-did-0002']['74951234569']));
         $this->assertContains('n(dial),Gosub(dialOne-with-exten,${DEXTEN},1(${ARG1}))', $dp['macro-dial-one']['s']);
         $this->assertContains('n(nddialapp),Gosub(dial-with-exten,${RGFMDIAL},1())', $dp['macro-dial']['s']);
         $this->assertContains('include => ext-did', explode("\n", $conf));
+    }
+
+    public function testResponsibleDestinationUsesOnlyWhatFreePBXGenerates()
+    {
+        list(, $conf) = $this->dump([]);
+        $dp = self::parse($conf);
+        $this->assertSame('n(dest-ext),Goto(itd-bitrix-responsible,1,1)', end($dp['ext-did-0002']['74951234573']));
+        $lines = $dp['itd-bitrix-responsible']['1'];
+        preg_match_all('/(?:Gosub|Goto)\(([a-z0-9-]+),([^,()]+),1/', implode("\n", $lines), $m, PREG_SET_ORDER);
+        $targets = array_map(function ($x) {
+            return $x[1] . ',' . $x[2];
+        }, $m);
+        $this->assertSame(['macro-blkvm-set,s', 'macro-blkvm-clr,s', 'ext-queues,400', 'macro-hangupcall,s'], $targets);
+        foreach ($targets as $t) {
+            list($ctx, $exten) = explode(',', $t);
+            $this->assertArrayHasKey($exten, $dp[$ctx], $t);
+        }
+        // Dial(Local/<ext>@from-internal/n) reaches the extension the way FreePBX's own Local dials do.
+        $this->assertContains('include => ext-local', explode("\n", self::contextBlock($conf, 'from-internal-additional')));
+        $this->assertArrayHasKey('_.X', $dp['originate-skipvm']);
+    }
+
+    private static function contextBlock($conf, $ctx)
+    {
+        $start = strpos($conf, "[$ctx]\n");
+        return substr($conf, $start, strpos($conf, ";--== end of [$ctx]", $start) - $start);
     }
 
     public function testQueueArgumentsFollowTheAsteriskVersion()

@@ -9,7 +9,7 @@ class LayoutTest extends BitrixTestCase
 {
     const NS = 'FreePBX\\modules\\Bitrix\\';
     /** PHP files of the module that hold no class of that namespace. */
-    const NOT_CLASSES = ['Bitrix.class.php', 'install.php', 'uninstall.php', 'page.itdbitrix.php'];
+    const NOT_CLASSES = ['Bitrix.class.php', 'functions.inc.php', 'install.php', 'uninstall.php', 'page.itdbitrix.php'];
 
     private static function root()
     {

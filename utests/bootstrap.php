@@ -7,4 +7,5 @@ require __DIR__ . '/stubs/extensions.php';
 require __DIR__ . '/../Bitrix.class.php';
 require __DIR__ . '/../Backup.php';
 require __DIR__ . '/../Restore.php';
+require __DIR__ . '/../functions.inc.php';
 require __DIR__ . '/BitrixTestCase.php';

@@ -1,7 +1,8 @@
 <?php
 /**
  * Settings page. Variables: $sections (field table), $values, $errors, $messages, $routes,
- * $status (status --json or ['error' => …]), $dialplanProblems (string[]), $oauthReturnUrl, $i18n.
+ * $status (status --json or ['error' => …]), $dialplanProblems (string[]), $oauthReturnUrl, $i18n,
+ * $more (more sections, HTML escaped by their own views).
  * Every value is escaped here, at output.
  */
 $h = function ($v) {
@@ -48,6 +49,7 @@ $authMode = isset($values['authMode']) ? $values['authMode'] : 'webhook';
                         </div>
 <?php } ?>
                     </form>
+<?php echo $more; ?>
 <?php include __DIR__ . '/status.php'; ?>
                 </div>
             </div>

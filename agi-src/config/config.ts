@@ -26,6 +26,7 @@ export interface Config {
   createCrmEntity: boolean;
   attachRecordings: boolean;
   showCard: boolean;
+  responsibleRouting: boolean;
   outgoingEnabled: boolean;
   outgoingRoutes: string[];
   outgoingShowCard: boolean;

@@ -7,6 +7,7 @@ import { asBitrixError, BitrixError } from '../bitrix/errors';
 import { epochMs } from '../logic/time';
 import { pickCrmName } from '../logic/name';
 import { isListedDid, normaliseNumber } from '../logic/phone';
+import { pickResponsible, ResponsibleChoice } from '../logic/responsible';
 import { readInboundVars } from './channel-vars';
 import { callIdFrom, registerRequest, Request, searchRequest } from './requests';
 import type { Services, Stores } from './services';
@@ -69,18 +70,20 @@ export async function incoming(
 
   // The search goes first: with CRM_CREATE the register may create a lead for an unknown number.
   const cmds: Record<string, Request> = {};
-  if (cfg.lookupCallerName && cachedName === undefined) cmds.find = searchRequest(caller.forBitrix);
+  if ((cfg.lookupCallerName && cachedName === undefined) || cfg.responsibleRouting) cmds.find = searchRequest(caller.forBitrix);
   cmds.reg = registerRequest(call, cfg);
   let name = cachedName ?? '';
   let callId: string | null = null;
   let failure: BitrixError | undefined;
+  let manager: ResponsibleChoice = { none: 'the CRM search did not answer' };
   try {
     const client = await s.client();
     const res = await client.sendAll(cmds, deadline - INCOMING_RESERVE_MS);
     failure = res.errors.reg;
     if (cmds.find && !res.errors.find) {
+      if (cfg.responsibleRouting) manager = pickResponsible(res.result.find, { defaultUserId: cfg.defaultUserId, callerDigits: caller.digits, countryCode: cfg.countryCode });
       name = pickCrmName(res.result.find);
-      if (stores) await stores.caches.putName(caller.digits, name, s.now()).catch(() => undefined);
+      if (stores && cfg.lookupCallerName) await stores.caches.putName(caller.digits, name, s.now()).catch(() => undefined);
     }
     callId = callIdFrom(res.result.reg);
   } catch (err) {
@@ -92,6 +95,7 @@ export async function incoming(
   recorded.catch(() => undefined); // awaited below, after the channel is done
   if (name && cfg.lookupCallerName) await channel.setVariable('CALLERID(name)', name).catch(() => undefined);
   if (callId) await channel.setVariable('__BITRIX_CALL_ID', callId).catch(() => undefined);
+  if (cfg.responsibleRouting) await setResponsible(s, channel, uniqueid, manager);
   opts.release?.();
   await recorded;
 }
@@ -109,4 +113,16 @@ async function record(
     return;
   }
   await s.recordFailure(r.uniqueid, 'register', r.failure ?? new BitrixError('rejected', '', 'register returned no CALL_ID', 200, 'register'), 'incoming');
+}
+
+/** The responsible-manager destination reads these; nothing set means "go to the fallback". */
+async function setResponsible(s: Services, channel: AgiChannel, uniqueid: string, choice: ResponsibleChoice): Promise<void> {
+  if ('none' in choice) {
+    s.log.debug(`incoming ${uniqueid}: no responsible manager to ring (${choice.none})`);
+    return;
+  }
+  const r = choice.responsible;
+  s.log.debug(`incoming ${uniqueid}: responsible manager ${r.extension} (user ${r.userId}, ${r.entity}, workday ${r.workStatus || 'unknown'})`);
+  await channel.setVariable('__BITRIX_RESP_EXT', r.extension).catch(() => undefined);
+  await channel.setVariable('__BITRIX_RESP_STATUS', r.workStatus).catch(() => undefined);
 }

@@ -29,16 +29,22 @@ export interface CrmEntity {
 
 const PREFERENCE = ['CONTACT', 'COMPANY', 'LEAD'];
 
+/**
+ * A searchCrmEntities answer in the order the module reads it: contacts, then companies, then
+ * leads (Bitrix24 sends contacts, leads, companies), each type in Bitrix24's order.
+ */
+export function byCrmPreference<T extends CrmEntity>(entities: unknown): T[] {
+  if (!Array.isArray(entities)) return [];
+  const out: T[] = [];
+  for (const type of PREFERENCE) for (const e of entities as T[]) if (e && e.CRM_ENTITY_TYPE === type) out.push(e);
+  return out;
+}
+
 /** Contact first, then company, then lead; the first one with a usable name. */
 export function pickCrmName(entities: unknown): string {
-  if (!Array.isArray(entities)) return '';
-  for (const type of PREFERENCE) {
-    for (const e of entities as CrmEntity[]) {
-      if (e && e.CRM_ENTITY_TYPE === type) {
-        const name = sanitiseCallerName(e.NAME);
-        if (name) return name;
-      }
-    }
+  for (const e of byCrmPreference(entities)) {
+    const name = sanitiseCallerName(e.NAME);
+    if (name) return name;
   }
   return '';
 }

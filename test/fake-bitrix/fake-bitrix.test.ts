@@ -405,6 +405,24 @@ describe('fake Bitrix24 portal', function () {
       expect(none.json.result).to.deep.equal([]);
     });
 
+    it('searchCrmEntities ASSIGNED_BY: the responsible whatever ACTIVE, their phones, TIMEMAN_STATUS from time tracking; nulls for a user that does not exist', async () => {
+      fake.addUser({ ID: 20, NAME: 'Petr', ACTIVE: true, UF_PHONE_INNER: '120', TIMEMAN: 'CLOSED', PERSONAL_MOBILE: '+7 (903) 111-22-33' });
+      fake.addCrm({ type: 'CONTACT', id: 700, name: 'A', phones: ['+74950000001'], assignedById: 20 });
+      fake.addCrm({ type: 'CONTACT', id: 701, name: 'B', phones: ['+74950000002'], assignedById: 17 });
+      fake.addCrm({ type: 'CONTACT', id: 702, name: 'C', phones: ['+74950000003'], assignedById: 404 });
+      fake.addCrm({ type: 'CONTACT', id: 703, name: 'D', phones: ['+74950000004'], assignedById: 15 });
+      const by = async (phone: string) => (await call(`${W}telephony.externalCall.searchCrmEntities`, { json: { PHONE_NUMBER: phone } })).json.result[0].ASSIGNED_BY;
+      expect(await by('+74950000001')).to.deep.equal({
+        ID: '20', TIMEMAN_STATUS: 'CLOSED', USER_PHONE_INNER: '120', WORK_PHONE: null, PERSONAL_PHONE: null, PERSONAL_MOBILE: '+7 (903) 111-22-33',
+      });
+      expect(await by('+74950000002'), 'fired user: still returned').to.include({ ID: '17', USER_PHONE_INNER: '103', TIMEMAN_STATUS: 'UNAVAILABLE' });
+      expect(await by('+74950000003')).to.deep.equal({ ID: null, TIMEMAN_STATUS: null, USER_PHONE_INNER: null, WORK_PHONE: null, PERSONAL_PHONE: null, PERSONAL_MOBILE: null });
+      expect(await by('+74950000004'), 'time tracking off for the user').to.include({ TIMEMAN_STATUS: 'UNAVAILABLE' });
+      await startFake({ timemanInstalled: false });
+      fake.addCrm({ type: 'CONTACT', id: 700, name: 'A', phones: ['+74950000001'], assignedById: 12 });
+      expect(await by('+74950000001')).to.include({ ID: '12', TIMEMAN_STATUS: 'NOT_INSTALLED' });
+    });
+
     it('user.get: exact extension, ACTIVE, no bots, 50 per page with total/next, string IDs', async () => {
       expect((await call(`${W}user.get`, { json: { FILTER: { UF_PHONE_INNER: '10' } } })).json.result).to.deep.equal([]);
       expect((await call(`${W}user.get`, { json: { FILTER: { UF_PHONE_INNER: '103' } } })).json.result).to.have.length(1);

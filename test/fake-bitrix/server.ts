@@ -35,6 +35,14 @@ export interface FakeUser {
   UF_PHONE_INNER?: string | null;
   IS_ONLINE?: 'Y' | 'N';
   USER_TYPE?: 'employee' | 'extranet' | 'email' | 'bot';
+  /**
+   * The user's workday in the time-tracking module (CTimeManUser::State()); undefined: time
+   * tracking is off for the user (searchCrmEntities then says UNAVAILABLE).
+   */
+  TIMEMAN?: 'OPENED' | 'CLOSED' | 'PAUSED' | 'EXPIRED';
+  WORK_PHONE?: string | null;
+  PERSONAL_PHONE?: string | null;
+  PERSONAL_MOBILE?: string | null;
 }
 
 export interface FakeCrmEntity {
@@ -71,6 +79,8 @@ export interface FakeBitrixOptions {
   operationLimitResetSec?: number;
   /** Port to listen on (default 0 = random). */
   port?: number;
+  /** The time-tracking module is installed (default true); without it every TIMEMAN_STATUS is NOT_INSTALLED. */
+  timemanInstalled?: boolean;
   /**
    * The webhook owner (webhook.userId) exists in `users` as an active employee without extension,
    * as on a real portal (default true). Replace it with addUser({ID: 1, ...}) or pass false.
@@ -268,6 +278,7 @@ export class FakeBitrix {
   private redirect: { origin: string; status: number } | null = null;
   private readonly tzOffsetMin: number;
   private readonly operationResetSec: number;
+  private readonly timemanInstalled: boolean;
 
   private readonly server: http.Server;
   private readonly sockets = new Set<Socket>();
@@ -310,6 +321,7 @@ export class FakeBitrix {
     this.oauthLatencyMs = opts.oauthLatencyMs ?? 0;
     this.tzOffsetMin = opts.portalTimeZoneOffsetMin ?? 180;
     this.operationResetSec = opts.operationLimitResetSec ?? 60;
+    this.timemanInstalled = opts.timemanInstalled ?? true;
     this.url = `http://127.0.0.1:${port}`;
     this.portalUrl = this.url;
     this.webhookUrl = `${this.url}/rest/${this.webhook.userId}/${this.webhook.code}/`;
@@ -908,15 +920,23 @@ export class FakeBitrix {
     return out;
   }
 
+  /**
+   * Rest\Helper::searchCrmEntities' ASSIGNED_BY: the user row whatever its ACTIVE (the query has
+   * no such filter), TIMEMAN_STATUS from the time-tracking module; a user that does not exist
+   * leaves every field null.
+   */
   private assignedBy(userId: number): Record<string, unknown> {
     const u = this.findUser(userId);
+    if (!u) {
+      return { ID: null, TIMEMAN_STATUS: null, USER_PHONE_INNER: null, WORK_PHONE: null, PERSONAL_PHONE: null, PERSONAL_MOBILE: null };
+    }
     return {
-      ID: String(userId),
-      TIMEMAN_STATUS: u?.IS_ONLINE === 'Y' ? 'OPENED' : 'UNAVAILABLE',
-      USER_PHONE_INNER: u?.UF_PHONE_INNER ?? null,
-      WORK_PHONE: null,
-      PERSONAL_PHONE: null,
-      PERSONAL_MOBILE: null,
+      ID: String(u.ID),
+      TIMEMAN_STATUS: !this.timemanInstalled ? 'NOT_INSTALLED' : (u.TIMEMAN ?? 'UNAVAILABLE'),
+      USER_PHONE_INNER: u.UF_PHONE_INNER ?? null,
+      WORK_PHONE: u.WORK_PHONE ?? null,
+      PERSONAL_PHONE: u.PERSONAL_PHONE ?? null,
+      PERSONAL_MOBILE: u.PERSONAL_MOBILE ?? null,
     };
   }
 
@@ -933,8 +953,8 @@ export class FakeBitrix {
       IS_ONLINE: u.IS_ONLINE ?? 'N',
       USER_TYPE: u.USER_TYPE ?? 'employee',
       WORK_POSITION: '',
-      PERSONAL_MOBILE: '',
-      WORK_PHONE: '',
+      PERSONAL_MOBILE: u.PERSONAL_MOBILE ?? '',
+      WORK_PHONE: u.WORK_PHONE ?? '',
       UF_DEPARTMENT: [1],
       UF_PHONE_INNER: u.UF_PHONE_INNER ?? null,
     };
@@ -1731,8 +1751,8 @@ function substituteBatch(v: unknown, sections: Record<string, Record<string, unk
 /** Demo portal used by serve.ts and the demo script. */
 export function seedDemo(fake: FakeBitrix): void {
   fake.addUser({ ID: 1, NAME: 'Portal', LAST_NAME: 'Admin', ACTIVE: true, UF_PHONE_INNER: null, IS_ONLINE: 'Y' });
-  fake.addUser({ ID: 12, NAME: 'Ivan', LAST_NAME: 'Petrov', ACTIVE: true, UF_PHONE_INNER: '101', IS_ONLINE: 'Y' });
-  fake.addUser({ ID: 15, NAME: 'Anna', LAST_NAME: 'Smirnova', ACTIVE: true, UF_PHONE_INNER: '102', IS_ONLINE: 'N' });
+  fake.addUser({ ID: 12, NAME: 'Ivan', LAST_NAME: 'Petrov', ACTIVE: true, UF_PHONE_INNER: '101', IS_ONLINE: 'Y', TIMEMAN: 'OPENED' });
+  fake.addUser({ ID: 15, NAME: 'Anna', LAST_NAME: 'Smirnova', ACTIVE: true, UF_PHONE_INNER: '102', IS_ONLINE: 'N', TIMEMAN: 'CLOSED' });
   fake.addUser({ ID: 17, NAME: 'Oleg', LAST_NAME: 'Sidorov', ACTIVE: false, UF_PHONE_INNER: '103', IS_ONLINE: 'N' });
   fake.addCrm({ type: 'CONTACT', id: 651, name: 'Иван Петров', phones: ['+79161234567'], assignedById: 12 });
   fake.addCrm({ type: 'COMPANY', id: 643, name: 'ООО Ромашка', phones: ['+74951112233'], assignedById: 15 });

@@ -7,6 +7,7 @@ import { MAX_NAME_CHARS, pickCrmName, sanitiseCallerName } from '../../agi-src/l
 import { didKey, isListedDid, normaliseNumber } from '../../agi-src/logic/phone';
 import { agentCallerName, clickChannelId, clickEndStatus, ClickRequest, dialNumber, isStale, parseClickEvent, STALE_CLICK_MS, validExtension } from '../../agi-src/logic/click';
 import { causeCode, decideOutgoingFinish, lineNumber, OutgoingEnd } from '../../agi-src/logic/outgoing';
+import { pickResponsible } from '../../agi-src/logic/responsible';
 import { epochMs, isoWithOffset, talkSeconds } from '../../agi-src/logic/time';
 
 describe('caller number normalisation (countryCode 7)', () => {
@@ -81,6 +82,48 @@ describe('caller name', () => {
     expect(pickCrmName([])).to.equal('');
     expect(pickCrmName({})).to.equal('');
     expect(pickCrmName([{ CRM_ENTITY_TYPE: 'CONTACT' }, { CRM_ENTITY_TYPE: 'LEAD', NAME: 'L' }])).to.equal('L');
+  });
+});
+
+describe('responsible manager', () => {
+  const by = (id: string | null, ext: string | null, status: string | null = 'OPENED', phones: Record<string, string | null> = {}) => ({
+    ID: id, TIMEMAN_STATUS: status, USER_PHONE_INNER: ext, WORK_PHONE: null, PERSONAL_PHONE: null, PERSONAL_MOBILE: null, ...phones,
+  });
+  const entity = (type: string, id: number, assigned: ReturnType<typeof by>) => ({ CRM_ENTITY_TYPE: type, CRM_ENTITY_ID: id, ASSIGNED_BY_ID: Number(assigned.ID), NAME: 'x', ASSIGNED_BY: assigned });
+  const opts = { defaultUserId: 1, callerDigits: '79161234567', countryCode: '7' };
+  const pick = (entities: unknown, o = opts) => pickResponsible(entities, o);
+
+  it('the contact’s manager wins over the company’s and the lead’s, whatever order Bitrix24 sends them in', () => {
+    const answer = [entity('LEAD', 311, by('15', '102')), entity('COMPANY', 643, by('17', '103')), entity('CONTACT', 651, by('12', '101', 'CLOSED'))];
+    expect(pick(answer)).to.deep.equal({ responsible: { extension: '101', workStatus: 'CLOSED', userId: 12, entity: 'CONTACT 651' } });
+    expect(pick(answer.slice(0, 2))).to.deep.include({ responsible: { extension: '103', workStatus: 'OPENED', userId: 17, entity: 'COMPANY 643' } });
+    expect(pick(answer.slice(0, 1))).to.deep.include({ responsible: { extension: '102', workStatus: 'OPENED', userId: 15, entity: 'LEAD 311' } });
+  });
+  it('within a type, the first in Bitrix24’s order', () => {
+    expect(pick([entity('CONTACT', 9, by('15', '102')), entity('CONTACT', 3, by('12', '101'))])).to.have.nested.property('responsible.extension', '102');
+  });
+  it('skips an entity owned by the default user, without an extension or without a user, and takes the next', () => {
+    const answer = [entity('CONTACT', 1, by('1', '100')), entity('CONTACT', 2, by('12', null)), entity('CONTACT', 3, by(null, null, null)), entity('COMPANY', 4, by('15', '102'))];
+    expect(pick(answer)).to.have.nested.property('responsible.userId', 15);
+    expect(pick(answer.slice(0, 3))).to.deep.equal({ none: 'no entity has a responsible with an extension other than the default user' });
+  });
+  it('no entity at all, or not an answer: nobody', () => {
+    expect(pick([])).to.deep.equal({ none: 'the number is not in the CRM' });
+    expect(pick(undefined)).to.deep.equal({ none: 'the number is not in the CRM' });
+    expect(pick({ error: 'x' })).to.deep.equal({ none: 'the number is not in the CRM' });
+  });
+  it('a caller whose number is one of a responsible’s own phones is an employee: nobody, whichever entity it is on', () => {
+    const own = [entity('CONTACT', 651, by('15', '102')), entity('LEAD', 7, by('12', '101', 'OPENED', { PERSONAL_MOBILE: '8 (916) 123-45-67' }))];
+    expect(pick(own)).to.deep.equal({ none: 'the caller is an employee (user 12)' });
+    expect(pick([entity('CONTACT', 1, by('12', '101', 'OPENED', { WORK_PHONE: '+7 916 123 45 67' }))])).to.have.property('none');
+    expect(pick([entity('CONTACT', 1, by('12', '101'))], { ...opts, callerDigits: '101' })).to.have.property('none');
+    expect(pick([entity('CONTACT', 1, by('12', '101', 'OPENED', { PERSONAL_MOBILE: '+7 916 000 00 00' }))])).to.have.property('responsible');
+  });
+  it('only digits leave as the extension, only a status word as the work status', () => {
+    expect(pick([entity('CONTACT', 1, by('12', '101&PJSIP/evil'))])).to.have.property('none');
+    expect(pick([entity('CONTACT', 1, by('12', ' 101 ', 'OPENED}${X'))])).to.deep.equal({ responsible: { extension: '101', workStatus: '', userId: 12, entity: 'CONTACT 1' } });
+    const numeric = [{ CRM_ENTITY_TYPE: 'CONTACT', CRM_ENTITY_ID: '5', ASSIGNED_BY_ID: '12', ASSIGNED_BY: { ID: '12', USER_PHONE_INNER: 101, TIMEMAN_STATUS: 'NOT_INSTALLED' } }];
+    expect(pick(numeric)).to.deep.equal({ responsible: { extension: '101', workStatus: 'NOT_INSTALLED', userId: 12, entity: 'CONTACT 5' } });
   });
 });
 

@@ -425,6 +425,39 @@ namespace {
         }
     }
 
+    /** BMO Destinations: what the module asks of it (a destination's description, what uses one). */
+    class TestDestinations
+    {
+        /** @var array destination => ['description' => …] */
+        public $known = [];
+        /** @var array module => usage rows ['dest', 'description', 'edit_url'] */
+        public $inUse = [];
+
+        public function getDestination($destination)
+        {
+            return isset($this->known[$destination]) ? $this->known[$destination] : null;
+        }
+
+        public function getAllInUseDestinations($destination = true)
+        {
+            $out = [];
+            foreach ($this->inUse as $module => $rows) {
+                foreach ($rows as $row) {
+                    if ($destination === true || in_array($row['dest'], (array)$destination, true)) {
+                        $out[$module][] = $row;
+                    }
+                }
+            }
+            return $out;
+        }
+    }
+
+    /** FreePBX's destination picker: the framework draws it; here only its name and current value. */
+    function drawselects($goto, $i, $restrict_modules = false, $table = true, $nodest_msg = '', $required = false)
+    {
+        return '<select name="goto' . (int)$i . '" id="goto' . (int)$i . '" data-current="' . htmlspecialchars((string)$goto, ENT_QUOTES) . '"></select>';
+    }
+
     $GLOBALS['__needreload'] = 0;
     function needreload()
     {

@@ -135,7 +135,7 @@ export interface FreepbxFixture {
   dialplan: Dialplan;
   astdb: Record<string, string>;
   queues: Record<string, QueueConfig>;
-  dids: { direct: string; queue: string; ringall: string; hunt: string; ivr?: string; followme?: string };
+  dids: { direct: string; queue: string; ringall: string; hunt: string; ivr?: string; followme?: string; responsible?: string };
   /** The Bitrix24 user names of the extensions (CALLERID names differ per fixture). */
   users: FreepbxUser[];
 }
@@ -173,7 +173,10 @@ export function dumpedFixture(repoRoot = join(__dirname, '..', '..', '..'), extr
       dialplan: parseDialplan({ file: 'dump-dialplan.php output', text }),
       astdb: astdbFromPutLines(readFileSync(join(dir, 'astdb'), 'utf8')),
       queues: queuesFromConf(readFileSync(join(dir, 'queues'), 'utf8')),
-      dids: { direct: '74951234567', ringall: '74951234568', queue: '74951234569', hunt: '74951234570', ivr: '74951234571', followme: '74951234572' },
+      dids: {
+        direct: '74951234567', ringall: '74951234568', queue: '74951234569', hunt: '74951234570', ivr: '74951234571', followme: '74951234572',
+        responsible: '74951234573',
+      },
       users: ['101', '102', '103', '104', '105'].map((ext) => ({ ext })),
     };
   } catch (err) {
