@@ -13,7 +13,9 @@ class ServiceStatus
      * @return array mode: 'unavailable' (no pm2 module) | 'off' (the settings) | 'on';
      *               online, state ('unknown' when the operator tool gave no answer), port, startedAt,
      *               uptimeSec, served (steps, int|null), rssMB,
-     *               starts, previousStop (['at' => string, 'clean' => bool] or null)
+     *               starts, previousStop (['at' => string, 'clean' => bool] or null),
+     *               clickToCall (null unless the settings have it on: ['state' => the poller's
+     *               state or why it does not run, 'amiConnected' => bool])
      */
     public static function read(array $status, array $settings, $pm2Available)
     {
@@ -34,7 +36,41 @@ class ServiceStatus
             'rssMB' => isset($v['memory']['rssMB']) && is_numeric($v['memory']['rssMB']) ? (float)$v['memory']['rssMB'] : null,
             'starts' => isset($v['starts']) && is_numeric($v['starts']) ? (int)$v['starts'] : null,
             'previousStop' => $prev === null ? null : ['at' => self::str($prev, 'at'), 'clean' => !empty($prev['clean'])],
+            'clickToCall' => self::clickToCall($v, $settings),
         ];
+    }
+
+    /** Click-to-call lives in the service: whether it takes clicks and can ring phones. */
+    private static function clickToCall(array $service, array $settings)
+    {
+        if (empty($settings['clickToCall'])) {
+            return null;
+        }
+        $c = isset($service['clickToCall']) && is_array($service['clickToCall']) ? $service['clickToCall'] : [];
+        return ['state' => self::str($c, 'state') !== '' ? self::str($c, 'state') : 'off', 'amiConnected' => !empty($c['amiConnected'])];
+    }
+
+    /** [css class, sentence] for the click-to-call row. */
+    public static function clickToCallLine(array $c)
+    {
+        switch ($c['state']) {
+            case 'polling':
+                return $c['amiConnected']
+                    ? ['text-success', _('Taking clicks from Bitrix24; the manager (AMI) connection is up.')]
+                    : ['text-danger', _('Taking clicks from Bitrix24, but the manager (AMI) connection is down: a click cannot ring a phone until it is back.')];
+            case 'starting':
+                return ['text-muted', _('Starting.')];
+            case 'backing-off':
+                return ['text-warning', _('Bitrix24 did not answer the last poll for clicks; trying again.')];
+            case 'refused':
+                return ['text-danger', _('Bitrix24 refused the poll for clicks (the local application\'s rights): no clicks are taken.')];
+            case 'needs-application':
+                return ['text-danger', _('Bitrix24 hands clicks only to the local application: connect it above.')];
+            case 'no-manager-credentials':
+                return ['text-danger', _('The service has no manager (AMI) credentials: Apply Config restarts it with them.')];
+            default:
+                return ['text-muted', _('Not running: the resident service takes the clicks.')];
+        }
     }
 
     /** "3 d 4 h", "5 h 12 min", "42 s": how long it has been up. */

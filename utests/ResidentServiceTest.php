@@ -297,6 +297,30 @@ class ResidentServiceTest extends BitrixTestCase
         $this->assertStringContainsString('Unknown: the operator tool did not answer.', $this->bitrix()->showPage());
     }
 
+    public function testStatusPanelSaysWhetherClickToCallTakesClicksAndCanRingPhones()
+    {
+        $b = $this->module();
+        $this->assertStringNotContainsString('<th>Click-to-call</th>', $b->showPage(), 'off in the settings: no row');
+        $this->configure($b, ['clickToCall' => true]);
+        $row = function () use ($b) {
+            preg_match('#<th>Click-to-call</th>\s*<td class="([^"]*)">([^<]*)</td>#', $b->showPage(), $m);
+            return array_slice($m, 1);
+        };
+        try {
+            putenv('ITD_FAKE_CLICK_STATE=polling');
+            putenv('ITD_FAKE_CLICK_AMI=1');
+            $this->assertSame(['text-success', 'Taking clicks from Bitrix24; the manager (AMI) connection is up.'], $row());
+            putenv('ITD_FAKE_CLICK_AMI=0');
+            $this->assertSame('text-danger', $row()[0]);
+            $this->assertStringContainsString('a click cannot ring a phone until it is back', $row()[1]);
+            putenv('ITD_FAKE_CLICK_STATE=needs-application');
+            $this->assertSame(['text-danger', 'Bitrix24 hands clicks only to the local application: connect it above.'], $row());
+        } finally {
+            putenv('ITD_FAKE_CLICK_STATE');
+            putenv('ITD_FAKE_CLICK_AMI');
+        }
+    }
+
     /** The FreePBX 17 fixture PBX (inbound and outbound routes, trunks) with the module's hook. */
     private function dialplan(Bitrix $b)
     {

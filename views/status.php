@@ -58,6 +58,12 @@ $stepNames = ['register' => _('register the call'), 'finish' => _('finish the ca
             </td>
         </tr>
 <?php } ?>
+<?php if ($service['mode'] === 'on' && $service['clickToCall'] !== null) { list($clickClass, $clickLine) = \FreePBX\modules\Bitrix\ServiceStatus::clickToCallLine($service['clickToCall']); ?>
+        <tr class="itd-bitrix-service">
+            <th><?php echo $h(_('Click-to-call')); ?></th>
+            <td class="<?php echo $h($clickClass); ?>"><?php echo $h($clickLine); ?></td>
+        </tr>
+<?php } ?>
         </tbody>
     </table>
 <?php if (!empty($dialplanProblems)) { ?>
