@@ -33,7 +33,15 @@ class OperatorCli
     public function calls($limit)
     {
         $res = $this->runJson(['calls', '--limit', (string)$limit], null, 10);
-        return isset($res['calls']) && is_array($res['calls']) ? $res['calls'] : [];
+        $rows = [];
+        foreach (isset($res['calls']) && is_array($res['calls']) ? $res['calls'] : [] as $row) {
+            if (is_array($row)) {
+                // The page's table shows words, not the tool's 'in' / 'out'.
+                $row['directionText'] = isset($row['direction']) && $row['direction'] === 'out' ? _('Outgoing') : _('Incoming');
+                $rows[] = $row;
+            }
+        }
+        return $rows;
     }
 
     /** check --json, with a plain-words summary the page shows as is, and the config file's warnings. */

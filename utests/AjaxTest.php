@@ -41,6 +41,7 @@ class AjaxTest extends BitrixTestCase
         $_REQUEST = ['command' => 'calls', 'limit' => '9999'];
         $rows = $b->ajaxHandler();
         $this->assertSame('201', $rows[0]['operatorExtension']);
+        $this->assertSame(['in', 'Incoming'], [$rows[0]['direction'], $rows[0]['directionText']]);
         $this->assertSame(['calls', '--limit', '500', '--config', $b->configFile()->path(), '--json'], $this->cliCalls()[0]['argv']);
         $_REQUEST = ['command' => 'status'];
         $status = $b->ajaxHandler();

@@ -174,8 +174,9 @@ $stepNames = ['register' => _('register the call'), 'finish' => _('finish the ca
         <thead>
         <tr>
             <th data-field="startedAt" data-sortable="true"><?php echo $h(_('Started')); ?></th>
-            <th data-field="callerNumber" data-sortable="true"><?php echo $h(_('Caller')); ?></th>
-            <th data-field="did" data-sortable="true"><?php echo $h(_('DID')); ?></th>
+            <th data-field="directionText" data-sortable="true"><?php echo $h(_('Direction')); ?></th>
+            <th data-field="callerNumber" data-sortable="true"><?php echo $h(_('Number')); ?></th>
+            <th data-field="did" data-sortable="true"><?php echo $h(_('DID / route')); ?></th>
             <th data-field="operatorExtension" data-sortable="true"><?php echo $h(_('Operator')); ?></th>
             <th data-field="answeredAt"><?php echo $h(_('Answered')); ?></th>
             <th data-field="finishedAt"><?php echo $h(_('Finished')); ?></th>

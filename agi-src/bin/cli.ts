@@ -348,9 +348,10 @@ function callData(r: CallRow): object {
 function callsText(rows: CallRow[]): string {
   if (!rows.length) return 'no calls yet';
   return table([
-    ['STARTED', 'CALLER', 'DID', 'STATE', 'RESULT', 'TALK', 'OPERATOR', 'UNIQUEID', 'BITRIX24 CALL'],
+    ['STARTED', 'DIR', 'NUMBER', 'DID/ROUTE', 'STATE', 'RESULT', 'TALK', 'OPERATOR', 'UNIQUEID', 'BITRIX24 CALL'],
     ...rows.map((r) => [
       local(r.started_at),
+      r.type === 'out' ? 'out' : 'in',
       r.caller_number,
       r.did,
       r.state === 'failed' ? 'given up' : r.state,

@@ -157,7 +157,7 @@ describe('operator CLI', function () {
       expect(out.code, out.stderr).to.equal(0);
       const lines = out.stdout.trimEnd().split('\n');
       expect(lines).to.have.length(3);
-      expect(lines[0]).to.match(/^STARTED\s+CALLER\s+DID\s+STATE\s+RESULT\s+TALK\s+OPERATOR\s+UNIQUEID\s+BITRIX24 CALL$/);
+      expect(lines[0]).to.match(/^STARTED\s+DIR\s+NUMBER\s+DID\/ROUTE\s+STATE\s+RESULT\s+TALK\s+OPERATOR\s+UNIQUEID\s+BITRIX24 CALL$/);
       const columnStarts = (line: string) => [...line.matchAll(/(?:^|\s{2,})(\S)/g)].map((m) => (m.index ?? 0) + m[0].length - 1);
       const header = columnStarts(lines[0].replace('BITRIX24 CALL', 'BITRIX24_CALL'));
       for (const row of lines.slice(1)) {
