@@ -23,6 +23,22 @@ class TransferMarkTest extends BitrixTestCase
         }
     }
 
+    public function testRingGroupsAndFollowMeBeforeDialparties()
+    {
+        $ext = new extensions();
+        $ext->add('macro-dial', 's', '', new ext_noop('Blind Transfer: ${BLINDTRANSFER}'));
+        $ext->add('macro-dial', 's', 'dial', new ext_agi('dialparties.agi'));
+        $ext->add('macro-dial', 's', '', new ext_return(''));
+        TransferMark::add($ext);
+        $this->assertSame([
+            '1,Noop(Blind Transfer: ${BLINDTRANSFER})',
+            self::BLIND,
+            self::CONSULT,
+            'n(dial),AGI(agi://127.0.0.1/dialparties.agi)',
+            'n,Return()',
+        ], self::extenLines($ext->generateConf(), 'macro-dial', 's'));
+    }
+
     public function testWithoutTheDialappLabelNothingIsPlaced()
     {
         $ext = new extensions();

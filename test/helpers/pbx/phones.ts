@@ -15,6 +15,11 @@ export interface PhoneScript {
   unavailable?: boolean;
   /** Declines after ringing this long (cause 21). */
   rejectAfterMs?: number;
+  /**
+   * After talking this long (from joining the bridge), the phone blind-transfers its peer to
+   * `to` (feature code `##<to>`, or the phone's own REFER: the same ast_bridge_transfer_blind).
+   */
+  blindTransfer?: { afterTalkMs: number; to: string };
   /** Ends the call after ringing this long with `cause` (a trunk: 1 unallocated number, 34 no circuit …). */
   failAfterMs?: number;
   cause?: number;
@@ -83,6 +88,21 @@ export function callPhone(pbx: Pbx, chan: Channel, script: PhoneScript): boolean
     if (script.answerAfterMs === undefined) return;
     pbx.clock.timer(script.answerAfterMs, () => {
       if (chan.hungUp || chan.state !== 'Ringing') return;
+      const xfer = script.blindTransfer;
+      if (xfer) {
+        let armed = false;
+        chan.onBridge = () => {
+          if (armed) return;
+          armed = true;
+          pbx.clock.timer(xfer.afterTalkMs, () => {
+            try {
+              pbx.blindTransfer(chan, xfer.to);
+            } catch (err) {
+              pbx.fail(err as Error, chan);
+            }
+          });
+        };
+      }
       pbx.answer(chan);
       if (script.hangupAfterMs !== undefined) pbx.clock.timer(script.hangupAfterMs, () => pbx.hangup(chan, 16));
     });
