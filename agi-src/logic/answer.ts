@@ -57,10 +57,9 @@ export function decideAnswer(f: InboundFacts): Answer | null {
   return { extension: operator, at: f.endedAt - talkMs, source: 'dial' };
 }
 
-/** The operator who has the customer: the last transfer's target (recorded after the first answer), else the first answer's. */
+/** The operator who has the customer: the last transfer's target (SHARED BITRIX_LAST_OPERATOR), else the first answer's. */
 export function currentOperator(first: { extension: string; at: number }, lastOperatorFact: string | undefined): { extension: string; at: number } {
-  const last = parseAnswerFact(lastOperatorFact);
-  return last && last.at >= first.at ? last : first;
+  return parseAnswerFact(lastOperatorFact) ?? first;
 }
 
 export type ShowVerdict =

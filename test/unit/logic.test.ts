@@ -226,7 +226,6 @@ describe('answer facts (what the dialplan recorded decides; no clock of ours)', 
     expect(showVerdict('101@1796208759.635', '102@1796208790.100', '102')).to.deep.equal({ verdict: 'deliver', at: 1_796_208_759_635, transferred: true });
     expect(showVerdict('101@1796208759.635', '102@1796208790.100', '101')).to.deep.equal({ verdict: 'lost', winner: '102' });
     expect(showVerdict('101@1796208759.635', 'garbage', '101'), 'an unreadable last fact changes nothing').to.deep.equal({ verdict: 'deliver', at: 1_796_208_759_635, transferred: false });
-    expect(showVerdict('101@1796208759.635', '102@1796208700.000', '101'), 'a last fact older than the answer is not a transfer').to.deep.equal({ verdict: 'deliver', at: 1_796_208_759_635, transferred: false });
   });
   it('hangup after a transfer: the last operator, talk time from the first answer', () => {
     expect(decideAnswer(facts({ answerFact: '101@1796208759.635', lastOperatorFact: '103@1796208790.001' }))).to.deep.equal({ extension: '103', at: 1_796_208_759_635, source: 'hook' });
