@@ -2,7 +2,8 @@
 // from-internal-xfer and TRANSFER_CONTEXT), on the test PBX with the built AGIs, the strict fake
 // Bitrix24 and a real SQLite file: who got the card when, who it was hidden for, who finished
 // the call with which talk time, and the one recording. Blind transfers are seen by the dialplan
-// alone (no resident service here).
+// alone (no resident service here); of an attended transfer by `*2` only the consultation runs
+// dialplan, and its answer must change nothing (completion: pbx-service-transfer.test.ts).
 import { expect } from 'chai';
 import { basename } from 'path';
 import { FakeBitrix } from '../fake-bitrix/server';
@@ -14,7 +15,7 @@ import { dumpedFixture, freepbxPbx } from '../helpers/pbx/freepbx';
 
 const fx = dumpedFixture();
 if (fx) {
-  describe('blind transfers on the test PBX (FreePBX 17 core fixture, built AGIs, fake Bitrix24)', function () {
+  describe('transfers on the test PBX (FreePBX 17 core fixture, built AGIs, fake Bitrix24)', function () {
     this.timeout(60_000);
     let fake: FakeBitrix;
     let t: TestSetup;
@@ -106,6 +107,42 @@ if (fx) {
       expect(fake.shows.map((x) => x.userIds[0])).to.deep.equal([12, 15, 17]);
       expect(fake.calls('telephony.externalcall.hide').map((c) => c.params.USER_ID)).to.deep.equal([[12], [15]]);
       expect(fake.finishedCalls.get(callId)).to.include({ PORTAL_USER_ID: 17, CALL_FAILED_CODE: '200' });
+      expect(fake.finishedCalls.get(callId)!.CALL_DURATION).to.be.within(29, 31);
+    });
+
+    // 104 is outside ring group 600 (101-102-103); on this fixture it is a follow-me (macro-dial).
+    for (const [name, did, to] of [['direct-DID', 'direct', '102'], ['ring-all group', 'ringall', '104']] as const) {
+      it(`${name} call: 101 consults ${to} by *2, ${to} answers, the transfer is abandoned; the consultation is not the customer's answer: no card for ${to}, 101 finishes with the whole talk time`, async () => {
+        pbx.phone('PJSIP/101', { answerAfterMs: 3000, consultTransfer: { afterTalkMs: 10_000, to } });
+        pbx.phone(`PJSIP/${to}`, { answerAfterMs: 3000, hangupAfterMs: 5000 });
+        const call = pbx.inbound({ did: fx.dids[did], callerNum: '89161234567', hangupAfterTalkMs: 40_000 });
+        await pbx.run();
+        expectCleanAgis();
+        const hook = pbx.trace.filter((l) => l.channel.startsWith(`PJSIP/${to}-`) && l.context === 'itd-bitrix-answered');
+        expect(hook.map((l) => `${l.priority} ${l.app}(${l.data})`), "the consultation's answer hook ran and left at once").to.deep.equal(['1 GotoIf(1?done)', '9 Return()']);
+        const callId = call.record()!.vars.BITRIX_CALL_ID;
+        await waitFor(() => fake.finishedCalls.has(callId), 20_000);
+        expect(call.channel.shared.get('BITRIX_ANSWER')).to.match(/^101@/);
+        expect(call.channel.shared.has('BITRIX_LAST_OPERATOR'), 'the operator did not change').to.equal(false);
+        expect(fake.shows.map((x) => x.userIds)).to.deep.equal([[12]]);
+        expect(fake.calls('telephony.externalcall.hide'), 'nobody else had a card').to.deep.equal([]);
+        expect(fake.finishedCalls.get(callId)).to.include({ PORTAL_USER_ID: 12, CALL_FAILED_CODE: '200' });
+        expect(fake.finishedCalls.get(callId)!.CALL_DURATION).to.be.within(39, 41);
+      });
+    }
+
+    it('a consultation from an operator the call was blind-transferred to changes nothing either: the blind target finishes', async () => {
+      pbx.phone('PJSIP/101', { answerAfterMs: 3000, blindTransfer: { afterTalkMs: 5000, to: '102' } });
+      pbx.phone('PJSIP/102', { answerAfterMs: 2000, consultTransfer: { afterTalkMs: 5000, to: '103' } });
+      pbx.phone('PJSIP/103', { answerAfterMs: 2000, hangupAfterMs: 3000 });
+      const call = pbx.inbound({ did: fx.dids.direct, callerNum: '89161234567', hangupAfterTalkMs: 30_000 });
+      await pbx.run();
+      expectCleanAgis();
+      const callId = call.record()!.vars.BITRIX_CALL_ID;
+      await waitFor(() => fake.finishedCalls.has(callId), 20_000);
+      expect(fake.shows.map((x) => x.userIds[0])).to.deep.equal([12, 15]);
+      expect(call.channel.shared.get('BITRIX_LAST_OPERATOR')).to.match(/^102@/);
+      expect(fake.finishedCalls.get(callId)).to.include({ PORTAL_USER_ID: 15, CALL_FAILED_CODE: '200' });
       expect(fake.finishedCalls.get(callId)!.CALL_DURATION).to.be.within(29, 31);
     });
   });

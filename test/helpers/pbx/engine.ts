@@ -14,7 +14,7 @@ import type { BuiltinAgi } from './agi';
 import { findApp, PbxError } from './registry';
 // The applications register themselves; loading them here makes every Pbx complete.
 import './applications';
-import './dial';
+import { callChannel, hangupAll, requestChannel } from './dial';
 import './queue';
 import './agi';
 import { closeMixMonitor } from './mixmonitor';
@@ -563,6 +563,39 @@ export class Pbx implements FunctionHost {
     this.event('blind-transfer', transferer, { transferee: transferee.name, context, exten });
     transferee.pendingGoto = { context, exten };
     transferee.post({ type: 'async-goto', from: transferee });
+  }
+
+  /**
+   * The consultation call of an attended transfer by DTMF (`*2<exten>`), as bridge_basic.c's
+   * dial_transfer makes it: a Local channel to <exten>@TRANSFER_CONTEXT requested by the
+   * transferer, TRANSFERERNAME and ATTENDEDTRANSFER (= the transferer's name) set on ;1, the
+   * transferer's inheritable variables copied (copy_caller_data), then called: ;2 gets every
+   * variable of ;1 and runs the dialplan. The customer stays where it is (on hold). What happens
+   * next — the transfer completing (bridges merged, AMI AttendedTransfer) or abandoned — is up to
+   * the test; the consultation leg ends when its far end hangs up. Returns ;1.
+   */
+  consultTransfer(transferer: Channel, exten: string): Channel | undefined {
+    if (transferer.hungUp) return undefined;
+    if (!transferer.bridgedWith) throw new PbxError(`${transferer.name}: attended transfer while not bridged`);
+    const context = this.substitute(transferer, '${TRANSFER_CONTEXT}') || transferer.context;
+    const one = requestChannel(this, 'Local', `${exten}@${context}`, transferer);
+    if (!one) return undefined;
+    one.setVar('TRANSFERERNAME', transferer.name);
+    one.setVar('ATTENDEDTRANSFER', transferer.name);
+    one.setVar('BLINDTRANSFER', '');
+    this.event('attended-transfer-dial', transferer, { local: one.name, context, exten });
+    if (!callChannel(this, one)) {
+      void hangupAll(this, [one], 20);
+      return undefined;
+    }
+    // The transfer's own thread holds ;1 until the consultation ends.
+    this.track(
+      (async () => {
+        await one.next(this.clock.timer.bind(this.clock), undefined, () => false);
+        await this.destroy(one);
+      })(),
+    );
+    return one;
   }
 
   /**

@@ -20,6 +20,11 @@ export interface PhoneScript {
    * `to` (feature code `##<to>`, or the phone's own REFER: the same ast_bridge_transfer_blind).
    */
   blindTransfer?: { afterTalkMs: number; to: string };
+  /**
+   * After talking this long, the phone starts an attended transfer to `to` by DTMF (`*2<to>`):
+   * the consultation call (pbx.consultTransfer); `onConsult` gets its Local ;1.
+   */
+  consultTransfer?: { afterTalkMs: number; to: string; onConsult?: (local: Channel) => void };
   /** Ends the call after ringing this long with `cause` (a trunk: 1 unallocated number, 34 no circuit …). */
   failAfterMs?: number;
   cause?: number;
@@ -88,7 +93,7 @@ export function callPhone(pbx: Pbx, chan: Channel, script: PhoneScript): boolean
     if (script.answerAfterMs === undefined) return;
     pbx.clock.timer(script.answerAfterMs, () => {
       if (chan.hungUp || chan.state !== 'Ringing') return;
-      const xfer = script.blindTransfer;
+      const xfer = script.blindTransfer ?? script.consultTransfer;
       if (xfer) {
         let armed = false;
         chan.onBridge = () => {
@@ -96,7 +101,11 @@ export function callPhone(pbx: Pbx, chan: Channel, script: PhoneScript): boolean
           armed = true;
           pbx.clock.timer(xfer.afterTalkMs, () => {
             try {
-              pbx.blindTransfer(chan, xfer.to);
+              if (script.blindTransfer) pbx.blindTransfer(chan, xfer.to);
+              else {
+                const local = pbx.consultTransfer(chan, xfer.to);
+                if (local) script.consultTransfer?.onConsult?.(local);
+              }
             } catch (err) {
               pbx.fail(err as Error, chan);
             }
