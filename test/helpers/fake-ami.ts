@@ -379,10 +379,11 @@ export class FakeAmi {
         return this.coreShowChannels(session, msg);
       case 'originate':
         return this.originate(session, msg, variables);
+      // astman_get_header: the first Variable header (Originate repeats it, these take one).
       case 'getvar':
-        return this.getvar(session, msg);
+        return this.getvar(session, { ...msg, Variable: variables[0] ?? '' });
       case 'setvar':
-        return this.setvar(session, msg);
+        return this.setvar(session, { ...msg, Variable: variables[0] ?? '' });
       default:
         return this.error(session, msg, 'Invalid/unknown command');
     }
