@@ -51,7 +51,8 @@ export function channelOwner(name: string): { extension: string } | { device: st
   const rest = name.slice(slash + 1);
   if (tech === 'Local') {
     const exten = rest.split('@')[0];
-    return EXTENSION.test(exten) ? { extension: exten } : null;
+    // `_attended@transfer`: the Local pair Asterisk links two bridges with, nobody's channel.
+    return EXTENSION.test(exten) && !exten.startsWith('_') ? { extension: exten } : null;
   }
   const dash = rest.lastIndexOf('-');
   const device = dash > 0 ? rest.slice(0, dash) : rest;
