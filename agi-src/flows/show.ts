@@ -55,7 +55,7 @@ export async function show(
   }
   const v = showVerdict(vars.answerFact, vars.lastOperatorFact, extension);
   if (v.verdict === 'lost') {
-    s.log.info(`show ${vars.uniqueid}: the call is ${v.winner}'s; no card for ${extension}`);
+    s.log.info(`show ${vars.uniqueid}: ${v.winner} ${vars.lastOperatorFact ? 'has the call' : 'answered first'}; no card for ${extension}`);
     return;
   }
   if (v.verdict === 'no-fact') s.log.info(`show ${vars.uniqueid}: no answer fact on the channel (dialplan older than the module? Apply Config); card only`);
