@@ -74,6 +74,7 @@ export class Service {
   private readonly manager = new ManagerHost();
   private readonly clicks = new ClickToCallHost(this.manager);
   private transfers?: { follower: TransferFollower; ami: unknown };
+  private readonly transferLog = new Logger('transfer');
   private port = 0;
   private current?: Held;
   private state: ServiceStatus['state'] | 'starting' = 'starting';
@@ -238,14 +239,13 @@ export class Service {
 
   /** Attended transfers of reported calls, on the manager connection while there is one. */
   private followTransfers(config: Config): void {
+    this.transferLog.configure({ path: config.logPath, level: config.logLevel, secrets: [...configSecrets(config), ...managerSecrets()] });
     const ami = managerWanted(config).transfers ? this.manager.ami() : null;
     if (this.transfers && this.transfers.ami === ami) return;
     void this.transfers?.follower.stop();
     this.transfers = undefined;
     if (!ami) return;
-    const log = new Logger('transfer');
-    log.configure({ path: config.logPath, level: config.logLevel, secrets: [...configSecrets(config), ...managerSecrets()] });
-    this.transfers = { follower: new TransferFollower(ami, log, (job) => void this.deliverLater(job)), ami };
+    this.transfers = { follower: new TransferFollower(ami, this.transferLog, (job) => void this.deliverLater(job)), ami };
   }
 
   /** The backend for one step or task; the one it had stays open until it is done with it. */
