@@ -3,7 +3,8 @@ namespace FreePBX\modules\Bitrix;
 
 /**
  * FreePBX's own manager (AMI) user, handed to the resident service in its environment when it is
- * started (pm2), for click-to-call: never written to the config file, the dialplan or a log.
+ * started (pm2), for click-to-call and attended transfers: never written to the config file, the
+ * dialplan or a log.
  * Loopback only: a manager on another host is not used.
  */
 class AmiCredentials

@@ -48,6 +48,7 @@ require_once __DIR__ . '/Dialplan/AnswerSubroutine.php';
 require_once __DIR__ . '/Dialplan/QueueHook.php';
 require_once __DIR__ . '/Dialplan/AutoBlkvmHook.php';
 require_once __DIR__ . '/Dialplan/DirectDialHook.php';
+require_once __DIR__ . '/Dialplan/TransferMark.php';
 require_once __DIR__ . '/Dialplan/OutboundSubroutine.php';
 require_once __DIR__ . '/Dialplan/OutboundAnswer.php';
 require_once __DIR__ . '/Dialplan/OutboundHangupHandler.php';
@@ -329,6 +330,7 @@ class Bitrix extends \FreePBX_Helpers implements \BMO
         Bitrix\Dialplan\HangupHandler::add($ext, $agi);
         Bitrix\Dialplan\OperatorSubroutine::add($ext);
         Bitrix\Dialplan\AnswerSubroutine::add($ext, $agi);
+        Bitrix\Dialplan\TransferMark::add($ext);
         return array_merge(
             $problems,
             Bitrix\Dialplan\QueueHook::add($ext, $this->asteriskVersion()),

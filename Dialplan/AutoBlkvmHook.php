@@ -7,7 +7,8 @@ namespace FreePBX\modules\Bitrix\Dialplan;
  * Dial only the leg that won runs it; of a queue, every member whose phone picks up runs it,
  * before the queue has chosen one. So members of a queue whose member gosub is ours
  * (QueueHook: BITRIX_QHOOK is that queue, NODEST on the member's legs) are left to that gosub;
- * everything else records its answer here.
+ * everything else records its answer here, and so does a blind transfer's target dialled from
+ * such a member's Local leg (BITRIX_XFER "blind": Queue() is not involved any more).
  *
  *   asterisk -rx "dialplan show s@macro-auto-blkvm"
  *   asterisk -rx "dialplan show s@sub-auto-blkvm"
@@ -19,7 +20,7 @@ class AutoBlkvmHook
 
     /**
      *   [macro-auto-blkvm]
-     *   exten => s,n,GosubIf($["${BITRIX_UNIQUEID}"!="" & ("${FROMQ}"!="true" | "${BITRIX_QHOOK}"!="${NODEST}")]?itd-bitrix-answered,s,1())
+     *   exten => s,n,GosubIf($["${BITRIX_UNIQUEID}"!="" & ("${FROMQ}"!="true" | "${BITRIX_QHOOK}"!="${NODEST}" | "${BITRIX_XFER}"="blind")]?itd-bitrix-answered,s,1())
      *   exten => s,n,Return()
      *
      * @return Problem[]
@@ -40,7 +41,7 @@ class AutoBlkvmHook
     private static function line()
     {
         $ours = '"${' . Facts::MARKER . '}"!=""';
-        $notLeftToQueueGosub = '("${FROMQ}"!="true" | "${' . Facts::QUEUE_HOOKED . '}"!="${NODEST}")';
+        $notLeftToQueueGosub = '("${FROMQ}"!="true" | "${' . Facts::QUEUE_HOOKED . '}"!="${NODEST}" | "${' . Facts::TRANSFER . '}"="blind")';
         return new \ext_gosubif('$[' . $ours . ' & ' . $notLeftToQueueGosub . ']', AnswerSubroutine::CONTEXT . ',s,1', false, '');
     }
 }

@@ -17,6 +17,19 @@ class Facts
     const ENDED = 'BITRIX_ENDED';
     /** SHARED on the inbound channel: "<extension>@<epoch.ms>" of the first answer. */
     const ANSWER = 'BITRIX_ANSWER';
+    /**
+     * SHARED on the inbound channel: "<extension>@<epoch.ms>" of the operator who has the customer
+     * now, when the call moved after its first answer (a blind transfer's answer, written by the
+     * answer subroutine; an attended transfer, written by the resident service through AMI). The
+     * last one wins; talk time still starts at BITRIX_ANSWER.
+     */
+    const LAST_OPERATOR = 'BITRIX_LAST_OPERATOR';
+    /**
+     * Inherited from the channel macro-dial-one runs on: "blind" when it runs because of a blind
+     * transfer (Asterisk's BLINDTRANSFER), "consult" on the consultation leg of an attended
+     * transfer (ATTENDEDTRANSFER, set with TRANSFERERNAME on the Local channel `*2` creates).
+     */
+    const TRANSFER = 'BITRIX_XFER';
     /** Where a subroutine leaves the operator's extension it worked out. */
     const OPERATOR = 'BITRIX_OPERATOR';
     /** Inherited: the member gosub the queue had before ours, run after ours. */
@@ -30,5 +43,11 @@ class Facts
     public static function answerOfCall()
     {
         return 'SHARED(' . self::ANSWER . ',${' . self::CHANNEL . '})';
+    }
+
+    /** ${SHARED(BITRIX_LAST_OPERATOR,${BITRIX_CHANNEL})}: the last operator as any channel of the call reads it. */
+    public static function lastOperatorOfCall()
+    {
+        return 'SHARED(' . self::LAST_OPERATOR . ',${' . self::CHANNEL . '})';
     }
 }

@@ -180,7 +180,7 @@ export class AmiClient extends EventEmitter implements Ami {
     }
     if (res.Response !== 'Success') {
       // Asterisk closes the connection after a refused login; the retry comes with the back-off.
-      if (!this.refusedLogged) this.log.error(`AMI: Asterisk refused the login of manager user "${this.opts.username}" (${res.Message ?? 'no reason'}); click-to-call waits`);
+      if (!this.refusedLogged) this.log.error(`AMI: Asterisk refused the login of manager user "${this.opts.username}" (${res.Message ?? 'no reason'}); click-to-call and transfers wait`);
       this.refusedLogged = true;
       this.socket?.destroy();
       return;

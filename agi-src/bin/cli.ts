@@ -165,10 +165,11 @@ export function makeProgram(): Command {
     .addOption(new Option('--answered-at <ms>', 'the answer time the dialplan recorded (epoch ms)').argParser(wholeNumber(0, Number.MAX_SAFE_INTEGER)))
     .option('--call-id <id>', 'the Bitrix24 CALL_ID the channel carried')
     .option('--recording <path>', "the answering channel's MixMonitor file")
+    .option('--transferred', 'the call was transferred to this operator: the card is hidden for the others')
     .action(
       action(async (cmd, [uniqueid, extension]) => {
-        const o = cmd.opts<{ answeredAt?: number; callId?: string; recording?: string }>();
-        const job = { uniqueid, extension, answeredAt: o.answeredAt ?? null, callId: o.callId ?? '', recording: o.recording ?? '' };
+        const o = cmd.opts<{ answeredAt?: number; callId?: string; recording?: string; transferred?: boolean }>();
+        const job = { uniqueid, extension, answeredAt: o.answeredAt ?? null, callId: o.callId ?? '', recording: o.recording ?? '', transferred: !!o.transferred };
         await withServices(cmd, 'show', (s) => deliverCard(s, job, Date.now() + CARD_BUDGET_MS), 'call-path');
         return { data: { ok: true }, text: '' };
       }),

@@ -26,8 +26,14 @@ const COMMON = {
 export type CallVars = Record<keyof typeof COMMON, string>;
 
 /** On an answering channel: the call it belongs to and the answer fact on the inbound channel. */
-export async function readAnswerVars(channel: AgiChannel): Promise<CallVars & { answerFact: string }> {
-  return checked(await readAll(channel, { ...COMMON, answerFact: '${SHARED(BITRIX_ANSWER,${BITRIX_CHANNEL})}' }));
+export async function readAnswerVars(channel: AgiChannel): Promise<CallVars & { answerFact: string; lastOperatorFact: string }> {
+  return checked(
+    await readAll(channel, {
+      ...COMMON,
+      answerFact: '${SHARED(BITRIX_ANSWER,${BITRIX_CHANNEL})}',
+      lastOperatorFact: '${SHARED(BITRIX_LAST_OPERATOR,${BITRIX_CHANNEL})}',
+    }),
+  );
 }
 
 /** BITRIX_CALL_ID is only ever set by incoming, from a checked answer; anything else is not ours. */
@@ -37,13 +43,14 @@ function checked<T extends CallVars>(vars: T): T {
 
 /** On the inbound channel in its hangup handler: everything the dialplan recorded about the call. */
 export async function readHangupVars(channel: AgiChannel): Promise<
-  CallVars & { started: string; ended: string; answerFact: string; dialStatus: string; dialOperator: string; answeredTimeMs: string }
+  CallVars & { started: string; ended: string; answerFact: string; lastOperatorFact: string; dialStatus: string; dialOperator: string; answeredTimeMs: string }
 > {
   const vars = await readAll(channel, {
     ...COMMON,
     started: '${BITRIX_STARTED}',
     ended: '${BITRIX_ENDED}',
     answerFact: '${SHARED(BITRIX_ANSWER)}',
+    lastOperatorFact: '${SHARED(BITRIX_LAST_OPERATOR)}',
     dialStatus: '${DIALSTATUS}',
     dialOperator: '${BITRIX_OPERATOR}',
     answeredTimeMs: '${ANSWEREDTIME_MS}',

@@ -44,6 +44,7 @@ export async function hangup(s: Services, channel: AgiChannel, env: AgiEnvironme
       startedAt: epochMs(vars.started),
       answer: decideAnswer({
         answerFact: vars.answerFact,
+        lastOperatorFact: vars.lastOperatorFact,
         dialStatus: vars.dialStatus,
         dialOperator: vars.dialOperator,
         answeredTimeMs: vars.answeredTimeMs,

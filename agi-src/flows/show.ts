@@ -7,7 +7,9 @@ import type { AgiEnvironment } from '../agi/protocol';
 import { BitrixError } from '../bitrix/errors';
 import { EXTENSION, showVerdict } from '../logic/answer';
 import { readAnswerVars } from './channel-vars';
-import { showRequest, userByExtensionRequest, userIdFrom } from './requests';
+import { usersToHide } from '../logic/finish';
+import { parseIds } from '../store/calls';
+import { hideRequest, showRequest, userByExtensionRequest, userIdFrom } from './requests';
 import type { Services } from './services';
 
 /** The card's budget once handed over: it holds no call, but a card that comes much later is of no use. */
@@ -21,6 +23,8 @@ export interface CardJob {
   answeredAt: number | null;
   callId: string;
   recording: string;
+  /** The call moved to this operator after its first answer (a transfer): the others' cards are hidden. */
+  transferred?: boolean;
 }
 
 export interface ShowOptions {
@@ -49,9 +53,9 @@ export async function show(
     s.log.debug(`show: no BITRIX_UNIQUEID on ${env.agi_channel ?? 'this channel'}; not a reported call`);
     return;
   }
-  const v = showVerdict(vars.answerFact, extension);
+  const v = showVerdict(vars.answerFact, vars.lastOperatorFact, extension);
   if (v.verdict === 'lost') {
-    s.log.info(`show ${vars.uniqueid}: ${v.winner} answered first; no card for ${extension}`);
+    s.log.info(`show ${vars.uniqueid}: ${v.winner} ${vars.lastOperatorFact ? 'has the call' : 'answered first'}; no card for ${extension}`);
     return;
   }
   if (v.verdict === 'no-fact') s.log.info(`show ${vars.uniqueid}: no answer fact on the channel (dialplan older than the module? Apply Config); card only`);
@@ -61,6 +65,7 @@ export async function show(
     answeredAt: v.verdict === 'deliver' ? v.at : null,
     callId: vars.callId,
     recording: vars.recording,
+    transferred: v.verdict === 'deliver' && v.transferred,
   };
   if (!opts.deliverLater) return deliverCard(s, job, deadline);
   const pid = opts.deliverLater(job);
@@ -84,7 +89,7 @@ export async function deliverCard(s: Services, job: CardJob, deadline: number): 
       s.now(),
     );
   }
-  s.log.info(`show ${call.uniqueid}: answered by ${job.extension}`);
+  s.log.info(`show ${call.uniqueid}: ${job.transferred ? 'transferred to' : 'answered by'} ${job.extension}`);
 
   let userId = cached?.userId ?? null;
   try {
@@ -113,10 +118,23 @@ export async function deliverCard(s: Services, job: CardJob, deadline: number): 
     const req = showRequest(callId, userId);
     const shown = await client.call(req.method, req.params, deadline);
     if (shown === true) await calls.addShownUser(call.uniqueid, userId, s.now());
+    if (job.transferred) await hideForOthers(s, call.uniqueid, callId, userId, deadline);
   } catch (err) {
     const msg = err instanceof BitrixError ? err.message : (err as Error).message;
     s.log.warn(`show ${call.uniqueid}: card not shown (${msg}); the answer is recorded`);
   }
+}
+
+/** The call moved to `userId` (a transfer): whoever else still has its card (the transferring operator) has it hidden. */
+export async function hideForOthers(s: Services, uniqueid: string, callId: string, userId: number, deadline: number): Promise<void> {
+  const { calls } = await s.stores();
+  const hide = usersToHide(parseIds((await calls.get(uniqueid))?.shown_user_ids), userId);
+  if (!hide.length) return;
+  const client = await s.client();
+  const req = hideRequest(callId, hide);
+  await client.call(req.method, req.params, deadline);
+  await calls.removeShownUsers(uniqueid, hide, s.now());
+  s.log.info(`show ${uniqueid}: card hidden for user(s) ${hide.join(', ')}`);
 }
 
 /** `itd_bitrix.js card …` in the background: the card goes out after the show step has returned. */
@@ -131,6 +149,7 @@ export function detachedCard(configPath: string): (job: CardJob) => number | und
     if (job.answeredAt !== null) args.push('--answered-at', String(job.answeredAt));
     if (job.callId) args.push('--call-id', job.callId);
     if (job.recording) args.push('--recording', job.recording);
+    if (job.transferred) args.push('--transferred');
     // stdio 'ignore': a child holding the AGI's pipes would hold the channel until it exits.
     const child = spawn(process.execPath, args, { detached: true, stdio: 'ignore' });
     child.on('error', () => undefined); // no card then; the answer is recorded in the dialplan all the same

@@ -1,12 +1,14 @@
 // Click-to-call inside the resident service: while the config has it on with a local application,
-// one manager (AMI) connection with FreePBX's own manager user (handed to the service in its
-// environment by the module, never in the config file) and the offline-event poller. A config that
-// changes restarts both; the manager secret is masked in every log line like the config's secrets.
-import { Ami, AmiClient, amiOptionsFromEnv } from '../ami/client';
+// the offline-event poller on the service's manager (AMI) connection (manager.ts: FreePBX's own
+// manager user, handed to the service in its environment by the module, never in the config
+// file). A config that changes restarts it; the manager secret is masked in every log line like
+// the config's secrets.
+import { Ami, amiOptionsFromEnv } from '../ami/client';
 import { ClickToCall, startClickToCall } from '../click/click-to-call';
 import { Config, configSecrets } from '../config/config';
 import { Backend, Services } from '../flows/services';
 import { Logger } from '../log/logger';
+import type { ManagerHost } from './manager';
 
 /** What the status file says about click-to-call: off, why it does not run, or the poller's state. */
 export interface ClickStatus {
@@ -24,7 +26,7 @@ export function managerSecrets(env: NodeJS.ProcessEnv = process.env): string[] {
 export type BackendLease = () => { backend: Backend; done(): void } | undefined;
 
 interface Running {
-  ami: AmiClient;
+  ami: Ami;
   clicks: ClickToCall;
   release(): void;
 }
@@ -36,12 +38,9 @@ export class ClickToCallHost {
   private chain: Promise<void> = Promise.resolve();
 
   constructor(
+    /** The service's manager connection: opened for click-to-call by its own apply(), shared, never closed here. */
+    private readonly manager: ManagerHost,
     private readonly env: NodeJS.ProcessEnv = process.env,
-    /** Test seam: the manager connection for these options. */
-    private readonly connect: (log: Logger) => AmiClient | null = (log) => {
-      const opts = amiOptionsFromEnv(this.env);
-      return opts ? new AmiClient(opts, log) : null;
-    },
   ) {}
 
   /** The config in force (at start, after each reload): starts, restarts or stops click-to-call. */
@@ -74,7 +73,7 @@ export class ClickToCallHost {
       log.warn('click-to-call is on, but Bitrix24 hands clicks only to the local application (Connect on the settings page); no clicks are taken');
       return;
     }
-    const ami = this.connect(log);
+    const ami = this.manager.ami();
     if (!ami) {
       this.state = 'no-manager-credentials';
       log.error('click-to-call is on, but the module gave the service no manager (AMI) credentials; no clicks are taken (restart the service from the module: Apply Config)');
@@ -85,10 +84,9 @@ export class ClickToCallHost {
       this.state = 'off';
       return;
     }
-    ami.start();
     // Background priority: clicks share the portal's budget with the calls, which come first.
     const services = new Services(config, log, Date.now, 0, 'background', { backend: held.backend });
-    this.running = { ami, clicks: startClickToCall(services, ami as Ami), release: () => held.done() };
+    this.running = { ami, clicks: startClickToCall(services, ami), release: () => held.done() };
   }
 
   private async halt(): Promise<void> {
@@ -97,7 +95,6 @@ export class ClickToCallHost {
     this.state = 'off';
     if (!r) return;
     await r.clicks.stop().catch(() => undefined);
-    r.ami.close();
     r.release();
   }
 }

@@ -20,6 +20,8 @@ import { runStep, StepDefinition, StepHost, StepName } from '../steps/runner';
 import { hangupStep, incomingStep, outgoingStep, showStep } from '../steps/steps';
 import { backendKey, ServiceBackend } from './backend';
 import { ClickToCallHost, managerSecrets } from './click-host';
+import { ManagerHost, managerWanted } from './manager';
+import { TransferFollower } from './transfers';
 import { ConfigWatcher } from './config-watch';
 import { startWatchdog } from './watchdog';
 import { HEARTBEAT_MS, readStatus, ServiceStatus, statusPath, writeStatus } from './status';
@@ -69,7 +71,10 @@ export class Service {
   readonly log = new Logger('service');
   private readonly watcher: ConfigWatcher;
   private readonly server: FastAgiServer;
-  private readonly clicks = new ClickToCallHost();
+  private readonly manager = new ManagerHost();
+  private readonly clicks = new ClickToCallHost(this.manager);
+  private transfers?: { follower: TransferFollower; ami: unknown };
+  private readonly transferLog = new Logger('transfer');
   private port = 0;
   private current?: Held;
   private state: ServiceStatus['state'] | 'starting' = 'starting';
@@ -153,6 +158,9 @@ export class Service {
     for (const t of this.timers) clearInterval(t);
     this.watcher.stop();
     await this.clicks.stop();
+    await this.transfers?.follower.stop();
+    this.transfers = undefined;
+    this.manager.close();
     void this.heartbeat();
     const budgets = (() => {
       try {
@@ -223,7 +231,21 @@ export class Service {
       this.current = { backend: new ServiceBackend(config, this.log), users: 0 };
       if (old && old.users === 0) void old.backend.close();
     }
-    if (this.state !== 'stopping' && this.state !== 'stopped') void this.clicks.apply(config, () => this.hold());
+    if (this.state === 'stopping' || this.state === 'stopped') return;
+    this.manager.apply(config);
+    this.followTransfers(config);
+    void this.clicks.apply(config, () => this.hold());
+  }
+
+  /** Attended transfers of reported calls, on the manager connection while there is one. */
+  private followTransfers(config: Config): void {
+    this.transferLog.configure({ path: config.logPath, level: config.logLevel, secrets: [...configSecrets(config), ...managerSecrets()] });
+    const ami = managerWanted(config).transfers ? this.manager.ami() : null;
+    if (this.transfers && this.transfers.ami === ami) return;
+    void this.transfers?.follower.stop();
+    this.transfers = undefined;
+    if (!ami) return;
+    this.transfers = { follower: new TransferFollower(ami, this.transferLog, (job) => void this.deliverLater(job)), ami };
   }
 
   /** The backend for one step or task; the one it had stays open until it is done with it. */
@@ -440,6 +462,7 @@ export class Service {
       bitrix: { requests: stats.requests, commands: stats.commands, batched: stats.batched, queued: stats.queued },
       caches: { users: stats.users, names: stats.names },
       clickToCall: this.clicks.status(),
+      manager: { wanted: !!this.manager.ami(), connected: this.manager.connected, transfers: !!this.transfers },
       config: { ok: cfg.ok, error: cfg.error, loadedAt: cfg.loadedAt ? new Date(cfg.loadedAt).toISOString() : null },
     };
   }

@@ -28,6 +28,8 @@ export interface ServiceStatus {
   caches: { users: number; names: number };
   /** Off, why it does not run (needs-application, no-manager-credentials), or the poller's state; the manager link. */
   clickToCall: ClickStatus;
+  /** The manager (AMI) connection: wanted (click-to-call, transfers), up; attended transfers followed. */
+  manager?: { wanted: boolean; connected: boolean; transfers: boolean };
   config: { ok: boolean; error: string | null; loadedAt: string | null };
 }
 

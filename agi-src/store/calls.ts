@@ -130,8 +130,9 @@ export class CallStore {
   }
 
   /**
-   * The answer as the dialplan recorded it (the first answer of the call, README "Dialplan
-   * contract"): the show step and the hangup step write the same fact, whichever comes first.
+   * The answer as the dialplan recorded it (the first answer's time, README "Dialplan contract";
+   * the operator who has the call now — after a transfer, its target): the show step and the
+   * hangup step write the same fact, whichever comes first.
    * The operator's user is kept when the extension is the same, else set from `userId`.
    */
   async recordAnswer(
@@ -165,6 +166,15 @@ export class CallStore {
       const row = await tx.get<{ shown_user_ids: string }>('SELECT shown_user_ids FROM calls WHERE uniqueid = ?', [uniqueid]);
       const shown = parseIds(row?.shown_user_ids);
       if (!shown.includes(userId)) shown.push(userId);
+      await tx.run('UPDATE calls SET shown_user_ids = ?, updated_at = ? WHERE uniqueid = ?', [JSON.stringify(shown), now, uniqueid]);
+    });
+  }
+
+  /** Their card was hidden while the call went on (the call moved to another operator). */
+  async removeShownUsers(uniqueid: string, userIds: readonly number[], now: number): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      const row = await tx.get<{ shown_user_ids: string }>('SELECT shown_user_ids FROM calls WHERE uniqueid = ?', [uniqueid]);
+      const shown = parseIds(row?.shown_user_ids).filter((u) => !userIds.includes(u));
       await tx.run('UPDATE calls SET shown_user_ids = ?, updated_at = ? WHERE uniqueid = ?', [JSON.stringify(shown), now, uniqueid]);
     });
   }

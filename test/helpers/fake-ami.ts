@@ -2,7 +2,12 @@
 // sends (recorded on the Asterisk 22.10.1 lab, /work/lab/FINDINGS.md): the banner, Login and its
 // refusal (the connection is closed), FullyBooted, Ping, DBGet and CoreShowChannels as lists,
 // Originate (Async) answered "queued" and then an OriginateResponse event carrying the ActionID,
-// Newchannel / Hangup events of the Local pair, event classes filtered by the Login's Events.
+// Newchannel / Hangup events of the Local pair, event classes filtered by the Login's Events;
+// Getvar / Setvar on a channel (manager.c action_getvar/action_setvar: a name ending in ")" is a
+// function, read or written on that channel), and the BlindTransfer / AttendedTransfer events
+// with the fields main/stasis_bridges.c blind_transfer_to_ami / attended_transfer_to_ami write,
+// channel snapshots as manager_channels.c and bridge snapshots as manager_bridges.c build them
+// (Asterisk 22.9).
 import { createServer, Server, Socket } from 'net';
 import type { AddressInfo } from 'net';
 
@@ -25,6 +30,105 @@ export interface OriginateRequest {
  * the originate fails with Asterisk's reason (3 no answer, 5 busy, 8 congestion, 0 failed).
  */
 export type OriginateOutcome = { answer: true; afterMs?: number } | { answer: false; reason: number; afterMs?: number };
+
+/** A channel as an AMI snapshot describes it (ast_manager_build_channel_state_string_prefix). */
+export interface ChannelSnapshot {
+  channel: string;
+  /** ast_channel_state: 6 Up, 5 Ringing, 4 Ring, 0 Down. */
+  state?: number;
+  callerIdNum?: string;
+  callerIdName?: string;
+  connectedLineNum?: string;
+  connectedLineName?: string;
+  language?: string;
+  accountCode?: string;
+  context: string;
+  exten: string;
+  priority?: number;
+  uniqueid: string;
+  linkedid: string;
+}
+
+/** A bridge as an AMI snapshot describes it (ast_manager_build_bridge_state_string_prefix). */
+export interface BridgeSnapshot {
+  uniqueid: string;
+  /** "basic" for the bridges Dial, Queue and transfers make. */
+  type?: string;
+  technology?: string;
+  numChannels: number;
+}
+
+/**
+ * Where Getvar/Setvar find channels: undefined = "No such channel". The default keeps variables
+ * in memory (setChannel()); a test PBX can answer for its own live channels instead.
+ */
+export interface ChannelVariables {
+  get(channel: string, variable: string): string | undefined;
+  set(channel: string, variable: string, value: string): boolean;
+}
+
+const STATE_DESC: Record<number, string> = { 0: 'Down', 4: 'Ring', 5: 'Ringing', 6: 'Up' };
+
+function channelFields(prefix: string, c: ChannelSnapshot): Array<[string, string]> {
+  const state = c.state ?? 6;
+  return [
+    [`${prefix}Channel`, c.channel],
+    [`${prefix}ChannelState`, String(state)],
+    [`${prefix}ChannelStateDesc`, STATE_DESC[state] ?? 'Unknown'],
+    [`${prefix}CallerIDNum`, c.callerIdNum || '<unknown>'],
+    [`${prefix}CallerIDName`, c.callerIdName || '<unknown>'],
+    [`${prefix}ConnectedLineNum`, c.connectedLineNum || '<unknown>'],
+    [`${prefix}ConnectedLineName`, c.connectedLineName || '<unknown>'],
+    [`${prefix}Language`, c.language ?? 'en'],
+    [`${prefix}AccountCode`, c.accountCode ?? ''],
+    [`${prefix}Context`, c.context],
+    [`${prefix}Exten`, c.exten],
+    [`${prefix}Priority`, String(c.priority ?? 1)],
+    [`${prefix}Uniqueid`, c.uniqueid],
+    [`${prefix}Linkedid`, c.linkedid],
+  ];
+}
+
+function bridgeFields(prefix: string, b: BridgeSnapshot): Array<[string, string]> {
+  return [
+    [`${prefix}BridgeUniqueid`, b.uniqueid],
+    [`${prefix}BridgeType`, b.type ?? 'basic'],
+    [`${prefix}BridgeTechnology`, b.technology ?? 'simple_bridge'],
+    [`${prefix}BridgeCreator`, '<unknown>'],
+    [`${prefix}BridgeName`, '<unknown>'],
+    [`${prefix}BridgeNumChannels`, String(b.numChannels)],
+    [`${prefix}BridgeVideoSourceMode`, 'none'],
+  ];
+}
+
+export type TransferResult = 'Fail' | 'Invalid' | 'Not Permitted' | 'Success';
+
+export interface BlindTransferEvent {
+  result: TransferResult;
+  transferer: ChannelSnapshot;
+  transferee?: ChannelSnapshot;
+  bridge?: BridgeSnapshot;
+  isExternal: boolean;
+  context: string;
+  extension: string;
+}
+
+export interface AttendedTransferEvent {
+  result: TransferResult;
+  origTransferer: ChannelSnapshot;
+  origBridge?: BridgeSnapshot;
+  secondTransferer: ChannelSnapshot;
+  secondBridge?: BridgeSnapshot;
+  transferee?: ChannelSnapshot;
+  transferTarget?: ChannelSnapshot;
+  isExternal: boolean;
+  dest:
+    | { type: 'Bridge'; bridgeUniqueid: string }
+    | { type: 'App'; app: string }
+    | { type: 'Link'; localOne: ChannelSnapshot; localTwo: ChannelSnapshot }
+    | { type: 'Threeway'; bridgeUniqueid: string; transfererChannel: string }
+    | { type: 'Fail' };
+}
 
 interface Session {
   socket: Socket;
@@ -60,6 +164,20 @@ export class FakeAmi {
   logins = 0;
   /** A hung Asterisk: actions are read and never answered. */
   stalled = false;
+  /** Channel variables in memory (setChannel()), unless a test wires `channelVariables` to its PBX. */
+  private readonly memoryChannels = new Map<string, Map<string, string>>();
+  channelVariables: ChannelVariables = {
+    get: (channel, variable) => {
+      const vars = this.memoryChannels.get(channel);
+      return vars ? (vars.get(variable) ?? '') : undefined;
+    },
+    set: (channel, variable, value) => {
+      const vars = this.memoryChannels.get(channel);
+      if (!vars) return false;
+      vars.set(variable, value);
+      return true;
+    },
+  };
   private server: Server;
   private readonly sessions = new Set<Session>();
   private readonly channels = new Map<string, { name: string; linkedid: string; exten: string; context: string }>();
@@ -100,6 +218,53 @@ export class FakeAmi {
 
   connectedSessions(): number {
     return [...this.sessions].filter((s) => s.authenticated).length;
+  }
+
+  /** A channel Getvar/Setvar can find (in-memory variables), with what the dialplan set on it. */
+  setChannel(name: string, vars: Record<string, string> = {}): void {
+    this.memoryChannels.set(name, new Map(Object.entries(vars)));
+  }
+
+  /** The in-memory variables of a channel (Setvar writes `SHARED(X)` under that name). */
+  channelVars(name: string): Map<string, string> | undefined {
+    return this.memoryChannels.get(name);
+  }
+
+  /** What Asterisk sends when a blind transfer is done (or refused), to sessions with the call class. */
+  emitBlindTransfer(e: BlindTransferEvent): void {
+    this.broadcast('call', [
+      ['Event', 'BlindTransfer'],
+      ['Privilege', 'call,all'],
+      ['Result', e.result],
+      ...channelFields('Transferer', e.transferer),
+      ...(e.transferee ? channelFields('Transferee', e.transferee) : []),
+      ...(e.bridge ? bridgeFields('', e.bridge) : []),
+      ['IsExternal', e.isExternal ? 'Yes' : 'No'],
+      ['Context', e.context],
+      ['Extension', e.extension],
+    ]);
+  }
+
+  /** What Asterisk sends when an attended transfer completes (or fails). */
+  emitAttendedTransfer(e: AttendedTransferEvent): void {
+    const dest: Array<[string, string]> = [['DestType', e.dest.type]];
+    if (e.dest.type === 'Bridge') dest.push(['DestBridgeUniqueid', e.dest.bridgeUniqueid]);
+    else if (e.dest.type === 'App') dest.push(['DestApp', e.dest.app]);
+    else if (e.dest.type === 'Link') dest.push(...channelFields('LocalOne', e.dest.localOne), ...channelFields('LocalTwo', e.dest.localTwo));
+    else if (e.dest.type === 'Threeway') dest.push(['DestBridgeUniqueid', e.dest.bridgeUniqueid], ['DestTransfererChannel', e.dest.transfererChannel]);
+    this.broadcast('call', [
+      ['Event', 'AttendedTransfer'],
+      ['Privilege', 'call,all'],
+      ['Result', e.result],
+      ...channelFields('OrigTransferer', e.origTransferer),
+      ...(e.origBridge ? bridgeFields('Orig', e.origBridge) : []),
+      ...channelFields('SecondTransferer', e.secondTransferer),
+      ...(e.secondBridge ? bridgeFields('Second', e.secondBridge) : []),
+      ...(e.transferee ? channelFields('Transferee', e.transferee) : []),
+      ...(e.transferTarget ? channelFields('TransferTarget', e.transferTarget) : []),
+      ['IsExternal', e.isExternal ? 'Yes' : 'No'],
+      ...dest,
+    ]);
   }
 
   /** Channels that are up now (CoreShowChannels sees them), by uniqueid. */
@@ -214,6 +379,11 @@ export class FakeAmi {
         return this.coreShowChannels(session, msg);
       case 'originate':
         return this.originate(session, msg, variables);
+      // astman_get_header: the first Variable header (Originate repeats it, these take one).
+      case 'getvar':
+        return this.getvar(session, { ...msg, Variable: variables[0] ?? '' });
+      case 'setvar':
+        return this.setvar(session, { ...msg, Variable: variables[0] ?? '' });
       default:
         return this.error(session, msg, 'Invalid/unknown command');
     }
@@ -244,6 +414,22 @@ export class FakeAmi {
     this.reply(session, this.withId(msg, [['Response', 'Success'], ['EventList', 'start'], ['Message', 'Result will follow']]));
     this.reply(session, [['Event', 'DBGetResponse'], ['Family', msg.Family], ['Key', msg.Key], ['Val', val], ...this.idField(msg)]);
     this.reply(session, this.withId(msg, [['Event', 'DBGetComplete'], ['EventList', 'Complete'], ['ListItems', '1']]));
+  }
+
+  /** action_getvar: "Response: Success" (no Message), then Variable and Value. */
+  private getvar(session: Session, msg: Msg): void {
+    if (!msg.Variable) return this.error(session, msg, 'No variable specified');
+    if (!msg.Channel) return this.error(session, msg, 'this fake answers Getvar on a channel only');
+    const value = this.channelVariables.get(msg.Channel, msg.Variable);
+    if (value === undefined) return this.error(session, msg, 'No such channel');
+    this.reply(session, this.withId(msg, [['Response', 'Success'], ['Variable', msg.Variable], ['Value', value]]));
+  }
+
+  private setvar(session: Session, msg: Msg): void {
+    if (!msg.Variable) return this.error(session, msg, 'No variable specified');
+    if (!msg.Channel) return this.error(session, msg, 'this fake answers Setvar on a channel only');
+    if (!this.channelVariables.set(msg.Channel, msg.Variable, msg.Value ?? '')) return this.error(session, msg, 'No such channel');
+    this.reply(session, this.withId(msg, [['Response', 'Success'], ['Message', 'Variable Set']]));
   }
 
   private idField(msg: Msg): Array<[string, string]> {

@@ -398,14 +398,18 @@ describe('resident service (built itd_bitrix.js serve, FastAGI, fake Bitrix24, r
       expect(svc.stderr()).not.to.contain(AMI_SECRET);
     });
 
-    it('follows the settings: turned off, it lets go of the manager and stops polling; without manager credentials it says so', async () => {
+    it('follows the settings: turned off, it stops polling; the one manager connection stays while transfers of reported calls are followed, and goes with them; without manager credentials it says so', async () => {
       svc = await startService(t, managerEnv());
       await waitFor(() => svc!.status()?.clickToCall?.amiConnected === true, 20_000);
+      expect(ami.connectedSessions(), 'one connection for click-to-call and transfers').to.equal(1);
       t.write({ clickToCall: false });
-      await waitFor(() => svc!.status()?.clickToCall?.state === 'off' && ami.connectedSessions() === 0, 20_000);
+      await waitFor(() => svc!.status()?.clickToCall?.state === 'off', 20_000);
       const polls = fake.calls('event.offline.get').length;
       await new Promise((r) => setTimeout(r, 2500));
       expect(fake.calls('event.offline.get').length, 'no more polling').to.equal(polls);
+      expect(ami.connectedSessions(), 'still there for the transfers of calls on the listed DIDs').to.equal(1);
+      t.write({ dids: [] });
+      await waitFor(() => ami.connectedSessions() === 0 && svc!.status()?.manager?.wanted === false, 20_000);
       await svc.stop('SIGTERM');
 
       t.write({ clickToCall: true });

@@ -218,9 +218,19 @@ describe('answer facts (what the dialplan recorded decides; no clock of ours)', 
     expect(parseAnswerFact('101')).to.equal(null);
   });
   it('the show step delivers only for the operator the fact names', () => {
-    expect(showVerdict('103@1796208759.635', '103')).to.deep.equal({ verdict: 'deliver', at: 1_796_208_759_635 });
-    expect(showVerdict('103@1796208759.635', '101')).to.deep.equal({ verdict: 'lost', winner: '103' });
-    expect(showVerdict('', '101')).to.deep.equal({ verdict: 'no-fact' });
+    expect(showVerdict('103@1796208759.635', '', '103')).to.deep.equal({ verdict: 'deliver', at: 1_796_208_759_635, transferred: false });
+    expect(showVerdict('103@1796208759.635', '', '101')).to.deep.equal({ verdict: 'lost', winner: '103' });
+    expect(showVerdict('', '', '101')).to.deep.equal({ verdict: 'no-fact' });
+  });
+  it('after a transfer the card is for its target, with the first answer\'s time; the transferring operator gets none', () => {
+    expect(showVerdict('101@1796208759.635', '102@1796208790.100', '102')).to.deep.equal({ verdict: 'deliver', at: 1_796_208_759_635, transferred: true });
+    expect(showVerdict('101@1796208759.635', '102@1796208790.100', '101')).to.deep.equal({ verdict: 'lost', winner: '102' });
+    expect(showVerdict('101@1796208759.635', 'garbage', '101'), 'an unreadable last fact changes nothing').to.deep.equal({ verdict: 'deliver', at: 1_796_208_759_635, transferred: false });
+  });
+  it('hangup after a transfer: the last operator, talk time from the first answer', () => {
+    expect(decideAnswer(facts({ answerFact: '101@1796208759.635', lastOperatorFact: '103@1796208790.001' }))).to.deep.equal({ extension: '103', at: 1_796_208_759_635, source: 'hook' });
+    expect(decideAnswer(facts({ answerFact: '101@1796208759.635', lastOperatorFact: '' }))).to.deep.equal({ extension: '101', at: 1_796_208_759_635, source: 'hook' });
+    expect(decideAnswer(facts({ answerFact: '', lastOperatorFact: '103@1796208790.001' })), 'no answer fact: not answered by a hook').to.equal(null);
   });
 });
 

@@ -6,7 +6,7 @@ use FreePBX\modules\Bitrix\Dialplan\Problem;
 /** The answer hook in macro-auto-blkvm / sub-auto-blkvm: ring groups, follow-me, queues without our member gosub. */
 class AutoBlkvmHookTest extends BitrixTestCase
 {
-    const HOOK = 'n,GosubIf($["${BITRIX_UNIQUEID}"!="" & ("${FROMQ}"!="true" | "${BITRIX_QHOOK}"!="${NODEST}")]?itd-bitrix-answered,s,1())';
+    const HOOK = 'n,GosubIf($["${BITRIX_UNIQUEID}"!="" & ("${FROMQ}"!="true" | "${BITRIX_QHOOK}"!="${NODEST}" | "${BITRIX_XFER}"="blind")]?itd-bitrix-answered,s,1())';
 
     /** [framework dialplan before, after, problems] */
     private static function hook($fpbx, $queues)

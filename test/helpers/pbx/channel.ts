@@ -7,7 +7,7 @@ import type { PhoneScript } from './phones';
 
 export type ChannelState = 'Down' | 'Ring' | 'Ringing' | 'Up';
 
-export type ControlType = 'ringing' | 'progress' | 'answer' | 'busy' | 'congestion' | 'hangup' | 'dtmf';
+export type ControlType = 'ringing' | 'progress' | 'answer' | 'busy' | 'congestion' | 'hangup' | 'dtmf' | 'async-goto';
 
 export interface ControlFrame {
   type: ControlType;
@@ -89,6 +89,10 @@ export class Channel {
   onHangupHook?: () => void;
   /** Set by Goto/Gosub/Return: the PBX loop must not step to the next priority. */
   jumped = false;
+  /** ast_async_goto while in a bridge (a blind transfer's transferee): where the channel goes once it has left it. */
+  pendingGoto?: { context: string; exten: string };
+  /** The channel's thread waits in pbx.bridge() on this channel (the Dial caller's side). */
+  bridgeWaiter = false;
   readonly threadId: string;
   private inbox: ControlFrame[] = [];
   private waiter?: () => void;

@@ -268,6 +268,13 @@ const dial: App = async ({ pbx, chan: caller, data }) => {
   caller.setVar('DIALEDTIME', String(Math.floor((now - caller.createdAt) / 1000)));
   caller.setVar('DIALEDTIME_MS', String(now - caller.createdAt));
   await hangupAll(pbx, [peer], 16);
+  if (caller.pendingGoto && !caller.hungUp) {
+    // A blind transfer: the caller goes on in the dialplan where the transfer sent it.
+    const to = caller.pendingGoto;
+    caller.pendingGoto = undefined;
+    caller.goto(to.context, to.exten, 1);
+    return 0;
+  }
   if (leaver === peer && !caller.hungUp && opts.has('g')) return 0;
   return -1;
 };

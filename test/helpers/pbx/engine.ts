@@ -14,7 +14,7 @@ import type { BuiltinAgi } from './agi';
 import { findApp, PbxError } from './registry';
 // The applications register themselves; loading them here makes every Pbx complete.
 import './applications';
-import './dial';
+import { callChannel, hangupAll, requestChannel } from './dial';
 import './queue';
 import './agi';
 import { closeMixMonitor } from './mixmonitor';
@@ -518,22 +518,84 @@ export class Pbx implements FunctionHost {
   async bridge(a: Channel, b: Channel): Promise<Channel> {
     a.bridgedWith = b;
     b.bridgedWith = a;
+    a.bridgeWaiter = true;
     this.event('bridge', a, { peer: b.name });
     const since = this.clock.now();
     for (const c of [a, b]) {
+      // bridge_channel.c, on joining: "the transfer has completed".
+      for (const v of ['BLINDTRANSFER', 'ATTENDEDTRANSFER', 'FORWARDERNAME']) c.setVar(v, '');
       if (c.mixmonitor && c.mixmonitor.bridgedAt === undefined) c.mixmonitor.bridgedAt = since;
       c.onBridge?.();
     }
     let leaver: Channel;
     if (b.hungUp) leaver = b;
     else {
-      const f = await a.next(this.clock.timer.bind(this.clock), undefined, (fr) => fr.type === 'hangup' && fr.from === b);
+      const f = await a.next(this.clock.timer.bind(this.clock), undefined, (fr) => (fr.type === 'hangup' && fr.from === b) || (fr.type === 'async-goto' && fr.from === a));
       leaver = f === 'timeout' ? a : f.from;
     }
+    a.bridgeWaiter = false;
     a.bridgedWith = undefined;
     b.bridgedWith = undefined;
     this.event('unbridge', a, { peer: b.name, leaver: leaver.name });
     return leaver;
+  }
+
+  /**
+   * A blind transfer by `transferer` (DTMF `##<exten>` or a phone's REFER) of a two-party bridge,
+   * as ast_bridge_transfer_blind does it (main/bridge.c): every other channel of the bridge gets
+   * BLINDTRANSFER=<transferer's name> (and ATTENDEDTRANSFER erased), the transferer its bridge
+   * peer's name; the transferee leaves the bridge for TRANSFER_CONTEXT (the transferer's variable
+   * or global, else its context),<exten>,1 (ast_async_goto), the transferer is removed from the
+   * bridge (its Dial hangs it up). Only a transferee whose own thread waits in the bridge (the
+   * Dial caller's side, which is where a phone's peer always is here) is supported.
+   */
+  blindTransfer(transferer: Channel, exten: string): void {
+    if (transferer.hungUp) return;
+    const transferee = transferer.bridgedWith;
+    if (!transferee) throw new PbxError(`${transferer.name}: blind transfer while not bridged`);
+    if (!transferee.bridgeWaiter) throw new PbxError(`${transferer.name}: blind transfer of ${transferee.name}, which is not the side waiting in the bridge (not supported by the test PBX)`);
+    const context = this.substitute(transferer, '${TRANSFER_CONTEXT}') || transferer.context;
+    if (!context) throw new PbxError(`${transferer.name}: blind transfer without TRANSFER_CONTEXT or a context`);
+    transferee.setVar('BLINDTRANSFER', transferer.name);
+    transferee.setVar('ATTENDEDTRANSFER', '');
+    transferer.setVar('BLINDTRANSFER', transferee.name);
+    transferer.setVar('ATTENDEDTRANSFER', '');
+    this.event('blind-transfer', transferer, { transferee: transferee.name, context, exten });
+    transferee.pendingGoto = { context, exten };
+    transferee.post({ type: 'async-goto', from: transferee });
+  }
+
+  /**
+   * The consultation call of an attended transfer by DTMF (`*2<exten>`), as bridge_basic.c's
+   * dial_transfer makes it: a Local channel to <exten>@TRANSFER_CONTEXT requested by the
+   * transferer, TRANSFERERNAME and ATTENDEDTRANSFER (= the transferer's name) set on ;1, the
+   * transferer's inheritable variables copied (copy_caller_data), then called: ;2 gets every
+   * variable of ;1 and runs the dialplan. The customer stays where it is (on hold). What happens
+   * next — the transfer completing (bridges merged, AMI AttendedTransfer) or abandoned — is up to
+   * the test; the consultation leg ends when its far end hangs up. Returns ;1.
+   */
+  consultTransfer(transferer: Channel, exten: string): Channel | undefined {
+    if (transferer.hungUp) return undefined;
+    if (!transferer.bridgedWith) throw new PbxError(`${transferer.name}: attended transfer while not bridged`);
+    const context = this.substitute(transferer, '${TRANSFER_CONTEXT}') || transferer.context;
+    const one = requestChannel(this, 'Local', `${exten}@${context}`, transferer);
+    if (!one) return undefined;
+    one.setVar('TRANSFERERNAME', transferer.name);
+    one.setVar('ATTENDEDTRANSFER', transferer.name);
+    one.setVar('BLINDTRANSFER', '');
+    this.event('attended-transfer-dial', transferer, { local: one.name, context, exten });
+    if (!callChannel(this, one)) {
+      void hangupAll(this, [one], 20);
+      return undefined;
+    }
+    // The transfer's own thread holds ;1 until the consultation ends.
+    this.track(
+      (async () => {
+        await one.next(this.clock.timer.bind(this.clock), undefined, () => false);
+        await this.destroy(one);
+      })(),
+    );
+    return one;
   }
 
   /**

@@ -15,6 +15,16 @@ export interface PhoneScript {
   unavailable?: boolean;
   /** Declines after ringing this long (cause 21). */
   rejectAfterMs?: number;
+  /**
+   * After talking this long (from joining the bridge), the phone blind-transfers its peer to
+   * `to` (feature code `##<to>`, or the phone's own REFER: the same ast_bridge_transfer_blind).
+   */
+  blindTransfer?: { afterTalkMs: number; to: string };
+  /**
+   * After talking this long, the phone starts an attended transfer to `to` by DTMF (`*2<to>`):
+   * the consultation call (pbx.consultTransfer); `onConsult` gets its Local ;1.
+   */
+  consultTransfer?: { afterTalkMs: number; to: string; onConsult?: (local: Channel) => void };
   /** Ends the call after ringing this long with `cause` (a trunk: 1 unallocated number, 34 no circuit …). */
   failAfterMs?: number;
   cause?: number;
@@ -83,6 +93,25 @@ export function callPhone(pbx: Pbx, chan: Channel, script: PhoneScript): boolean
     if (script.answerAfterMs === undefined) return;
     pbx.clock.timer(script.answerAfterMs, () => {
       if (chan.hungUp || chan.state !== 'Ringing') return;
+      const xfer = script.blindTransfer ?? script.consultTransfer;
+      if (xfer) {
+        let armed = false;
+        chan.onBridge = () => {
+          if (armed) return;
+          armed = true;
+          pbx.clock.timer(xfer.afterTalkMs, () => {
+            try {
+              if (script.blindTransfer) pbx.blindTransfer(chan, xfer.to);
+              else {
+                const local = pbx.consultTransfer(chan, xfer.to);
+                if (local) script.consultTransfer?.onConsult?.(local);
+              }
+            } catch (err) {
+              pbx.fail(err as Error, chan);
+            }
+          });
+        };
+      }
       pbx.answer(chan);
       if (script.hangupAfterMs !== undefined) pbx.clock.timer(script.hangupAfterMs, () => pbx.hangup(chan, 16));
     });

@@ -102,6 +102,7 @@ const queue: App = async ({ pbx, chan: caller, data }) => {
       setDuration(caller, 'QUEUEWAIT', pbx.clock.now() - start);
       const bridgedAt = pbx.clock.now();
       const leaver = await pbx.bridge(caller, peer);
+      if (caller.pendingGoto) throw new PbxError(`${caller.name}: a blind transfer of the Queue caller is not supported by the test PBX`);
       // Asterisk ≥ 20.19 / 22.9: Queue sets Dial's timing variables when the bridge ends.
       queueVars(caller);
       setDuration(caller, 'ANSWEREDTIME', pbx.clock.now() - bridgedAt);
