@@ -21,6 +21,8 @@ export interface CardJob {
   answeredAt: number | null;
   callId: string;
   recording: string;
+  /** The operator has the card already (shown while the phone rang): only the answer is recorded. */
+  shownAlready?: boolean;
 }
 
 export interface ShowOptions {
@@ -99,7 +101,7 @@ export async function deliverCard(s: Services, job: CardJob, deadline: number): 
       s.log.info(`show ${call.uniqueid}: extension ${job.extension} has no active Bitrix24 user; no card`);
       return;
     }
-    if (!cfg.showCard) return;
+    if (!cfg.showCard || cfg.cardMode === 'off' || job.shownAlready) return;
     const latest = await calls.get(call.uniqueid);
     if (latest?.hungup_at) {
       s.log.info(`show ${call.uniqueid}: the call ended before the card could be sent; no card`);
