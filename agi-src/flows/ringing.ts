@@ -71,16 +71,20 @@ export async function sendCardBatch(
     const keys = Object.keys(cmds);
     if (keys.length === 0) return 'sent';
     let shown = false;
+    let hidden = false;
     if (keys.length === 1) {
       const r = await client.call(cmds[keys[0]].method, cmds[keys[0]].params, deadline);
       shown = keys[0] === 'show' && r === true;
+      hidden = keys[0] === 'hide' && r === true;
     } else {
       const r = await client.sendAll(cmds, deadline);
       if (r.errors.show || r.errors.hide) throw r.errors.show ?? r.errors.hide;
       shown = r.result.show === true;
+      hidden = r.result.hide === true;
     }
-    // Recorded for the finish, which hides the card for everyone it was shown to but the finisher.
-    if (shown) for (const id of show) await calls.addShownUser(batch.uniqueid, id, s.now());
+    // The finish hides the card for everyone it was shown to and not hidden since, but the finisher.
+    const hiddenIds = hidden ? (cmds.hide.params.USER_ID as number[]) : [];
+    if (shown || hiddenIds.length) await calls.updateShownUsers(batch.uniqueid, shown ? show : [], hiddenIds, s.now());
     s.log.debug(`cards ${batch.uniqueid}: shown to [${show.join(',')}], hidden for [${hide.join(',')}]`);
     return 'sent';
   } catch (err) {

@@ -141,6 +141,20 @@ export class LiveCards {
     return c.delivered.has(extension);
   }
 
+  /**
+   * The call's hangup step: the finish hides the card for everyone it was confirmed shown to, in
+   * its own request, so their hides still waiting are dropped; shows not sent are dropped; what is
+   * on its way still goes. The call is forgotten.
+   */
+  ended(uniqueid: string): void {
+    const c = this.calls.get(uniqueid);
+    if (!c) return;
+    c.pendingShow.clear();
+    for (const e of [...c.pendingHide]) if (c.delivered.has(e)) c.pendingHide.delete(e);
+    this.forget(uniqueid, c);
+    this.flush(uniqueid, c);
+  }
+
   /** Stops every timer (the service stops). */
   stop(): void {
     for (const [id, c] of this.calls) this.forget(id, c);

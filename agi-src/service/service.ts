@@ -277,6 +277,8 @@ export class Service {
     }
     this.served[step.name]++;
     this.served.total++;
+    // The inbound channel's hangup handler (its uniqueid is the call's marker): the finish hides the cards.
+    if (step.name === 'hangup' && env.agi_uniqueid) this.liveCards.ended(env.agi_uniqueid);
     this.openSessions++;
     const log = new Logger(name);
     const held = this.hold();

@@ -183,4 +183,21 @@ describe('live cards: ringing cards per call (live-cards.ts)', () => {
     cards.ring('late', ID, 'PJSIP/101-2', '101');
     expect(cards.size, 'the idle ones swept').to.equal(1);
   });
+
+  it('the call ends while hides wait: the finish carries those, nothing more is sent; shows not sent are dropped', async () => {
+    let registered = true;
+    const { clock, sent, cards } = setup(() => (registered ? 'sent' : 'unregistered'));
+    cards.ring(C, ID, 'PJSIP/101-1', '101');
+    cards.ring(C, ID, 'PJSIP/102-2', '102');
+    await clock.advance(300);
+    cards.ringEnd(C, 'PJSIP/101-1', '101');
+    cards.ringEnd(C, 'PJSIP/102-2', '102');
+    registered = false;
+    cards.ring(C, '', 'PJSIP/103-3', '103');
+    cards.ended(C);
+    await clock.advance(5000);
+    expect(sent).to.have.length(1);
+    expect(cards.size).to.equal(0);
+    expect(clock.pending).to.equal(0);
+  });
 });
