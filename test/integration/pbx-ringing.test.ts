@@ -119,6 +119,20 @@ describe('cards while the phones ring (generated dialplan, test PBX, built serve
     expect(answeredAt(call)).to.be.a('number');
   });
 
+  it('ring-all group with a member on DND: FreePBX does not dial it, so it gets no card', async () => {
+    const done = realUntilCardRequests(2);
+    pbx.astdb.set('DND/103', 'YES');
+    pbx.phone('PJSIP/101', { answerAfterMs: 4000 });
+    const call = pbx.inbound({ did: fx.dids.ringall, callerNum: '89161234567', hangupAfterTalkMs: 5000 });
+    await pbx.run();
+    done();
+    expect(pbx.errors).to.deep.equal([]);
+    const callId = call.record()!.vars.BITRIX_CALL_ID;
+    expect(fake.shows.map((s) => sorted(s.userIds))).to.deep.equal([users('101', '102')]);
+    expect(hides()).to.deep.equal([users('102')]);
+    await expectFinishedOnceBy('101', callId);
+  });
+
   it('queue with Local members: the ringing members get the card, unavailable ones do not, the rest is hidden at the answer', async () => {
     const done = realUntilCardRequests(2);
     pbx.phone('PJSIP/101', { answerAfterMs: 4000 });
