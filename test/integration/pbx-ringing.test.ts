@@ -220,6 +220,30 @@ describe('cards while the phones ring (generated dialplan, test PBX, built serve
     expect(cardRequests(), 'the show alone: the hides ride with the finish').to.have.length(1);
   });
 
+  it('the service killed after it took the call: the ringing legs find it gone, the card goes to the answerer on answer, exactly once', async () => {
+    const port = svc!.port;
+    const runSub = pbx.runSub.bind(pbx);
+    let killed = false;
+    pbx.runSub = async (chan, spec, opts) => {
+      if (!killed && spec.startsWith('func-apply-sipheaders')) {
+        killed = true;
+        await pbx.clock.real(svc!.stop('SIGKILL'));
+      }
+      return runSub(chan, spec, opts);
+    };
+    pbx.phone('PJSIP/102', { answerAfterMs: 4000 });
+    const call = pbx.inbound({ did: fx.dids.ringall, callerNum: '89161234567', hangupAfterTalkMs: 5000 });
+    await pbx.run();
+    expect(pbx.errors).to.deep.equal([]);
+    const refused = pbx.warnings.filter((w) => w.startsWith(`Connecting to '127.0.0.1:${port}' failed`));
+    expect(refused, 'three ringing legs (no ring-end handler pushed), then show and hangup').to.have.length(5);
+    expect(pbx.agiRuns.filter((r) => /\/ringend$/.test(r.script)), 'no ring-end without a ring').to.deep.equal([]);
+    const callId = call.record()!.vars.BITRIX_CALL_ID;
+    expect(fake.shows).to.deep.equal([{ callId, userIds: [USERS['102']], result: true }]);
+    expect(hides()).to.deep.equal([]);
+    await expectFinishedOnceBy('102', callId);
+  });
+
   it('the service down: no ringing leg tries it, the card goes to the answerer on answer, exactly once', async () => {
     const port = svc!.port;
     await svc!.stop('SIGKILL');
