@@ -37,8 +37,6 @@ export interface ServiceOptions {
   heartbeatMs?: number;
   /** A full garbage collection, run once at the first heartbeat without a call since the one before. */
   idleGc?: () => void;
-  /** How long a call's ringing cards wait for each other (live-cards.ts). */
-  cardWindowMs?: number;
 }
 
 const STEPS = new Map<string, StepDefinition>([
@@ -117,7 +115,7 @@ export class Service {
     this.watcher = new ConfigWatcher(opts.configPath, this.log, (config) => this.onConfig(config));
     this.server = new FastAgiServer((session) => this.onSession(session));
     this.eld = monitorEventLoopDelay({ resolution: ELD_RESOLUTION_MS });
-    this.liveCards = new LiveCards({ send: (batch) => this.sendCards(batch), windowMs: opts.cardWindowMs });
+    this.liveCards = new LiveCards({ send: (batch) => this.sendCards(batch) });
   }
 
   /** Loads the config (a broken one is reported and waited for), listens, starts the timers. */
