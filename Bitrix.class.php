@@ -49,6 +49,7 @@ require_once __DIR__ . '/Dialplan/QueueHook.php';
 require_once __DIR__ . '/Dialplan/AutoBlkvmHook.php';
 require_once __DIR__ . '/Dialplan/DirectDialHook.php';
 require_once __DIR__ . '/Dialplan/TransferMark.php';
+require_once __DIR__ . '/Dialplan/RingingHook.php';
 require_once __DIR__ . '/Dialplan/OutboundSubroutine.php';
 require_once __DIR__ . '/Dialplan/OutboundAnswer.php';
 require_once __DIR__ . '/Dialplan/OutboundHangupHandler.php';
@@ -326,7 +327,10 @@ class Bitrix extends \FreePBX_Helpers implements \BMO
         if ($spliced === 0) {
             return $problems;
         }
-        Bitrix\Dialplan\InboundSubroutine::add($ext, $agi);
+        // Cards on ringing need the resident service; without it the card pops on answer.
+        $ringing = $agi->hasService() && Bitrix\Settings::cardMode($s) === 'ringing';
+        $ringingProblems = $ringing ? Bitrix\Dialplan\RingingHook::add($ext, $agi) : [];
+        Bitrix\Dialplan\InboundSubroutine::add($ext, $agi, $ringing && !$ringingProblems);
         Bitrix\Dialplan\HangupHandler::add($ext, $agi);
         Bitrix\Dialplan\OperatorSubroutine::add($ext);
         Bitrix\Dialplan\AnswerSubroutine::add($ext, $agi);
@@ -335,7 +339,8 @@ class Bitrix extends \FreePBX_Helpers implements \BMO
             $problems,
             Bitrix\Dialplan\QueueHook::add($ext, $this->asteriskVersion()),
             Bitrix\Dialplan\AutoBlkvmHook::add($ext),
-            Bitrix\Dialplan\DirectDialHook::add($ext)
+            Bitrix\Dialplan\DirectDialHook::add($ext),
+            $ringingProblems
         );
     }
 

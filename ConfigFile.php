@@ -51,6 +51,8 @@ class ConfigFile
         $cfg['app'] = $app;
         $cfg['webhookUrl'] = $s['authMode'] === 'webhook' ? (string)$s['webhookUrl'] : '';
         $cfg['dids'] = array_values($s['dids']);
+        $cfg['cardMode'] = Settings::cardMode($s);
+        $cfg['showCard'] = $cfg['cardMode'] !== 'off';
         // The incoming step looks the responsible manager up only while a destination can use it.
         $cfg['responsibleRouting'] = $this->responsible !== null && $this->responsible->any();
         return array_intersect_key($cfg, $this->settings->schemaProperties());

@@ -58,7 +58,21 @@ class Settings
     {
         $stored = $this->kvstore->getConfig('settings');
         $stored = is_array($stored) ? array_intersect_key($stored, $this->defaults()) : [];
+        // Saved before cardMode existed: "Show the call card" No is cardMode off.
+        if (!isset($stored['cardMode']) && isset($stored['showCard']) && $stored['showCard'] === false) {
+            $stored['cardMode'] = 'off';
+        }
         return array_merge($this->defaults(), $stored);
+    }
+
+    /** ringing, answer or off; an unknown value is the default. */
+    public static function cardMode(array $s)
+    {
+        $mode = isset($s['cardMode']) ? (string)$s['cardMode'] : 'ringing';
+        if (isset($s['showCard']) && $s['showCard'] === false) {
+            return 'off';
+        }
+        return in_array($mode, ['ringing', 'answer', 'off'], true) ? $mode : 'ringing';
     }
 
     public function store(array $s)
@@ -125,6 +139,9 @@ class Settings
         $sig = ['dids' => $keys, 'out' => $out, 'click' => $click];
         if ($servicePossible && !empty($s['serviceEnabled'])) {
             $sig['service'] = ResidentService::port($s);
+            if (self::cardMode($s) === 'ringing') {
+                $sig['cards'] = 'ringing';
+            }
         }
         return json_encode($sig);
     }

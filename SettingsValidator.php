@@ -149,6 +149,15 @@ class SettingsValidator
                 $s['rateLimitPerSecond'] = ((float)$v == (int)$v) ? (int)$v : (float)$v;
             }
         }
+        if (isset($post['cardMode'])) {
+            $v = $str('cardMode');
+            if (!in_array($v, $props['cardMode']['enum'], true)) {
+                $e['cardMode'] = _('Choose when the call card pops up.');
+            } else {
+                $s['cardMode'] = $v;
+                $s['showCard'] = $v !== 'off';
+            }
+        }
         if (isset($post['logLevel'])) {
             $v = $str('logLevel');
             if (!in_array($v, $props['logLevel']['enum'], true)) {

@@ -32,8 +32,9 @@ class AgiStep
      *   exten => <exten>,n,AGI(agi://127.0.0.1:<port>/<step>[,<args>])
      *   exten => <exten>,n,ExecIf($["${AGISTATUS}"="FAILURE"]?AGI(itd_bitrix_<step>.js[,<args>]))
      * @param string $args the AGI's arguments as dialplan text (identifiers only: DID, extension, `out`)
+     * @param \extension[] $onService lines between the two, where AGISTATUS is the service's (with the service only)
      */
-    public function add($ext, $context, $exten, $step, $args = '')
+    public function add($ext, $context, $exten, $step, $args = '', array $onService = [])
     {
         $tail = $args !== '' ? ',' . $args : '';
         $local = 'AGI(' . self::script($step) . $tail . ')';
@@ -41,7 +42,30 @@ class AgiStep
             $ext->add($context, $exten, '', new \extension($local));
             return;
         }
-        $ext->add($context, $exten, '', new \extension('AGI(agi://127.0.0.1:' . $this->port . '/' . $step . $tail . ')'));
+        $this->addServiceOnly($ext, $context, $exten, $step, $args);
+        foreach ($onService as $line) {
+            $ext->add($context, $exten, '', $line);
+        }
         $ext->add($context, $exten, '', new \extension('ExecIf($["${AGISTATUS}"="FAILURE"]?' . $local . ')'));
+    }
+
+    /** Whether the steps go through the resident service. */
+    public function hasService()
+    {
+        return $this->port !== null;
+    }
+
+    /**
+     * A step only the resident service has (ringing cards), no executable after it:
+     *   exten => <exten>,n,AGI(agi://127.0.0.1:<port>/<step>[,<args>])
+     * Nothing without the service.
+     */
+    public function addServiceOnly($ext, $context, $exten, $step, $args = '')
+    {
+        if ($this->port === null) {
+            return;
+        }
+        $tail = $args !== '' ? ',' . $args : '';
+        $ext->add($context, $exten, '', new \extension('AGI(agi://127.0.0.1:' . $this->port . '/' . $step . $tail . ')'));
     }
 }

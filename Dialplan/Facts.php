@@ -36,6 +36,8 @@ class Facts
     const QUEUE_NEXT_GOSUB = 'BITRIX_QGOSUB';
     /** Inherited: the queue whose member gosub is ours (its members skip the answer macro hook). */
     const QUEUE_HOOKED = 'BITRIX_QHOOK';
+    /** Inherited: the resident service took the call's incoming step; its phones get the card as they ring (RingingHook). */
+    const RINGING = 'BITRIX_RINGING';
     /** Now, epoch seconds with milliseconds (${EPOCH} has whole seconds only). */
     const NOW = '${STRFTIME(,,%s.%3q)}';
 

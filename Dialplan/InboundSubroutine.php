@@ -51,8 +51,15 @@ class InboundSubroutine
      *   exten => s,n,Set(CHANNEL(hangup_handler_push)=itd-bitrix-hangup,s,1)
      *   exten => s,n,AGI(itd_bitrix_incoming.js,${ARG1})
      *   exten => s,n,Return()
+     *
+     * With cards on ringing (RingingHook) the service's answer is kept for the ringing legs:
+     *   exten => s,n,AGI(agi://127.0.0.1:4574/incoming,${ARG1})
+     *   exten => s,n,ExecIf($["${AGISTATUS}"="SUCCESS"]?Set(__BITRIX_RINGING=1))
+     *   exten => s,n,ExecIf($["${AGISTATUS}"="FAILURE"]?AGI(itd_bitrix_incoming.js,${ARG1}))
+     *
+     * @param bool $ringing whether RingingHook is in place
      */
-    public static function add($ext, AgiStep $agi)
+    public static function add($ext, AgiStep $agi, $ringing = false)
     {
         $c = self::CONTEXT;
         $ext->addSectionNoCustom($c, true);
@@ -65,7 +72,10 @@ class InboundSubroutine
         $ext->add($c, 's', '', new \ext_set(Facts::STARTED, Facts::NOW));
         // Pushed before the lookup, so a caller who hangs up during it still gets the call finished.
         $ext->add($c, 's', '', new \ext_set('CHANNEL(hangup_handler_push)', HangupHandler::CONTEXT . ',s,1'));
-        $agi->add($ext, $c, 's', 'incoming', '${ARG1}');
+        // A service that did not answer the incoming step is not asked while the phones ring (no
+        // refused connection per ringing leg): the card then goes to whoever answers.
+        $served = $ringing ? [new \ext_execif('$["${AGISTATUS}"="SUCCESS"]', 'Set', '__' . Facts::RINGING . '=1')] : [];
+        $agi->add($ext, $c, 's', 'incoming', '${ARG1}', $served);
         $ext->add($c, 's', '', new \ext_return(''));
     }
 }

@@ -18,6 +18,8 @@ class Problem
     const QUEUE_LABEL = 'queuelabel';
     /** macro-dial-one without its dialapp label: no hook on a call dialled straight to an extension. */
     const DIRECT_HOOK = 'directhook';
+    /** No func-apply-sipheaders (the pre-dial subroutine of every FreePBX Dial): cards pop on answer only. */
+    const RINGING_HOOK = 'ringinghook';
 
     /** @var string */
     public $kind;
@@ -60,6 +62,8 @@ class Problem
                 return sprintf(_('Queue %s has no qgosub label to add the member gosub at. Until the Queues module writes it, the call card pops up for the member who picks up first, who may not be the one the queue connects.'), $a[0]);
             case self::DIRECT_HOOK:
                 return _('macro-dial-one has no dialapp label: a call put straight through to an extension gets no call card; its operator and talk time come from the dial result when the call ends (the talk time then includes an IVR or announcement before it).');
+            case self::RINGING_HOOK:
+                return _('func-apply-sipheaders is not in the dialplan: the call card pops up for the operator who answers, not while the phones ring.');
             default:
                 return $this->kind;
         }
@@ -76,6 +80,8 @@ class Problem
             case self::QUEUE_GOSUB:
             case self::QUEUE_LABEL:
                 return ['DIALPLAN_QUEUES', _('Bitrix24: queue answers need the Queues module updated')];
+            case self::RINGING_HOOK:
+                return ['DIALPLAN_RINGING', _('Bitrix24: no call card while the phones ring')];
             default:
                 return ['DIALPLAN_DIRECT', _('Bitrix24: no hook for calls put straight through to an extension')];
         }
@@ -84,6 +90,6 @@ class Problem
     /** Every notification id the problems may use (all are cleared when none is left). */
     public static function notificationIds()
     {
-        return ['DIALPLAN_ROUTES', 'DIALPLAN_ANSWER', 'DIALPLAN_QUEUES', 'DIALPLAN_DIRECT'];
+        return ['DIALPLAN_ROUTES', 'DIALPLAN_ANSWER', 'DIALPLAN_QUEUES', 'DIALPLAN_DIRECT', 'DIALPLAN_RINGING'];
     }
 }

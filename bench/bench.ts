@@ -56,7 +56,8 @@ const QUEUE_CALLS = opt('queue-calls', 10);
 const KEEP = process.argv.includes('--keep');
 const CONCURRENT_ONLY = process.argv.includes('--concurrent-only'); // skip A–C (debugging part E)
 const SERVICE_RUNS = opt('service-runs', 200);
-const SERVICE_ONLY = process.argv.includes('--service-only'); // only the resident service's part S
+const CARDS_ONLY = process.argv.includes('--cards-only'); // only S5, card requests per ringing call
+const SERVICE_ONLY = CARDS_ONLY || process.argv.includes('--service-only'); // only the resident service's part S
 const NO_SERVICE = process.argv.includes('--no-service');
 
 interface Target {
@@ -486,7 +487,7 @@ async function main(): Promise<void> {
 
   // ================================================================ S: the resident service (FastAGI), same run
   if (!NO_SERVICE) {
-    await serviceTargets({ target, note, progress, anomalies, info, setups, rand, runs: RUNS, serviceRuns: SERVICE_RUNS });
+    await serviceTargets({ target, note, progress, anomalies, info, setups, rand, runs: RUNS, serviceRuns: SERVICE_RUNS }, CARDS_ONLY ? 'cards' : undefined);
   }
 
   // ================================================================ summary

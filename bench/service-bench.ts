@@ -45,11 +45,82 @@ async function stopped(svc: RunningService): Promise<ServiceStatus | null> {
   return svc.status();
 }
 
-export async function serviceTargets(ctx: BenchContext): Promise<void> {
+export async function serviceTargets(ctx: BenchContext, only?: 'cards'): Promise<void> {
+  if (only === 'cards') return ringingCards(ctx);
   await portalAtOnce(ctx);
   await portalFarAway(ctx);
   await burst(ctx, 50, 0);
   await burst(ctx, 200, 60_000);
+  await ringingCards(ctx);
+}
+
+/**
+ * S5: card requests per ringing call (cardMode "ringing"): the legs the dialplan reports to the
+ * service (`ring` / `ringend` with the leg's channel, as RingingHook writes them), the answer's
+ * show step, the hangup; counted at the fake: HTTP requests that carry only shows and hides (the
+ * finish's batch is the finish's). Warm user map, as on a PBX after its first calls.
+ */
+async function ringingCards(ctx: BenchContext): Promise<void> {
+  ctx.progress('S5: card requests per ringing call (ring-all, queue, hunt, a member ringing 100 ms)');
+  const fake = await FakeBitrix.start({ rateLimit: false });
+  seedDemo(fake);
+  const users: Record<string, number> = { '101': 12, '102': 15, '103': 17 };
+  fake.addUser({ ID: 17, NAME: 'Third', LAST_NAME: 'Member', ACTIVE: true, UF_PHONE_INNER: '103' });
+  const t = testSetup({ webhookUrl: fake.webhookUrl, dids: [DID], logLevel: 'info', attachRecordings: false });
+  ctx.setups.push(t);
+  const svc = await startService(t);
+  const WINDOW = 300;
+  const CARD = /^telephony\.externalcall\.(show|hide)$/;
+  const cardRequests = () =>
+    fake.requests.filter((r) => CARD.test(r.method) || (r.method === 'batch' && (r.subcalls ?? []).length > 0 && r.subcalls!.every((c) => CARD.test(c.method)))).length;
+  /** In order: legs gone, legs ringing, the answer's show, legs gone after it; then a pause. */
+  type Step = { end?: string[]; ring?: string[]; answer?: string; endAfter?: string[]; waitMs?: number };
+  const scenarios: Array<{ name: string; steps: Step[]; target: number }> = [
+    // Asterisk hangs up the other legs, then runs U() on the answerer.
+    { name: 'ringall3', steps: [{ ring: ['101', '102', '103'], waitMs: 1500 }, { end: ['101', '103'], answer: '102' }], target: 2 },
+    // The queue connects the member first, then hangs up the other members' legs.
+    { name: 'queue3', steps: [{ ring: ['101', '102', '103'], waitMs: 1500 }, { answer: '101', endAfter: ['102', '103'] }], target: 2 },
+    { name: 'hunt3', steps: [{ ring: ['101'], waitMs: 1500 }, { end: ['101'], ring: ['102'], waitMs: 1500 }, { end: ['102'], ring: ['103'], waitMs: 1500 }, { answer: '103' }], target: 3 },
+    { name: 'brief', steps: [{ ring: ['101'], waitMs: 100 }, { end: ['101'], ring: ['102'], waitMs: 1500 }, { answer: '102' }], target: 1 },
+  ];
+  const measured: Record<string, number> = {};
+  try {
+    for (const [n, sc] of scenarios.entries()) {
+      const uid = nextUniqueid();
+      const channel = inboundFacts(uid);
+      const r = await runFastAgi({ port: svc.port, script: 'incoming', args: [DID], env: { agi_uniqueid: uid, agi_callerid: randomCaller(ctx.rand) }, vars: channel });
+      checkFast(ctx, `S5 ${sc.name} incoming`, r);
+      const callId = r.vars.__BITRIX_CALL_ID ?? '';
+      const vars = { ...channel, BITRIX_CALL_ID: callId };
+      const leg = (ext: string) => `PJSIP/${ext}-${String(n).padStart(4, '0')}${ext}`;
+      const before = cardRequests();
+      for (const step of sc.steps) {
+        const ringEnd = (ext: string) => runFastAgi({ port: svc.port, script: 'ringend', args: [ext, uid], env: { agi_channel: leg(ext) }, dead: true });
+        for (const ext of step.end ?? []) await ringEnd(ext);
+        for (const ext of step.ring ?? []) await runFastAgi({ port: svc.port, script: 'ring', args: [ext, uid, callId], env: { agi_channel: leg(ext) } });
+        if (step.answer) {
+          recordAnswer(vars, step.answer);
+          await runFastAgi({ port: svc.port, script: 'show', args: [step.answer], env: { agi_uniqueid: `${uid}1`, agi_channel: leg(step.answer) }, vars });
+        }
+        for (const ext of step.endAfter ?? []) await ringEnd(ext);
+        await sleep(step.waitMs ?? WINDOW * 3);
+      }
+      measured[sc.name] = cardRequests() - before;
+      await runFastAgi({ port: svc.port, script: 'hangup', env: { agi_uniqueid: uid }, vars: endFacts({ ...vars, FROM_DID: DID }), dead: true });
+      await sleep(WINDOW * 2);
+      const answerer = sc.steps.find((s) => s.answer)?.answer as string;
+      const shownTo = new Set(fake.shows.filter((x) => x.callId === callId).flatMap((x) => x.userIds));
+      if (!shownTo.has(users[answerer])) ctx.anomalies.push(`S5 ${sc.name}: the answerer ${answerer} has no card`);
+    }
+  } finally {
+    await stopped(svc);
+    await fake.stop();
+  }
+  ctx.info.ringingCards = measured;
+  for (const sc of scenarios) {
+    const v = measured[sc.name];
+    ctx.target(`service.cards.${sc.name}`, v, `${v} request(s) for the call's cards`, `${sc.target}`, v === sc.target);
+  }
 }
 
 /** S1: FastAGI incoming and show against a portal answering at once, the CLI path beside it. */

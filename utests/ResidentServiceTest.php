@@ -169,8 +169,24 @@ class ResidentServiceTest extends BitrixTestCase
             $this->assertStringContainsString("AGI(agi://127.0.0.1:4581/$step)\n", $conf, $step);
             $this->assertStringContainsString('ExecIf($["${AGISTATUS}"="FAILURE"]?AGI(itd_bitrix_' . $name . '.js' . $args . "))\n", $conf, $step);
         }
-        $this->assertSame(5, substr_count($conf, 'AGI(agi://127.0.0.1:4581/'));
+        // Cards while the phones ring (the default cardMode): the service alone, no executable after it.
+        $this->assertStringContainsString("AGI(agi://127.0.0.1:4581/ring,\${BITRIX_OPERATOR},\${BITRIX_UNIQUEID},\${BITRIX_CALL_ID})\n", $conf);
+        $this->assertStringContainsString("AGI(agi://127.0.0.1:4581/ringend,\${ARG1},\${BITRIX_UNIQUEID})\n", $conf);
+        $this->assertSame(7, substr_count($conf, 'AGI(agi://127.0.0.1:4581/'));
         $this->assertSame(5, substr_count($conf, '"FAILURE"]?AGI(itd_bitrix_'));
+    }
+
+    public function testCardsOnRingingOnlyThroughTheService()
+    {
+        $b = $this->module();
+        $this->configure($b, ['servicePort' => 4581, 'cardMode' => 'answer']);
+        $conf = $this->dialplan($b);
+        $this->assertStringNotContainsString('itd-bitrix-ringing', $conf, 'on answer: no ringing hook');
+        $this->assertStringNotContainsString('BITRIX_RINGING', $conf);
+        $this->configure($b, ['servicePort' => 4581, 'cardMode' => 'ringing', 'serviceEnabled' => false]);
+        $conf = $this->dialplan($b);
+        $this->assertStringNotContainsString('itd-bitrix-ringing', $conf, 'without the service: the card on answer');
+        $this->assertStringNotContainsString('agi://127.0.0.1:4581/ring', $conf);
     }
 
     public function testANotificationWhileItCannotStartWithoutPm2sCommandLine()

@@ -164,4 +164,40 @@ class SettingsValidatorTest extends BitrixTestCase
         $this->assertSame('https://e.bitrix24.ru/rest/1/new/', $s['webhookUrl']);
         $this->assertTrue($s['enabled']);
     }
+
+    public function testCardModeKeepsShowCardInStepAndRefusesUnknownModes()
+    {
+        $this->assertSame(['cardMode' => 'Choose when the call card pops up.'], $this->errorsFor(['cardMode' => 'always']));
+        foreach (['ringing' => true, 'answer' => true, 'off' => false] as $mode => $show) {
+            $b = $this->bitrix();
+            $this->assertTrue($b->page()->save(['cardMode' => $mode] + self::VALID_POST));
+            $s = $b->settings()->get();
+            $this->assertSame($mode, $s['cardMode']);
+            $this->assertSame($show, $s['showCard'], $mode);
+            $cfg = json_decode((string)file_get_contents($b->configFile()->path()), true);
+            $this->assertSame($mode, $cfg['cardMode']);
+            $this->assertSame($show, $cfg['showCard'], 'older AGIs read showCard');
+        }
+    }
+
+    public function testSettingsSavedBeforeCardModeKeepTheirNoCard()
+    {
+        $b = $this->bitrix();
+        $b->setConfig('settings', ['enabled' => true, 'showCard' => false]);
+        $this->assertSame('off', $b->settings()->get()['cardMode']);
+        $b->setConfig('settings', ['enabled' => true, 'showCard' => true]);
+        $this->assertSame('ringing', $b->settings()->get()['cardMode'], 'the default');
+    }
+
+    public function testCardModeChangesTheDialplanOnlyWhereTheServiceRuns()
+    {
+        $on = ['enabled' => true, 'dids' => ['74951234567'], 'serviceEnabled' => true, 'servicePort' => 4574, 'countryCode' => '7',
+            'outgoingEnabled' => false, 'outgoingRoutes' => [], 'clickToCall' => false];
+        $sig = function (array $s, $pm2) {
+            return \FreePBX\modules\Bitrix\Settings::dialplanSignature($s, $pm2);
+        };
+        $this->assertNotSame($sig($on + ['cardMode' => 'ringing'], true), $sig($on + ['cardMode' => 'answer'], true));
+        $this->assertSame($sig($on + ['cardMode' => 'answer'], true), $sig($on + ['cardMode' => 'off'], true));
+        $this->assertSame($sig($on + ['cardMode' => 'ringing'], false), $sig($on + ['cardMode' => 'answer'], false), 'no pm2: no ringing hook either way');
+    }
 }

@@ -26,6 +26,8 @@ export interface Config {
   createCrmEntity: boolean;
   attachRecordings: boolean;
   showCard: boolean;
+  /** ringing: the card to each phone as it rings (resident service), hidden for the rest on answer; answer: to the answerer only; off: none. */
+  cardMode: 'ringing' | 'answer' | 'off';
   responsibleRouting: boolean;
   outgoingEnabled: boolean;
   outgoingRoutes: string[];

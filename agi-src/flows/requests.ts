@@ -63,7 +63,7 @@ export function hideRequest(callId: string, userIds: number[]): Request {
   return { method: 'telephony.externalcall.hide', params: { CALL_ID: callId, USER_ID: userIds } };
 }
 
-export function showRequest(callId: string, userId: number): Request {
+export function showRequest(callId: string, userId: number | number[]): Request {
   return { method: 'telephony.externalcall.show', params: { CALL_ID: callId, USER_ID: userId } };
 }
 

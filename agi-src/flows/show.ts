@@ -25,6 +25,8 @@ export interface CardJob {
   recording: string;
   /** The call moved to this operator after its first answer (a transfer): the others' cards are hidden. */
   transferred?: boolean;
+  /** The operator has the card already (shown while the phone rang): only the answer is recorded. */
+  shownAlready?: boolean;
 }
 
 export interface ShowOptions {
@@ -104,7 +106,7 @@ export async function deliverCard(s: Services, job: CardJob, deadline: number): 
       s.log.info(`show ${call.uniqueid}: extension ${job.extension} has no active Bitrix24 user; no card`);
       return;
     }
-    if (!cfg.showCard) return;
+    if (!cfg.showCard || cfg.cardMode === 'off' || job.shownAlready) return;
     const latest = await calls.get(call.uniqueid);
     if (latest?.hungup_at) {
       s.log.info(`show ${call.uniqueid}: the call ended before the card could be sent; no card`);

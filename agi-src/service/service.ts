@@ -13,6 +13,7 @@ import { loadConfig, resolveConfigPath } from '../config/load';
 import { completeAfterRecording } from '../flows/complete';
 import { detachedWorker } from '../flows/hangup';
 import { CARD_BUDGET_MS, CardJob, deliverCard, detachedCard } from '../flows/show';
+import { cardsOnRinging, parseRingEvent, sendCardBatch } from '../flows/ringing';
 import { retry } from '../flows/retry';
 import { Services } from '../flows/services';
 import { bootLogPath, Logger } from '../log/logger';
@@ -23,6 +24,7 @@ import { ClickToCallHost, managerSecrets } from './click-host';
 import { ManagerHost, managerWanted } from './manager';
 import { TransferFollower } from './transfers';
 import { ConfigWatcher } from './config-watch';
+import { CardBatch, LiveCards, SendOutcome } from './live-cards';
 import { startWatchdog } from './watchdog';
 import { HEARTBEAT_MS, readStatus, ServiceStatus, statusPath, writeStatus } from './status';
 
@@ -87,6 +89,7 @@ export class Service {
   private readonly flows = new Set<Promise<unknown>>();
   private readonly completions = new Map<string, Promise<unknown>>();
   private readonly cards = new Set<Promise<unknown>>();
+  private readonly liveCards: LiveCards;
   private readonly served: Served = { incoming: 0, show: 0, outgoing: 0, hangup: 0, unknown: 0, total: 0 };
   private readonly timers: NodeJS.Timeout[] = [];
   private draining?: Promise<unknown>;
@@ -117,6 +120,7 @@ export class Service {
     this.watcher = new ConfigWatcher(opts.configPath, this.log, (config) => this.onConfig(config));
     this.server = new FastAgiServer((session) => this.onSession(session));
     this.eld = monitorEventLoopDelay({ resolution: ELD_RESOLUTION_MS });
+    this.liveCards = new LiveCards({ send: (batch) => this.sendCards(batch) });
   }
 
   /** Loads the config (a broken one is reported and waited for), listens, starts the timers. */
@@ -156,6 +160,7 @@ export class Service {
     await this.server.stopAccepting();
     this.log.info(`service: stopping (${reason}); new connections are refused, ${this.openSessions} step(s) in flight`);
     for (const t of this.timers) clearInterval(t);
+    this.liveCards.stop();
     this.watcher.stop();
     await this.clicks.stop();
     await this.transfers?.follower.stop();
@@ -282,6 +287,7 @@ export class Service {
   private dispatch(session: FastAgiSession, env: AgiEnvironment): void {
     if (this.state === 'stopped') return session.end();
     const name = scriptName(env);
+    if (name === 'ring' || name === 'ringend') return this.ringing(session, env, name);
     const step = name ? STEPS.get(name) : undefined;
     if (!name || !step) {
       this.served.unknown++;
@@ -291,6 +297,8 @@ export class Service {
     }
     this.served[step.name]++;
     this.served.total++;
+    // The inbound channel's hangup handler (its uniqueid is the call's marker): the finish hides the cards.
+    if (step.name === 'hangup' && env.agi_uniqueid) this.liveCards.ended(env.agi_uniqueid);
     this.openSessions++;
     const log = new Logger(name);
     const held = this.hold();
@@ -326,6 +334,45 @@ export class Service {
     this.track(this.flows, flow);
   }
 
+  /**
+   * A phone of a reported call starts ringing, or such a leg went away: the session ends at once
+   * (the leg waits for nothing), the cards follow within their window.
+   */
+  private ringing(session: FastAgiSession, env: AgiEnvironment, name: 'ring' | 'ringend'): void {
+    session.end();
+    let config: Config;
+    try {
+      config = this.watcher.current();
+    } catch {
+      return;
+    }
+    const ev = parseRingEvent(env, fastAgiArgv(env));
+    if (!ev) {
+      if (this.unknownScripts++ < 10) this.log.warn(`service: ${name} without a usable extension and call (${JSON.stringify(fastAgiArgv(env))}); ignored`);
+      return;
+    }
+    if (name === 'ringend') return this.liveCards.ringEnd(ev.uniqueid, ev.leg, ev.extension);
+    if (cardsOnRinging(config) && this.state === 'online') this.liveCards.ring(ev.uniqueid, ev.callId, ev.leg, ev.extension);
+  }
+
+  /** One flush of a call's ringing cards, on the call path's priority (someone is waiting for the phone). */
+  private async sendCards(batch: CardBatch): Promise<SendOutcome> {
+    const held = this.hold();
+    const s = held && this.taskServices('cards', held.backend, 'call-path');
+    if (!held || !s) {
+      held?.done();
+      return 'failed';
+    }
+    const task = sendCardBatch(s, batch, Date.now() + CARD_BUDGET_MS)
+      .catch((err) => {
+        s.log.error(`cards ${batch.uniqueid}: ${(err as Error).message}`);
+        return 'failed' as const;
+      })
+      .finally(() => held.done());
+    this.track(this.cards, task);
+    return task;
+  }
+
   /** A recorded call: finish and attach once Asterisk has closed the file (the CLI starts a process for it). */
   private completeLater(uniqueid: string): void {
     if (this.completions.has(uniqueid) || this.completions.size >= MAX_COMPLETIONS || this.state !== 'online') return;
@@ -343,6 +390,8 @@ export class Service {
 
   /** The operator's card once the show step has let the bridge go (the CLI starts `itd_bitrix.js card` for it). */
   private deliverLater(job: CardJob): undefined {
+    // Shown while it rang: the answer is recorded, the card is not sent twice. The others' cards are hidden now.
+    const shownAlready = this.liveCards.answered(job.uniqueid, job.extension);
     if (this.cards.size >= MAX_CARDS || this.state !== 'online') return undefined;
     const held = this.hold();
     const s = held && this.taskServices('show', held.backend, 'call-path');
@@ -350,7 +399,7 @@ export class Service {
       held?.done();
       return undefined;
     }
-    const task: Promise<void> = deliverCard(s, job, Date.now() + CARD_BUDGET_MS)
+    const task: Promise<void> = deliverCard(s, { ...job, shownAlready }, Date.now() + CARD_BUDGET_MS)
       .catch((err) => s.log.error(`show ${job.uniqueid}: ${(err as Error).message}`))
       .finally(() => {
         this.cards.delete(task);

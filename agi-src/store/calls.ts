@@ -161,6 +161,18 @@ export class CallStore {
     );
   }
 
+  /** Cards shown while the phones rang and hidden since (the finish hides what is left here). */
+  async updateShownUsers(uniqueid: string, shown: number[], hidden: number[], now: number): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      const row = await tx.get<{ shown_user_ids: string }>('SELECT shown_user_ids FROM calls WHERE uniqueid = ?', [uniqueid]);
+      if (!row) return;
+      const ids = new Set(parseIds(row.shown_user_ids));
+      for (const id of shown) ids.add(id);
+      for (const id of hidden) ids.delete(id);
+      await tx.run('UPDATE calls SET shown_user_ids = ?, updated_at = ? WHERE uniqueid = ?', [JSON.stringify([...ids]), now, uniqueid]);
+    });
+  }
+
   async addShownUser(uniqueid: string, userId: number, now: number): Promise<void> {
     await this.db.transaction(async (tx) => {
       const row = await tx.get<{ shown_user_ids: string }>('SELECT shown_user_ids FROM calls WHERE uniqueid = ?', [uniqueid]);

@@ -360,6 +360,16 @@ describe('call flow (built AGIs, fake Bitrix24, real SQLite)', function () {
     expect(fake.finishedCalls.get(inc.vars.__BITRIX_CALL_ID)).to.include({ PORTAL_USER_ID: 12, CALL_FAILED_CODE: '200' });
   });
 
+  it('cardMode off: operator and answer time recorded, no show request (the register pops none either)', async () => {
+    t.write({ cardMode: 'off' });
+    const inc = await incoming('1700000036.2', '+79161234567');
+    expect(Number(fake.calls('telephony.externalcall.register')[0].params.SHOW)).to.equal(0);
+    await show('101', inherited(inc));
+    expect(fake.calls('telephony.externalcall.show')).to.have.length(0);
+    await hangup('1700000036.2', inherited(inc));
+    expect(fake.finishedCalls.get(inc.vars.__BITRIX_CALL_ID)).to.include({ PORTAL_USER_ID: 12, CALL_FAILED_CODE: '200' });
+  });
+
   it('show uses the cached user map: one request warm, two cold', async () => {
     const a = await incoming('1700000037.1', '+79161234567');
     const before = fake.httpRequestCount();

@@ -6,6 +6,8 @@
 // comes from the dialplan's facts (the PBX's virtual clock), so the service's own real clock does
 // not matter and the executables' clocks are not shifted either.
 import { expect } from 'chai';
+import { writeFileSync } from 'fs';
+import { join } from 'path';
 import { FakeBitrix } from '../fake-bitrix/server';
 import { waitFor } from '../helpers/calls';
 import { testSetup, TestSetup } from '../helpers/config';
@@ -34,9 +36,12 @@ describe('calls through the generated dialplan with the resident service (test P
     fake.addCrm({ type: 'CONTACT', name: 'Иван Петров', phones: ['+79161234567'] });
     const base = dumpedFixture() as FreepbxFixture;
     // Recordings are another story (pbx-call-flow.test.ts): here the finish goes out at the hangup.
-    t = testSetup({ webhookUrl: fake.webhookUrl, dids: Object.values(base.dids) as string[], defaultUserId: 1, attachRecordings: false });
+    // The card on answer: cards while the phones ring are pbx-ringing.test.ts's.
+    t = testSetup({ webhookUrl: fake.webhookUrl, dids: Object.values(base.dids) as string[], defaultUserId: 1, attachRecordings: false, cardMode: 'answer' });
     svc = await startService(t);
-    fx = dumpedFixture(undefined, ['--service-port', String(svc.port)]) as FreepbxFixture;
+    const settings = join(t.dir, 'settings.json');
+    writeFileSync(settings, JSON.stringify({ cardMode: 'answer' }));
+    fx = dumpedFixture(undefined, ['--service-port', String(svc.port), '--settings', settings]) as FreepbxFixture;
     pbx = freepbxPbx({ fixture: fx, agiDir: AGI_BIN, spoolDir: t.dir, agiEnv: { ITD_BITRIX_CONFIG: t.configPath }, shiftAgiClocks: false });
     for (const u of fx.users) pbx.phone(`PJSIP/${u.ext}`, {});
   });
