@@ -4,7 +4,7 @@
 // limiter opened wide: this measures the service, not the portal's 2 req/s). Built to run for
 // months means: RSS after the last call within 10 % of RSS after the first 100, no file
 // descriptor growth, no event-loop stall over 50 ms, every call finished once. Not in CI.
-import { readdirSync, readFileSync, rmSync } from 'fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'fs';
 import { FakeBitrix, seedDemo } from '../test/fake-bitrix/server';
 import { testSetup } from '../test/helpers/config';
 import { endFacts, inboundFacts, recordAnswer } from '../test/helpers/facts';
@@ -28,6 +28,7 @@ function rssMB(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : NaN;
 }
+const sizeMB = (path: string) => (existsSync(path) ? statSync(path).size / 2 ** 20 : 0);
 const fds = (pid: number) => readdirSync(`/proc/${pid}/fd`).length;
 /** Anonymous memory (heap, malloc) and file-backed pages (the node binary's code as it gets used). */
 function rssParts(pid: number): { anonMB: number; fileMB: number } {
@@ -46,6 +47,12 @@ async function main(): Promise<number> {
   const callers = Array.from({ length: 2000 }, (_, i) => `+7916${String(1_000_000 + i * 37).padStart(7, '0')}`);
   const base = Math.floor(Date.now() / 1000);
   let next = 0;
+  let stopping = false;
+  void svc.exited.then((code) => {
+    if (stopping) return;
+    process.stderr.write(`service soak broke: the service exited (${code}) after ${next} calls; its stderr:\n${svc.stderr()}\n`);
+    process.exit(2);
+  });
   let failures = 0;
   const answered = new Map<string, string>();
   const oneCall = async (i: number) => {
@@ -104,7 +111,9 @@ async function main(): Promise<number> {
   await waitFinished(CALLS);
   await sleep(QUIET_MS);
   const last = { rss: rssMB(svc.pid), ...rssParts(svc.pid), fds: fds(svc.pid), heap: svc.status()?.memory };
+  const files = { dbMB: r1(sizeMB(t.dbPath)), walMB: r1(sizeMB(`${t.dbPath}-wal`)) };
   const wall = Date.now() - t0;
+  stopping = true;
   await svc.stop('SIGTERM');
   const status = svc.status();
   await fake.stop();
@@ -134,14 +143,18 @@ async function main(): Promise<number> {
     `RSS anonymous / file-backed after ${FIRST}: ${first.anonMB} / ${first.fileMB} MB, after ${CALLS}: ${last.anonMB} / ${last.fileMB} MB`,
     `RSS along the way (calls, MB): ${series.map(([n, mb]) => `${n}: ${mb}`).join(', ')}`,
     `memory after ${FIRST}: ${JSON.stringify(first.heap)}; after ${CALLS}: ${JSON.stringify(last.heap)}`,
+    `database ${files.dbMB} MB, its WAL ${files.walMB} MB (the file keeps its largest size)`,
     `file descriptors after ${FIRST} calls ${first.fds}, after ${CALLS} ${last.fds} ${last.fds <= first.fds ? 'PASS' : 'FAIL'}`,
     `event-loop delay, worst over the run: ${eld} ms (target < 50 ms) ${eld < 50 ? 'PASS' : 'FAIL'}; longest GC pause ${status?.eventLoopDelayMs.gcPauseMaxSinceStart} ms; stalls over 50 ms ${JSON.stringify(status?.stalls)}`,
     `service: ${status?.bitrix.requests} HTTP requests (${status?.bitrix.batched} coalesced) for ${status?.bitrix.commands} commands; caches ${status?.caches.users} users, ${status?.caches.names} names`,
   ];
   for (const l of lines) process.stdout.write(`${l}\n`);
   const pass = lost === 0 && duplicates === 0 && wrong === 0 && failures === 0 && Math.abs(growth) <= 0.1 && last.fds <= first.fds && eld < 50;
-  process.stdout.write(`${JSON.stringify({ soak: 'service', calls: CALLS, concurrency: CONCURRENCY, lost, duplicates, wrong, failures, first, warm, last, eventLoopDelayMaxMs: eld, wallS: r1(wall / 1000), pass })}\n`);
-  if (KEEP || !pass) process.stdout.write(`# kept: ${t.dir}\n`);
+  process.stdout.write(`${JSON.stringify({ soak: 'service', calls: CALLS, concurrency: CONCURRENCY, lost, duplicates, wrong, failures, first, warm, last, files, eventLoopDelayMaxMs: eld, wallS: r1(wall / 1000), pass })}\n`);
+  if (KEEP || !pass) {
+    process.env.ITD_KEEP_TMP = '1'; // test/helpers/tmp.ts removes it at exit otherwise
+    process.stdout.write(`# kept: ${t.dir}\n`);
+  }
   else rmSync(t.dir, { recursive: true, force: true });
   return pass ? 0 : 1;
 }
