@@ -35,12 +35,14 @@ class ResidentService
     /**
      * How the process is started, in the environment pm2 hands to the node it spawns (its start()
      * takes no node arguments): V8's young generation capped at 1 MiB semi-spaces (16 by default,
-     * grown under a burst and seldom given back), and two malloc arenas instead of eight per core
-     * (the SQLite binding's thread pool and V8's workers each keep freed memory in their own). Node
-     * accepts --max-semi-space-size in NODE_OPTIONS since 19.2 and its 18.x backport. bench/service-soak.ts
-     * measures it; test/helpers/service.ts starts the service with the same values.
+     * grown under a burst and seldom given back; Node accepts the flag in NODE_OPTIONS since 19.2
+     * and its 18.x backport); two malloc arenas instead of eight per core (the SQLite binding's
+     * thread pool and V8's workers each keep freed memory in their own); and glibc's mmap threshold
+     * held at its initial 128 KiB (glibc raises it each time a mapped block is freed, after which
+     * large blocks come from the heap and their memory stays there). bench/service-soak.ts measures
+     * it; test/helpers/service.ts starts the service with the same values.
      */
-    const PROCESS_ENV = ['NODE_OPTIONS' => '--max-semi-space-size=1', 'MALLOC_ARENA_MAX' => '2'];
+    const PROCESS_ENV = ['NODE_OPTIONS' => '--max-semi-space-size=1', 'MALLOC_ARENA_MAX' => '2', 'MALLOC_MMAP_THRESHOLD_' => '131072'];
 
     /** @var object|null the FreePBX object */
     private $freepbx;

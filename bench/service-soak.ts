@@ -85,9 +85,9 @@ async function main(): Promise<number> {
   };
   const t0 = Date.now();
   process.stderr.write(`[soak] ${CALLS} calls through the service (pid ${svc.pid}), concurrency ${CONCURRENCY}\n`);
-  // Samples at quiet moments: idle keep-alive connections to the portal have expired by then,
-  // and so has the heap grown under load.
-  const QUIET_MS = 12_000; // V8 shrinks an idle heap some 8 s after the allocations stop
+  // Samples at quiet moments: idle keep-alive connections to the portal have expired by then, and
+  // the service has collected its heap on the first two heartbeats (5 s) without a call.
+  const QUIET_MS = 17_000;
   await run(FIRST);
   await waitFinished(FIRST);
   await sleep(QUIET_MS);

@@ -33,7 +33,7 @@ export interface ServiceOptions {
   /** How often the outbox is drained (the scheduled `retry` stays as a safety net). */
   retryEveryMs?: number;
   heartbeatMs?: number;
-  /** A full garbage collection, run once at the first heartbeat without a call since the one before. */
+  /** A full garbage collection, run at the first two heartbeats in a row without a call since the one before. */
   idleGc?: () => void;
 }
 
@@ -384,7 +384,7 @@ export class Service {
     const busy = this.served.total !== this.quiet.lastServed || this.openSessions > 0;
     this.quiet.lastServed = this.served.total;
     this.quiet.beats = busy ? 0 : this.quiet.beats + 1;
-    if (this.quiet.beats === 1 && this.state === 'online') this.opts.idleGc?.();
+    if ((this.quiet.beats === 1 || this.quiet.beats === 2) && this.state === 'online') this.opts.idleGc?.();
     let config: Config | undefined;
     try {
       config = this.watcher.current();

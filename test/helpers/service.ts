@@ -11,7 +11,11 @@ import { AGI_BIN } from './fake-asterisk';
  * What the module puts in the environment pm2 starts it with (ResidentService::PROCESS_ENV): the
  * bench and the tests run the service as production does.
  */
-export const SERVICE_PROCESS_ENV: Readonly<Record<string, string>> = { NODE_OPTIONS: '--max-semi-space-size=1', MALLOC_ARENA_MAX: '2' };
+export const SERVICE_PROCESS_ENV: Readonly<Record<string, string>> = {
+  NODE_OPTIONS: '--max-semi-space-size=1',
+  MALLOC_ARENA_MAX: '2',
+  MALLOC_MMAP_THRESHOLD_: '131072',
+};
 
 export interface RunningService {
   child: ChildProcess;
