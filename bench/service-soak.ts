@@ -50,7 +50,9 @@ async function main(): Promise<number> {
   let stopping = false;
   void svc.exited.then((code) => {
     if (stopping) return;
-    process.stderr.write(`service soak broke: the service exited (${code}) after ${next} calls; its stderr:\n${svc.stderr()}\n`);
+    const log = t.log().split('\n').filter((l) => / (ERROR|WARN) /.test(l)).slice(-5).join('\n');
+    process.stderr.write(`service soak broke: the service exited (${code}) after ${next} calls; its stderr:\n${svc.stderr()}\nits last warnings and errors:\n${log}\n# kept: ${t.dir}\n`);
+    process.env.ITD_KEEP_TMP = '1';
     process.exit(2);
   });
   let failures = 0;
