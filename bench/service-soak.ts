@@ -48,10 +48,12 @@ async function main(): Promise<number> {
   const base = Math.floor(Date.now() / 1000);
   let next = 0;
   let stopping = false;
+  let signal: string | null = null;
+  svc.child.on('exit', (_code, sig) => (signal = sig));
   void svc.exited.then((code) => {
     if (stopping) return;
     const log = t.log().split('\n').filter((l) => / (ERROR|WARN) /.test(l)).slice(-5).join('\n');
-    process.stderr.write(`service soak broke: the service exited (${code}) after ${next} calls; its stderr:\n${svc.stderr()}\nits last warnings and errors:\n${log}\n# kept: ${t.dir}\n`);
+    process.stderr.write(`service soak broke: the service exited (${code ?? signal}) after ${next} calls; its stderr:\n${svc.stderr()}\nits last warnings and errors:\n${log}\n# kept: ${t.dir}\n`);
     process.env.ITD_KEEP_TMP = '1';
     process.exit(2);
   });
