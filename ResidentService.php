@@ -32,6 +32,18 @@ class ResidentService
     /** What a path on pm2's command line may hold: pm2 splits the process at spaces and passes the rest to a shell. */
     const SAFE_PATH = '#^/[A-Za-z0-9_./@%+=:,-]+$#';
 
+    /**
+     * How the process is started, in the environment pm2 hands to the node it spawns (its start()
+     * takes no node arguments): V8's young generation capped at 1 MiB semi-spaces (16 by default,
+     * grown under a burst and seldom given back; Node accepts the flag in NODE_OPTIONS since 19.2
+     * and its 18.x backport); two malloc arenas instead of eight per core (the SQLite binding's
+     * thread pool and V8's workers each keep freed memory in their own); and glibc's mmap threshold
+     * held at its initial 128 KiB (glibc raises it each time a mapped block is freed, after which
+     * large blocks come from the heap and their memory stays there). bench/service-soak.ts measures
+     * it; test/helpers/service.ts starts the service with the same values.
+     */
+    const PROCESS_ENV = ['NODE_OPTIONS' => '--max-semi-space-size=1', 'MALLOC_ARENA_MAX' => '2', 'MALLOC_MMAP_THRESHOLD_' => '131072'];
+
     /** @var object|null the FreePBX object */
     private $freepbx;
     /** @var Settings */
@@ -194,7 +206,7 @@ class ResidentService
     }
 
     /**
-     * FreePBX's manager user for click-to-call, and pm2's kill timeout: a stopping service lets
+     * FreePBX's manager user for click-to-call, the process's memory knobs, and pm2's kill timeout: a stopping service lets
      * its steps finish within their budgets. pm2 reads an app's `kill_timeout` from its
      * environment (God.executeApp merges the environment into the app's settings; the pm2
      * module's start() has no option for it); the default 1.6 s would cut a hangup step short.
@@ -205,7 +217,7 @@ class ResidentService
         foreach (['incomingTimeoutMs', 'showTimeoutMs', 'outgoingTimeoutMs', 'hangupTimeoutMs'] as $k) {
             $budget = max($budget, isset($s[$k]) ? (int)$s[$k] : 0);
         }
-        return $this->ami->environment() + ['kill_timeout' => (string)($budget + 2000)];
+        return $this->ami->environment() + self::PROCESS_ENV + ['kill_timeout' => (string)($budget + 2000)];
     }
 
     private function runsAsWanted($status, array $s)

@@ -68,7 +68,8 @@ class ResidentServiceTest extends BitrixTestCase
         $this->assertSame($this->tmp . '/agi-bin', $dir);
         $this->assertTrue($force);
         $this->assertSame(['ITD_BITRIX_AMI_USER' => 'admin', 'ITD_BITRIX_AMI_SECRET' => self::AMI_SECRET, 'ITD_BITRIX_AMI_PORT' => '5038',
-            'kill_timeout' => '6000'], $env, 'the longest budget (hangup 4 s) and 2 s to stop');
+            'NODE_OPTIONS' => '--max-semi-space-size=1', 'MALLOC_ARENA_MAX' => '2', 'MALLOC_MMAP_THRESHOLD_' => '131072',
+            'kill_timeout' => '6000'], $env, 'the memory knobs; the longest budget (hangup 4 s) and 2 s to stop');
         $this->assertStringNotContainsString(self::AMI_SECRET, $process);
         // Polled until pm2 says online, then its counters reset.
         $this->assertSame(['startFromDirectory', 'getStatus', 'reset'], array_slice($this->pm2->methods(), -3));

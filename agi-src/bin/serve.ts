@@ -13,8 +13,10 @@ export async function serve(opts: { configPath: string; port: number }): Promise
   // of 50 MB under load, longest pause 14 ms instead of 39 ms). It cannot come through
   // NODE_OPTIONS, so it is set here, before the service allocates anything.
   setFlagsFromString('--optimize-for-size');
-  // And a full collection once the service has been idle for a while: V8 gives back the heap a
-  // burst made it grow when it next collects, which an idle process otherwise rarely does.
+  // And full collections once the service has been idle for a while, which an idle process
+  // otherwise rarely gets (Service calls it on two quiet heartbeats, and again after its
+  // housekeeping: the first frees what a burst left, the second gives back the pages the first
+  // emptied; measured: committed heap 57 → 6 MB with both, unchanged with the first alone).
   setFlagsFromString('--expose-gc');
   const collect = runInNewContext('gc') as () => void;
   const writer = new QueuedLogWriter();

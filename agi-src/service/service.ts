@@ -37,7 +37,7 @@ export interface ServiceOptions {
   /** How often the outbox is drained (the scheduled `retry` stays as a safety net). */
   retryEveryMs?: number;
   heartbeatMs?: number;
-  /** A full garbage collection, run once at the first heartbeat without a call since the one before. */
+  /** A full garbage collection, run on the first two heartbeats without a call, and again on two after each housekeeping. */
   idleGc?: () => void;
 }
 
@@ -112,7 +112,8 @@ export class Service {
   private unknownScripts = 0;
   private beat: Promise<void> = Promise.resolve();
   private watchdog?: { stop(): void };
-  private quiet = { beats: 0, lastServed: 0 };
+  /** Heartbeats without a call, and the idle collections run since the last call or housekeeping. */
+  private quiet = { beats: 0, lastServed: 0, collections: 0 };
   /** The last failure to write the status file, logged once. */
   private statusError?: string;
 
@@ -419,7 +420,10 @@ export class Service {
     const s = held && this.taskServices('retry', held.backend);
     if (!held || !s) return held?.done();
     const housekeeping = Date.now() - this.lastHousekeeping >= HOUSEKEEPING_MS;
-    if (housekeeping) this.lastHousekeeping = Date.now();
+    if (housekeeping) {
+      this.lastHousekeeping = Date.now();
+      this.quiet.collections = 0; // what it read (the hangup journal) is collected on the next quiet heartbeats
+    }
     this.draining = retry(s, Date.now() + RETRY_TICK_MS, { housekeeping })
       .catch((err) => s.log.error(`retry: ${(err as Error).message}`))
       .finally(() => {
@@ -455,7 +459,11 @@ export class Service {
     const busy = this.served.total !== this.quiet.lastServed || this.openSessions > 0;
     this.quiet.lastServed = this.served.total;
     this.quiet.beats = busy ? 0 : this.quiet.beats + 1;
-    if (this.quiet.beats === 1 && this.state === 'online') this.opts.idleGc?.();
+    if (busy) this.quiet.collections = 0;
+    else if (this.quiet.collections < 2 && this.state === 'online') {
+      this.quiet.collections++;
+      this.opts.idleGc?.();
+    }
     let config: Config | undefined;
     try {
       config = this.watcher.current();

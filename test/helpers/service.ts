@@ -7,6 +7,16 @@ import { waitFor } from './calls';
 import type { TestSetup } from './config';
 import { AGI_BIN } from './fake-asterisk';
 
+/**
+ * What the module puts in the environment pm2 starts it with (ResidentService::PROCESS_ENV): the
+ * bench and the tests run the service as production does.
+ */
+export const SERVICE_PROCESS_ENV: Readonly<Record<string, string>> = {
+  NODE_OPTIONS: '--max-semi-space-size=1',
+  MALLOC_ARENA_MAX: '2',
+  MALLOC_MMAP_THRESHOLD_: '131072',
+};
+
 export interface RunningService {
   child: ChildProcess;
   pid: number;
@@ -20,7 +30,7 @@ export interface RunningService {
 
 export async function startService(t: TestSetup, processEnv: NodeJS.ProcessEnv = {}): Promise<RunningService> {
   const child = spawn(process.execPath, [join(AGI_BIN, 'itd_bitrix.js'), 'serve', '--port', '0', '--config', t.configPath], {
-    env: { ...process.env, ...processEnv },
+    env: { ...process.env, ...SERVICE_PROCESS_ENV, ...processEnv },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
