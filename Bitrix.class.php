@@ -485,7 +485,7 @@ class Bitrix extends \FreePBX_Helpers implements \BMO
     public function service()
     {
         return $this->room('service', fn () => new Bitrix\ResidentService($this->FreePBX, $this->settings(), $this->amiCredentials(), $this,
-            $this->agiDir(), $this->configFile()->path(), $this->options['sleep']));
+            $this->agiDir(), $this->configFile()->path(), $this->options['sleep'], (array)$this->options['nodeCommand']));
     }
 
     /** FreePBX's manager user for the resident service's environment (click-to-call). */

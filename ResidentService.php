@@ -58,9 +58,12 @@ class ResidentService
     private $configPath;
     /** @var callable(int $ms) */
     private $sleep;
+    /** @var string[] argv of node, as the page's self-test runs it */
+    private $node;
 
-    public function __construct($freepbx, Settings $settings, AmiCredentials $ami, $kvstore, $agiDir, $configPath, ?callable $sleep = null)
+    public function __construct($freepbx, Settings $settings, AmiCredentials $ami, $kvstore, $agiDir, $configPath, ?callable $sleep = null, array $node = ['node'])
     {
+        $this->node = $node;
         $this->freepbx = $freepbx;
         $this->settings = $settings;
         $this->ami = $ami;
@@ -217,7 +220,23 @@ class ResidentService
         foreach (['incomingTimeoutMs', 'showTimeoutMs', 'outgoingTimeoutMs', 'hangupTimeoutMs'] as $k) {
             $budget = max($budget, isset($s[$k]) ? (int)$s[$k] : 0);
         }
-        return $this->ami->environment() + self::PROCESS_ENV + ['kill_timeout' => (string)($budget + 2000)];
+        return $this->ami->environment() + $this->processEnv() + ['kill_timeout' => (string)($budget + 2000)];
+    }
+
+    /**
+     * PROCESS_ENV without NODE_OPTIONS where this Node refuses the option there: Node accepts
+     * --max-semi-space-size in NODE_OPTIONS only since a backport within 18.x, and one that refuses
+     * it does not start at all. Asked of node itself, once per start.
+     */
+    private function processEnv()
+    {
+        $env = self::PROCESS_ENV;
+        $argv = array_merge(['env', 'NODE_OPTIONS=' . $env['NODE_OPTIONS']], $this->node, ['-e', '0']);
+        $run = Subprocess::run(implode(' ', array_map('escapeshellarg', $argv)), null, 10);
+        if ($run === null || $run['timedOut'] || $run['code'] !== 0) {
+            unset($env['NODE_OPTIONS']);
+        }
+        return $env;
     }
 
     private function runsAsWanted($status, array $s)

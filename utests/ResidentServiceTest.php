@@ -20,7 +20,7 @@ class ResidentServiceTest extends BitrixTestCase
     private $sleeps = 0;
 
     /** pm2 installed (unless $withPm2 is false), the manager user set, agi-bin copied by a reload. */
-    private function module($withPm2 = true, $pm2 = null)
+    private function module($withPm2 = true, $pm2 = null, array $options = [])
     {
         $modules = new TestModules();
         $modules->enabled = $withPm2 ? ['core', 'pm2'] : ['core'];
@@ -31,7 +31,7 @@ class ResidentServiceTest extends BitrixTestCase
         }
         $this->freepbx->Config->values += ['AMPMGRUSER' => 'admin', 'AMPMGRPASS' => self::AMI_SECRET, 'ASTMANAGERPORT' => '5038'];
         file_put_contents($this->tmp . '/agi-bin/itd_bitrix.js', "#!/usr/bin/env node\n// v1\n");
-        $b = $this->bitrix(['sleep' => function () {
+        $b = $this->bitrix($options + ['sleep' => function () {
             $this->sleeps++;
         }]);
         $this->configure($b, ['enabled' => true, 'webhookUrl' => 'https://example.bitrix24.ru/rest/1/s3cr3tc0de/', 'dids' => ['74951234567']]);
@@ -75,6 +75,19 @@ class ResidentServiceTest extends BitrixTestCase
         $this->assertSame(['startFromDirectory', 'getStatus', 'reset'], array_slice($this->pm2->methods(), -3));
         $this->assertSame('online', $this->pm2->processes['itd-bitrix']['pm2_env']['status']);
         $this->assertSame([], $this->notifications->rows);
+    }
+
+    public function testANodeThatRefusesTheOptionInNodeOptionsStartsItWithoutIt()
+    {
+        // Node refuses a V8 option it does not allow in NODE_OPTIONS (exit 9) and then runs nothing.
+        $node = $this->tmp . '/old-node';
+        file_put_contents($node, "#!/bin/sh\n[ -n \"\$NODE_OPTIONS\" ] && { echo \"node: --max-semi-space-size= is not allowed in NODE_OPTIONS\" >&2; exit 9; }\nexit 0\n");
+        chmod($node, 0755);
+        $b = $this->module(true, null, ['nodeCommand' => [$node]]);
+        $this->assertSame(['state' => 'online', 'message' => ''], $b->service()->ensure());
+        $env = $this->starts()[0][4];
+        $this->assertArrayNotHasKey('NODE_OPTIONS', $env);
+        $this->assertSame(['2', '131072'], [$env['MALLOC_ARENA_MAX'], $env['MALLOC_MMAP_THRESHOLD_']]);
     }
 
     public function testLeftAloneWhileItRunsAsWanted()
