@@ -144,9 +144,13 @@ describe('outgoing calls (built AGIs, fake Bitrix24, real SQLite)', function () 
   it('extension without a Bitrix24 user: registered and finished by the default user, no card', async () => {
     const vars = channelFacts('1767096004.1', { BITRIX_OUT_EXTEN: '105' });
     expectClean(await outgoing('1767096004.1', vars));
-    expect(fake.calls('telephony.externalcall.register')[0].params).to.include({ USER_ID: 1, SHOW: 0 });
-    expect(fake.shows).to.deep.equal([]);
     expectClean(await hangup('1767096004.1', vars, { DIALSTATUS: 'NOANSWER', BITRIX_OUT_ENDED: `${T0 + 30}.000` }));
+    // By the outgoing step, or by the hangup step when a starved machine ran the first out of its budget.
+    const regs = fake.calls('telephony.externalcall.register');
+    expect(regs).to.have.length(1);
+    expect(regs[0].params).to.include({ USER_ID: 1 });
+    expect(Number(regs[0].params.SHOW)).to.equal(0);
+    expect(fake.shows).to.deep.equal([]);
     expect([...fake.finishedCalls.values()][0]).to.include({ PORTAL_USER_ID: 1, CALL_FAILED_CODE: '304' });
   });
 
