@@ -101,7 +101,7 @@ export async function buildAll({ quiet = false } = {}) {
     charset: 'utf8',
     logLevel: quiet ? 'error' : 'warning',
     plugins: [sqliteBindingBesideBundle],
-    define: { ITD_SQLITE3_BINDINGS: JSON.stringify(bindings.names), ITD_SQLITE3_BINDING_SHA256: JSON.stringify(bindings.sha256) },
+    define: { ITD_SQLITE3_BINDINGS: JSON.stringify(bindings.names), ITD_SQLITE3_BINDING_SHA256: JSON.stringify(JSON.stringify(bindings.sha256)) },
   };
   const entry = (list) => Object.fromEntries(Object.entries(list).map(([k, v]) => [k, join(root, v)]));
   await Promise.all([

@@ -93,11 +93,12 @@ export function staleCopies(names: string[], binding: ShippedBinding, keep: stri
 }
 
 declare const ITD_SQLITE3_BINDINGS: string[] | undefined;
-declare const ITD_SQLITE3_BINDING_SHA256: Record<string, string> | undefined;
+// JSON text, not an object: esbuild inlines a string where it is used, an object in every module.
+declare const ITD_SQLITE3_BINDING_SHA256: string | undefined;
 
 /** The sha256 (hex) of each binding the build shipped, by name (empty when running from source). */
 export function shippedSha256(): Record<string, string> {
-  return typeof ITD_SQLITE3_BINDING_SHA256 === 'undefined' ? {} : ITD_SQLITE3_BINDING_SHA256;
+  return typeof ITD_SQLITE3_BINDING_SHA256 === 'undefined' ? {} : (JSON.parse(ITD_SQLITE3_BINDING_SHA256) as Record<string, string>);
 }
 
 /** What the build shipped beside the bundle (empty when running from source). */
