@@ -59,8 +59,9 @@ class InstalledFiles
     }
 
     /**
-     * Removes exactly the files this module ships (as listed in its own agi-bin/ now) and
-     * anything named itd_bitrix*; returns what was removed.
+     * Removes exactly the files this module ships (as listed in its own agi-bin/ now),
+     * anything named itd_bitrix*, and the private copies of the SQLite binding the bundles load
+     * (.itd_bitrix_sqlite3-*, with a temp file a killed process left); returns what was removed.
      */
     public function removeAgiFiles()
     {
@@ -84,7 +85,7 @@ class InstalledFiles
         foreach ($dirs as $rel) {
             @rmdir($dest . '/' . $rel); // only succeeds when empty
         }
-        foreach ((array)glob($dest . '/itd_bitrix*') as $path) {
+        foreach (array_merge(glob($dest . '/itd_bitrix*') ?: [], glob($dest . '/.itd_bitrix_sqlite3-*') ?: []) as $path) {
             if (!is_string($path)) {
                 continue;
             }

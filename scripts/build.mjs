@@ -5,6 +5,7 @@
 // (scripts/build-sqlite3.sh builds them once in Debian 11 and caches them).
 import { build, transformSync } from 'esbuild';
 import { spawnSync } from 'child_process';
+import { createHash } from 'crypto';
 import { createRequire } from 'module';
 import { chmodSync, copyFileSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSync } from 'fs';
 import { dirname, join } from 'path';
@@ -73,7 +74,9 @@ function sqlite3Bindings() {
   const dir = r.stdout.trim().split('\n').pop();
   const names = readdirSync(dir).filter((n) => BINDING.test(n)).sort();
   if (!names.length) throw new Error(`${dir} holds no itd_bitrix_sqlite3-*.node`);
-  return { dir, names };
+  // The bundles check a binding against its build's hash before they copy it (agi-src/platform/sqlite3-binding.ts).
+  const sha256 = Object.fromEntries(names.map((n) => [n, createHash('sha256').update(readFileSync(join(dir, n))).digest('hex')]));
+  return { dir, names, sha256 };
 }
 
 export async function buildAll({ quiet = false } = {}) {
@@ -93,12 +96,15 @@ export async function buildAll({ quiet = false } = {}) {
     sourcemap: false,
     legalComments: 'none',
     banner: { js: '#!/usr/bin/env node' },
-    // The service reports its version in its status file.
-    define: { 'process.env.ITD_BITRIX_VERSION': JSON.stringify(JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version) },
     charset: 'utf8',
     logLevel: quiet ? 'error' : 'warning',
     plugins: [sqliteBindingBesideBundle],
-    define: { ITD_SQLITE3_BINDINGS: JSON.stringify(bindings.names) },
+    define: {
+      // The service reports its version in its status file.
+      'process.env.ITD_BITRIX_VERSION': JSON.stringify(JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version),
+      ITD_SQLITE3_BINDINGS: JSON.stringify(bindings.names),
+      ITD_SQLITE3_BINDING_SHA256: JSON.stringify(JSON.stringify(bindings.sha256)),
+    },
   };
   const entry = (list) => Object.fromEntries(Object.entries(list).map(([k, v]) => [k, join(root, v)]));
   await Promise.all([

@@ -22,13 +22,20 @@ class InstalledFilesTest extends BitrixTestCase
     {
         $agi = $this->tmp . '/agi-bin';
         mkdir($agi . '/lib');
-        foreach (['itd_bitrix_incoming.js', 'itd_bitrix_sqlite3-linux-x64-glibc2.28.node', 'lib/helper.js', 'lib/theirs.js', 'itd_bitrix_old.js', 'other.node', 'node_sqlite3.node'] as $f) {
+        $copies = [
+            '.itd_bitrix_sqlite3-linux-x64-glibc2.28.e2323a43c9d31a29.node',
+            '.itd_bitrix_sqlite3-linux-x64-glibc2.28.0123456789abcdef.node',
+            '.itd_bitrix_sqlite3-linux-x64-glibc2.28.e2323a43c9d31a29.node.4242-0a1b2c3d.tmp',
+        ];
+        foreach (array_merge(['itd_bitrix_incoming.js', 'itd_bitrix_sqlite3-linux-x64-glibc2.28.node', 'lib/helper.js', 'lib/theirs.js', 'itd_bitrix_old.js', 'other.node', 'node_sqlite3.node', '.hidden'], $copies) as $f) {
             file_put_contents($agi . '/' . $f, 'x');
         }
         $removed = $this->files()->removeAgiFiles();
         sort($removed);
-        $this->assertSame(['itd_bitrix_incoming.js', 'itd_bitrix_old.js', 'itd_bitrix_sqlite3-linux-x64-glibc2.28.node', 'lib/helper.js'], $removed);
-        $this->assertSame(['lib', 'node_sqlite3.node', 'other.node'], array_values(array_diff(scandir($agi), ['.', '..'])),
+        $expected = array_merge($copies, ['itd_bitrix_incoming.js', 'itd_bitrix_old.js', 'itd_bitrix_sqlite3-linux-x64-glibc2.28.node', 'lib/helper.js']);
+        sort($expected);
+        $this->assertSame($expected, $removed, 'the private copies of the binding the bundles load go too');
+        $this->assertSame(['.hidden', 'lib', 'node_sqlite3.node', 'other.node'], array_values(array_diff(scandir($agi), ['.', '..'])),
             'a shared folder stays while not empty; a binding under a generic name is not ours by name');
         $this->assertSame(['theirs.js'], array_values(array_diff(scandir($agi . '/lib'), ['.', '..'])));
     }

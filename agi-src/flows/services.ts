@@ -9,6 +9,7 @@ import { OAuthSession } from '../bitrix/oauth';
 import { Config, credentialsFingerprint } from '../config/config';
 import type { Claim } from '../config/owner';
 import { Logger } from '../log/logger';
+import { takeSqlite3BindingNote } from '../platform/sqlite3-binding';
 import { MAX_ATTACH_ATTEMPTS } from '../logic/upload';
 import { Caches } from '../store/caches';
 import { CallStore } from '../store/calls';
@@ -152,14 +153,18 @@ export function portalUrl(cfg: Config): string {
 }
 
 export function openStores(cfg: Config, log: Logger, busyTimeoutMs: number, opts: { claim?: Claim; caches?: (db: Db) => Caches } = {}): Promise<Stores> {
-  return Db.openOrRecreate(cfg.databasePath, busyTimeoutMs, (msg) => log.error(msg), opts.claim).then((db) => ({
-    db,
-    calls: new CallStore(db),
-    outbox: new Outbox(db),
-    caches: opts.caches ? opts.caches(db) : new Caches(db),
-    health: new HealthStore(db),
-    leases: new Leases(db),
-  }));
+  return Db.openOrRecreate(cfg.databasePath, busyTimeoutMs, (msg) => log.error(msg), opts.claim).then((db) => {
+    const bindingNote = takeSqlite3BindingNote();
+    if (bindingNote) log.debug(bindingNote);
+    return {
+      db,
+      calls: new CallStore(db),
+      outbox: new Outbox(db),
+      caches: opts.caches ? opts.caches(db) : new Caches(db),
+      health: new HealthStore(db),
+      leases: new Leases(db),
+    };
+  });
 }
 
 /** Collects the outcome of the last exchange with Bitrix24 for the status panel. */

@@ -72,7 +72,34 @@ export function chooseBinding(shipped: ShippedBinding[], platform: string, arch:
   return pick;
 }
 
+/**
+ * The bundles load a private copy of the shipped binding, never the shipped file itself: FreePBX
+ * rewrites every agi-bin/ file in place (same inode) on each reload, which crashes a process that
+ * has it mapped. The copy's name is dotted (reload never writes it) and carries the build's hash,
+ * so a new version gets a new copy.
+ */
+export function privateCopyName(file: string, sha256: string): string {
+  return `.${file.replace(/\.node$/, '')}.${sha256.slice(0, 16)}.node`;
+}
+
+const PRIVATE_COPY = /^\.itd_bitrix_sqlite3-([a-z0-9]+)-([a-z0-9]+)-glibc\d+\.\d+\.[0-9a-f]{16}\.node$/;
+
+/** Private copies in `names` for this binding's platform and architecture other than `keep`: older versions' copies. */
+export function staleCopies(names: string[], binding: ShippedBinding, keep: string): string[] {
+  return names.filter((n) => {
+    const m = PRIVATE_COPY.exec(n);
+    return !!m && m[1] === binding.platform && m[2] === binding.arch && n !== keep;
+  });
+}
+
 declare const ITD_SQLITE3_BINDINGS: string[] | undefined;
+// JSON text, not an object: esbuild inlines a string where it is used, an object in every module.
+declare const ITD_SQLITE3_BINDING_SHA256: string | undefined;
+
+/** The sha256 (hex) of each binding the build shipped, by name (empty when running from source). */
+export function shippedSha256(): Record<string, string> {
+  return typeof ITD_SQLITE3_BINDING_SHA256 === 'undefined' ? {} : (JSON.parse(ITD_SQLITE3_BINDING_SHA256) as Record<string, string>);
+}
 
 /** What the build shipped beside the bundle (empty when running from source). */
 export function shippedBindings(): ShippedBinding[] {

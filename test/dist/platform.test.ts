@@ -21,7 +21,8 @@ const MATRIX = [
 const SYSTEM_LIBS = ['libc.so.6', 'libm.so.6', 'libpthread.so.0', 'libdl.so.2'];
 /** Undefined (non-weak) symbols without a version come from the Node.js process itself. */
 const FROM_NODE = /^(napi_|node_api_|uv_)/;
-const AGI_BUDGET_BYTES = 4.5 * 1024 * 1024;
+/** Was 4.5 MiB (main: 4 713 924 bytes); the loader of the binding's private copy adds ~2.5 KB to each of the six bundles. */
+const AGI_BUDGET_BYTES = 4.6 * 1024 * 1024;
 
 const versionCmp = (a: string, b: string) => {
   const pa = a.split('.').map(Number);

@@ -28,8 +28,8 @@ export interface RunningService {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-export async function startService(t: TestSetup, processEnv: NodeJS.ProcessEnv = {}): Promise<RunningService> {
-  const child = spawn(process.execPath, [join(AGI_BIN, 'itd_bitrix.js'), 'serve', '--port', '0', '--config', t.configPath], {
+export async function startService(t: TestSetup, processEnv: NodeJS.ProcessEnv = {}, agiBin = AGI_BIN): Promise<RunningService> {
+  const child = spawn(process.execPath, [join(agiBin, 'itd_bitrix.js'), 'serve', '--port', '0', '--config', t.configPath], {
     env: { ...process.env, ...SERVICE_PROCESS_ENV, ...processEnv },
     stdio: ['ignore', 'ignore', 'pipe'],
   });

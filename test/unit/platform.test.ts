@@ -1,8 +1,13 @@
 // Which shipped sqlite3 binding fits a host, and the self-test's checks (agi-src/platform/).
 import { expect } from 'chai';
+import { createHash } from 'crypto';
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'fs';
+import { join } from 'path';
 import {
-  ShippedBinding, bindingFileName, chooseBinding, compareVersions, parseBindingName, pickForGlibc,
+  ShippedBinding, bindingFileName, chooseBinding, compareVersions, parseBindingName, pickForGlibc, privateCopyName, staleCopies,
 } from '../../agi-src/platform/bindings';
+import { bindingToLoad, takeSqlite3BindingNote } from '../../agi-src/platform/sqlite3-binding';
+import { tempDir } from '../helpers/tmp';
 import { checkArch, checkGlibc, checkNode, exerciseSqlite3, runSelfTest } from '../../agi-src/platform/selftest';
 
 const shipped = ['itd_bitrix_sqlite3-linux-x64-glibc2.28.node', 'itd_bitrix_sqlite3-linux-arm64-glibc2.28.node']
@@ -44,6 +49,69 @@ describe('platform: shipped sqlite3 bindings', function () {
     expect(() => chooseBinding(two, 'linux', 'x64', () => '2.17')).to.throw('glibc 2.17');
     expect(() => chooseBinding(two, 'linux', 'x64', () => null)).to.throw('none found');
     expect(pickForGlibc(two, null)).to.equal(undefined);
+  });
+});
+
+describe('platform: the private copy of the binding the bundles load', function () {
+  const x64 = shipped[0];
+  const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
+
+  it('is named after the binding and the first 16 hex digits of its hash, dotted so reload never writes it', function () {
+    expect(privateCopyName(x64.file, 'e2323a43c9d31a2956074bca8c8d3c01476ca587825f2ed84d01609dc11d8197'))
+      .to.equal('.itd_bitrix_sqlite3-linux-x64-glibc2.28.e2323a43c9d31a29.node');
+  });
+
+  it('other versions\' copies of the same platform and architecture are stale; the shipped files, other architectures and temp files are not', function () {
+    const keep = '.itd_bitrix_sqlite3-linux-x64-glibc2.28.e2323a43c9d31a29.node';
+    const names = [
+      keep,
+      '.itd_bitrix_sqlite3-linux-x64-glibc2.28.0123456789abcdef.node',
+      '.itd_bitrix_sqlite3-linux-x64-glibc2.31.fedcba9876543210.node',
+      '.itd_bitrix_sqlite3-linux-arm64-glibc2.28.0123456789abcdef.node',
+      '.itd_bitrix_sqlite3-linux-x64-glibc2.28.0123456789abcdef.node.123-abcd.tmp',
+      'itd_bitrix_sqlite3-linux-x64-glibc2.28.node',
+      'node_sqlite3.node',
+      '.other.node',
+    ];
+    expect(staleCopies(names, x64, keep)).to.deep.equal([
+      '.itd_bitrix_sqlite3-linux-x64-glibc2.28.0123456789abcdef.node',
+      '.itd_bitrix_sqlite3-linux-x64-glibc2.31.fedcba9876543210.node',
+    ]);
+  });
+
+  it('is made once from a shipped file that matches the build (mode 0644, older copies removed), then found with one look', function () {
+    const dir = tempDir('binding-copy-');
+    const bytes = Buffer.from('binding v2');
+    writeFileSync(join(dir, x64.file), bytes, { mode: 0o755 });
+    const old = '.itd_bitrix_sqlite3-linux-x64-glibc2.28.0123456789abcdef.node';
+    const arm = '.itd_bitrix_sqlite3-linux-arm64-glibc2.28.0123456789abcdef.node';
+    writeFileSync(join(dir, old), 'binding v1');
+    writeFileSync(join(dir, arm), 'arm binding v1');
+    const copy = join(dir, privateCopyName(x64.file, sha(bytes)));
+    expect(bindingToLoad(dir, x64, sha(bytes))).to.equal(copy);
+    expect(readFileSync(copy).equals(bytes)).to.equal(true);
+    expect(statSync(copy).mode & 0o777).to.equal(0o644);
+    expect(readdirSync(dir).sort()).to.deep.equal([arm, privateCopyName(x64.file, sha(bytes)), x64.file].sort());
+    expect(takeSqlite3BindingNote()).to.equal(null);
+
+    writeFileSync(join(dir, x64.file), 'rewritten by reload');
+    expect(bindingToLoad(dir, x64, sha(bytes)), 'the copy exists: the shipped file is not read').to.equal(copy);
+  });
+
+  it('a shipped file that does not match the build (reload rewriting it right now) is loaded itself, with one note', function () {
+    const dir = tempDir('binding-copy-');
+    writeFileSync(join(dir, x64.file), 'half a bind');
+    expect(bindingToLoad(dir, x64, sha('binding v2'))).to.equal(join(dir, x64.file));
+    expect(readdirSync(dir)).to.deep.equal([x64.file]);
+    expect(takeSqlite3BindingNote()).to.match(/^SQLite binding: loading the shipped itd_bitrix_sqlite3-linux-x64-glibc2\.28\.node itself \(it differs from the build/);
+    expect(takeSqlite3BindingNote(), 'taken once').to.equal(null);
+  });
+
+  it('a missing folder or binding: the shipped path, as before (require names what is missing)', function () {
+    const dir = join(tempDir('binding-copy-'), 'gone');
+    expect(bindingToLoad(dir, x64, sha('x'))).to.equal(join(dir, x64.file));
+    expect(existsSync(dir)).to.equal(false);
+    expect(takeSqlite3BindingNote()).to.contain('ENOENT');
   });
 });
 
