@@ -15,49 +15,26 @@
 namespace FreePBX\modules;
 
 // The framework's autoloader would find these too (FreePBX\modules\Bitrix\X\Y is
-// modules/bitrix/X/Y.php); required here so the class loads the same everywhere.
-require_once __DIR__ . '/Did.php';
-require_once __DIR__ . '/Settings.php';
-require_once __DIR__ . '/SettingsValidator.php';
-require_once __DIR__ . '/SettingsPage.php';
-require_once __DIR__ . '/InboundRoutes.php';
-require_once __DIR__ . '/OutboundRoutes.php';
-require_once __DIR__ . '/FileOwner.php';
-require_once __DIR__ . '/ConfigFile.php';
-require_once __DIR__ . '/Subprocess.php';
-require_once __DIR__ . '/OperatorCli.php';
-require_once __DIR__ . '/OutboxStatus.php';
-require_once __DIR__ . '/HostCheck.php';
-require_once __DIR__ . '/OauthConnect.php';
-require_once __DIR__ . '/RetryJob.php';
-require_once __DIR__ . '/InstalledFiles.php';
-require_once __DIR__ . '/AmiCredentials.php';
-require_once __DIR__ . '/ResidentService.php';
-require_once __DIR__ . '/ServiceStatus.php';
-require_once __DIR__ . '/DialplanProblems.php';
-require_once __DIR__ . '/Dialplan/Problem.php';
-require_once __DIR__ . '/Dialplan/Facts.php';
-require_once __DIR__ . '/ResponsibleDestinations.php';
-require_once __DIR__ . '/ResponsiblePage.php';
-require_once __DIR__ . '/Dialplan/Splice.php';
-require_once __DIR__ . '/Dialplan/AgiStep.php';
-require_once __DIR__ . '/Dialplan/InboundSubroutine.php';
-require_once __DIR__ . '/Dialplan/HangupHandler.php';
-require_once __DIR__ . '/Dialplan/OperatorSubroutine.php';
-require_once __DIR__ . '/Dialplan/AnswerSubroutine.php';
-require_once __DIR__ . '/Dialplan/QueueHook.php';
-require_once __DIR__ . '/Dialplan/AutoBlkvmHook.php';
-require_once __DIR__ . '/Dialplan/DirectDialHook.php';
-require_once __DIR__ . '/Dialplan/TransferMark.php';
-require_once __DIR__ . '/Dialplan/RingingHook.php';
-require_once __DIR__ . '/Dialplan/OutboundSubroutine.php';
-require_once __DIR__ . '/Dialplan/OutboundAnswer.php';
-require_once __DIR__ . '/Dialplan/OutboundHangupHandler.php';
-require_once __DIR__ . '/Dialplan/ResponsibleDestination.php';
+// modules/bitrix/X/Y.php); required here so the class loads the same everywhere (in a function: the
+// file may be included at global scope).
+array_map(function ($file) {
+    require_once __DIR__ . '/' . $file . '.php';
+}, [
+    'Did', 'Rooms', 'Settings', 'SettingsValidator', 'SettingsPage', 'InboundRoutes', 'OutboundRoutes',
+    'FileOwner', 'ConfigFile', 'Subprocess', 'OperatorCli', 'OutboxStatus', 'HostCheck', 'OauthConnect',
+    'RetryJob', 'InstalledFiles', 'AmiCredentials', 'ResidentService', 'ServiceStatus', 'DialplanProblems',
+    'Dialplan/Problem', 'Dialplan/Facts', 'ResponsibleDestinations', 'ResponsiblePage', 'Dialplan/Splice',
+    'Dialplan/AgiStep', 'Dialplan/InboundSubroutine', 'Dialplan/HangupHandler', 'Dialplan/OperatorSubroutine',
+    'Dialplan/AnswerSubroutine', 'Dialplan/QueueHook', 'Dialplan/AutoBlkvmHook', 'Dialplan/DirectDialHook',
+    'Dialplan/TransferMark', 'Dialplan/RingingHook', 'Dialplan/OutboundSubroutine', 'Dialplan/OutboundAnswer',
+    'Dialplan/OutboundHangupHandler', 'Dialplan/ResponsibleDestination', 'Dialplan/ModuleDialplan',
+]);
 
 #[\AllowDynamicProperties]
 class Bitrix extends \FreePBX_Helpers implements \BMO
 {
+    use Bitrix\Rooms;
+
     const DEFAULT_AGI_DIR = '/var/lib/asterisk/agi-bin';
 
     /** AJAX commands this module answers; everything else is refused. */
@@ -86,13 +63,11 @@ class Bitrix extends \FreePBX_Helpers implements \BMO
         if (false) {
             // Strings only module.xml carries, listed here so gettext extraction sees them.
             _('Bitrix24 Integration');
-            _('Reports inbound calls on chosen DIDs to the Bitrix24 CRM: caller name lookup, call card for the operator who answers, call history with recordings.');
+            _('Connects FreePBX calls to the Bitrix24 CRM: inbound calls on chosen DIDs and outgoing calls in the call history with recordings, caller name lookup, the call card while phones ring and to the operator who answers, through transfers, click-to-call from Bitrix24, routing to the CRM responsible manager.');
         }
     }
 
-    // ------------------------------------------------------------------
-    // BMO lifecycle
-    // ------------------------------------------------------------------
+    // --- BMO lifecycle
 
     /** Refuses a host that cannot run the runtime before it changes anything (returning false stops FreePBX's install). */
     public function install()
@@ -125,7 +100,7 @@ class Bitrix extends \FreePBX_Helpers implements \BMO
         $settings = $this->settings()->get();
         // Before the database goes (with the CLI and the config file that read it): what it still owes Bitrix24.
         if (is_file($settings['databasePath'])) {
-            $this->say($this->unsentLine());
+            $this->say(Bitrix\OutboxStatus::unsentLine($this->cli()->status()));
         }
         $this->retryJob()->unschedule();
         // Before its files go: stopped and forgotten by pm2.
@@ -138,25 +113,6 @@ class Bitrix extends \FreePBX_Helpers implements \BMO
         return true;
     }
 
-    /** One line: how many calls waiting in the outbox will not reach Bitrix24 once the database is deleted. */
-    private function unsentLine()
-    {
-        $status = $this->cli()->status();
-        $outbox = isset($status['error']) ? null : Bitrix\OutboxStatus::read($status);
-        if ($outbox === null) {
-            return sprintf(_('Could not count the calls still waiting to be sent to Bitrix24 before deleting the call database: %s'),
-                isset($status['error']) ? $status['error'] : _('the operator tool gave no outbox.'));
-        }
-        $unsent = Bitrix\OutboxStatus::unsent($outbox);
-        if ($unsent['steps'] === 0) {
-            return _('Nothing was waiting to be sent to Bitrix24.');
-        }
-        if ($unsent['calls'] === null) {
-            return sprintf(_('Requests that will not reach Bitrix24 (deleted with the call database): %d.'), $unsent['steps']);
-        }
-        return sprintf(_('Calls that will not reach Bitrix24 (deleted with the call database): %1$d (steps: %2$d).'), $unsent['calls'], $unsent['steps']);
-    }
-
     /** Old frameworks declared these in the BMO interface. */
     public function backup()
     {
@@ -166,9 +122,7 @@ class Bitrix extends \FreePBX_Helpers implements \BMO
     {
     }
 
-    // ------------------------------------------------------------------
-    // GUI
-    // ------------------------------------------------------------------
+    // --- GUI
 
     public function doConfigPageInit($page)
     {
@@ -214,9 +168,7 @@ class Bitrix extends \FreePBX_Helpers implements \BMO
         return $this->page()->render($this->responsiblePage()->renderList());
     }
 
-    // ------------------------------------------------------------------
-    // The module's destinations (functions.inc.php hands FreePBX's calls here)
-    // ------------------------------------------------------------------
+    // --- The module's destinations (functions.inc.php hands FreePBX's calls here)
 
     /** bitrix_destinations(): what destination pickers offer. */
     public function destinations()
@@ -252,9 +204,7 @@ class Bitrix extends \FreePBX_Helpers implements \BMO
         return $n;
     }
 
-    // ------------------------------------------------------------------
-    // AJAX
-    // ------------------------------------------------------------------
+    // --- AJAX
 
     public function ajaxRequest($command, &$setting)
     {
@@ -281,72 +231,22 @@ class Bitrix extends \FreePBX_Helpers implements \BMO
         }
     }
 
-    // ------------------------------------------------------------------
-    // Reload: dialplan, config file
-    // ------------------------------------------------------------------
+    // --- Reload: dialplan, config file
 
     public static function myDialplanHooks()
     {
         return 500; // after core (480), which builds ext-did-* and macro-auto-blkvm
     }
 
-    /**
-     * Nothing while off. Inbound: only routes of listed DIDs, every answer path with its hook
-     * (queue member gosub, ring groups and follow-me through macro-auto-blkvm, a Dial straight to
-     * an extension); what cannot be placed is reported (log, notification, page). Outgoing: the
-     * trunk hook when outgoing calls are reported or click-to-call is on (the clicked call leaves
-     * through a trunk); its problems are logged.
-     * The responsible-manager destinations exist once defined (routes point at them), also while
-     * off, when they send every call to their fallback.
-     */
     public function doDialplanHook(&$ext, $engine, $priority)
     {
         $s = $this->settings()->get();
-        $problems = [];
-        if (!empty($s['enabled'])) {
-            // Through the resident service where pm2 runs it (with the per-call AGI as the fallback).
-            $agi = new Bitrix\Dialplan\AgiStep($this->service()->wanted($s) ? Bitrix\ResidentService::port($s) : null);
-            if (!empty($s['dids'])) {
-                $problems = $this->inboundHooks($ext, $agi, $s);
-            }
-            if (!empty($s['outgoingEnabled']) || !empty($s['clickToCall'])) {
-                foreach (Bitrix\Dialplan\OutboundSubroutine::add($ext, $agi, ['report' => !empty($s['outgoingEnabled']), 'routes' => $s['outgoingRoutes']]) as $problem) {
-                    $this->log($problem);
-                }
-            }
-        }
+        $problems = Bitrix\Dialplan\ModuleDialplan::add($ext, $s, $this->service()->wanted($s) ? Bitrix\ResidentService::port($s) : null,
+            fn () => $this->inboundRoutes()->listed($s), $this->asteriskVersion(), $this->responsibleDestinations()->all(), fn ($line) => $this->log($line));
         $this->dialplanProblems()->record($problems);
-        $answer = Bitrix\Dialplan\Splice::extenExists($ext, Bitrix\Dialplan\AnswerSubroutine::CONTEXT, 's') ? Bitrix\Dialplan\AnswerSubroutine::CONTEXT : null;
-        Bitrix\Dialplan\ResponsibleDestination::add($ext, $this->responsibleDestinations()->all(), $answer);
     }
 
-    /** @return Bitrix\Dialplan\Problem[] */
-    private function inboundHooks($ext, Bitrix\Dialplan\AgiStep $agi, array $s)
-    {
-        list($spliced, $problems) = Bitrix\Dialplan\InboundSubroutine::spliceRoutes($ext, $this->inboundRoutes()->listed($s));
-        if ($spliced === 0) {
-            return $problems;
-        }
-        // Cards on ringing need the resident service; without it the card pops on answer.
-        $ringing = $agi->hasService() && Bitrix\Settings::cardMode($s) === 'ringing';
-        $ringingProblems = $ringing ? Bitrix\Dialplan\RingingHook::add($ext, $agi) : [];
-        Bitrix\Dialplan\InboundSubroutine::add($ext, $agi, $ringing && !$ringingProblems);
-        Bitrix\Dialplan\HangupHandler::add($ext, $agi);
-        Bitrix\Dialplan\OperatorSubroutine::add($ext);
-        Bitrix\Dialplan\AnswerSubroutine::add($ext, $agi);
-        Bitrix\Dialplan\TransferMark::add($ext);
-        return array_merge(
-            $problems,
-            Bitrix\Dialplan\QueueHook::add($ext, $this->asteriskVersion()),
-            Bitrix\Dialplan\AutoBlkvmHook::add($ext),
-            Bitrix\Dialplan\DirectDialHook::add($ext),
-            $ringingProblems
-        );
-    }
-
-    // ------------------------------------------------------------------
-    // The resident service: fwconsole start/stop and reload (module.xml <hooks>)
-    // ------------------------------------------------------------------
+    // --- The resident service: fwconsole start/stop and reload (module.xml <hooks>)
 
     /** fwconsole start (after Asterisk is up): starts the service unless it runs. */
     public function startFreepbx($output = null)
@@ -399,148 +299,6 @@ class Bitrix extends \FreePBX_Helpers implements \BMO
         $this->configFile()->writeJson($cfg);
         // Reload has copied agi-bin/ by now (before the dialplan and file hooks): 17.0.1's binding can go.
         $this->installedFiles()->removeStaleBinding();
-    }
-
-    // ------------------------------------------------------------------
-    // The classes doing the work, wired from the constructor's options
-    // ------------------------------------------------------------------
-
-    public function settings()
-    {
-        return $this->room('settings', fn () => new Bitrix\Settings($this));
-    }
-
-    public function configFile()
-    {
-        return $this->room('configFile', fn () => new Bitrix\ConfigFile($this->options['configPath'], $this->settings(), $this->owner(),
-            $this->responsibleDestinations()));
-    }
-
-    public function responsibleDestinations()
-    {
-        return $this->room('responsibleDestinations', fn () => new Bitrix\ResponsibleDestinations($this));
-    }
-
-    public function responsiblePage()
-    {
-        return $this->room('responsiblePage', fn () => new Bitrix\ResponsiblePage($this->responsibleDestinations(), $this->page(),
-            $this->configFile(), $this->FreePBX, $this->options['moduleDir']));
-    }
-
-    public function cli()
-    {
-        return $this->room('cli', function () {
-            $command = $this->options['cliCommand'] !== null ? (array)$this->options['cliCommand']
-                : ['node', $this->agiDir() . '/' . Bitrix\OperatorCli::SCRIPT];
-            return new Bitrix\OperatorCli($command, $this->configFile()->path(), $this->settings());
-        });
-    }
-
-    public function oauth()
-    {
-        return $this->room('oauth', fn () => new Bitrix\OauthConnect($this->settings(), $this->cli()));
-    }
-
-    public function page()
-    {
-        return $this->room('page', fn () => new Bitrix\SettingsPage($this->settings(), $this->configFile(), $this->inboundRoutes(),
-            $this->outboundRoutes(), $this->cli(), $this->service(), $this->options['moduleDir'], $this->dialplanProblems()));
-    }
-
-    public function inboundRoutes()
-    {
-        return $this->room('inboundRoutes', fn () => new Bitrix\InboundRoutes($this->FreePBX));
-    }
-
-    public function outboundRoutes()
-    {
-        return $this->room('outboundRoutes', fn () => new Bitrix\OutboundRoutes($this->FreePBX));
-    }
-
-    public function retryJob()
-    {
-        return $this->room('retryJob', fn () => new Bitrix\RetryJob($this->FreePBX, $this->agiDir(), $this->configFile()->path()));
-    }
-
-    public function dialplanProblems()
-    {
-        return $this->room('dialplanProblems', fn () => new Bitrix\DialplanProblems($this, $this->FreePBX));
-    }
-
-    public function hostCheck()
-    {
-        return $this->room('hostCheck', function () {
-            $user = array_key_exists('asteriskUser', $this->options) ? $this->options['asteriskUser'] : $this->asteriskUser();
-            return new Bitrix\HostCheck((array)$this->options['nodeCommand'], $user);
-        });
-    }
-
-    public function installedFiles()
-    {
-        return $this->room('installedFiles', fn () => new Bitrix\InstalledFiles($this->agiDir(), $this->options['moduleDir'],
-            $this->owner()));
-    }
-
-    /** The resident service under FreePBX's pm2 module. */
-    public function service()
-    {
-        return $this->room('service', fn () => new Bitrix\ResidentService($this->FreePBX, $this->settings(), $this->amiCredentials(), $this,
-            $this->agiDir(), $this->configFile()->path(), $this->options['sleep'], (array)$this->options['nodeCommand']));
-    }
-
-    /** FreePBX's manager user for the resident service's environment (click-to-call). */
-    public function amiCredentials()
-    {
-        return $this->room('amiCredentials', fn () => new Bitrix\AmiCredentials($this->FreePBX));
-    }
-
-    private function owner()
-    {
-        return $this->room('owner', fn () => new Bitrix\FileOwner($this->options['chown']));
-    }
-
-    private function room($name, callable $build)
-    {
-        if (!isset($this->rooms[$name])) {
-            $this->rooms[$name] = $build();
-        }
-        return $this->rooms[$name];
-    }
-
-    /** The user Asterisk (and so every AGI) runs as. */
-    private function asteriskUser()
-    {
-        try {
-            $user = $this->FreePBX->Config->get('AMPASTERISKUSER');
-        } catch (\Throwable $e) {
-            $user = null;
-        }
-        return is_string($user) && $user !== '' ? $user : 'asterisk';
-    }
-
-    /** ASTAGIDIR, where reload copies agi-bin/. */
-    private function agiDir()
-    {
-        if ($this->options['agiDir'] !== null) {
-            return (string)$this->options['agiDir'];
-        }
-        try {
-            $dir = $this->FreePBX->Config->get('ASTAGIDIR');
-        } catch (\Exception $e) {
-            $dir = null;
-        }
-        return is_string($dir) && $dir !== '' ? rtrim($dir, '/') : self::DEFAULT_AGI_DIR;
-    }
-
-    /** FreePBX's ASTVERSION (the running Asterisk's version), or null when it cannot say. */
-    private function asteriskVersion()
-    {
-        try {
-            $v = $this->FreePBX->Config->get('ASTVERSION');
-        } catch (\Throwable $e) {
-            $v = null;
-        }
-        return is_string($v) && preg_match('/^\d+(\.\d+)*/', $v) ? $v : null;
     }
 
     /** One line of install/uninstall output, through the framework's out() (console or Module Admin). */

@@ -81,4 +81,22 @@ class OutboxStatus
     {
         return isset($a[$k]) && is_scalar($a[$k]) ? (string)$a[$k] : '';
     }
+
+    /** One line for uninstall: how many calls waiting in the outbox (`status --json`) will not reach Bitrix24 once the database is deleted. */
+    public static function unsentLine(array $status)
+    {
+        $outbox = isset($status['error']) ? null : self::read($status);
+        if ($outbox === null) {
+            return sprintf(_('Could not count the calls still waiting to be sent to Bitrix24 before deleting the call database: %s'),
+                isset($status['error']) ? $status['error'] : _('the operator tool gave no outbox.'));
+        }
+        $unsent = self::unsent($outbox);
+        if ($unsent['steps'] === 0) {
+            return _('Nothing was waiting to be sent to Bitrix24.');
+        }
+        if ($unsent['calls'] === null) {
+            return sprintf(_('Requests that will not reach Bitrix24 (deleted with the call database): %d.'), $unsent['steps']);
+        }
+        return sprintf(_('Calls that will not reach Bitrix24 (deleted with the call database): %1$d (steps: %2$d).'), $unsent['calls'], $unsent['steps']);
+    }
 }

@@ -39,7 +39,7 @@ class LayoutTest extends BitrixTestCase
                 continue;
             }
             $class = self::NS . str_replace('/', '\\', substr($rel, 0, -4));
-            $this->assertTrue(class_exists($class, false), "$rel should declare $class and be loaded with the module");
+            $this->assertTrue(class_exists($class, false) || trait_exists($class, false), "$rel should declare $class and be loaded with the module");
         }
     }
 }
