@@ -20,7 +20,7 @@ namespace FreePBX\modules;
 array_map(function ($file) {
     require_once __DIR__ . '/' . $file . '.php';
 }, [
-    'Did', 'Rooms', 'Settings', 'SettingsValidator', 'SettingsPage', 'InboundRoutes', 'OutboundRoutes',
+    'Did', 'Rooms', 'Settings', 'SettingsValidator', 'SettingsFields', 'SettingsPage', 'InboundRoutes', 'OutboundRoutes',
     'FileOwner', 'ConfigFile', 'Subprocess', 'OperatorCli', 'OutboxStatus', 'HostCheck', 'OauthConnect',
     'RetryJob', 'InstalledFiles', 'AmiCredentials', 'ResidentService', 'ServiceStatus', 'DialplanProblems',
     'Dialplan/Problem', 'Dialplan/Facts', 'ResponsibleDestinations', 'ResponsiblePage', 'Dialplan/Splice',

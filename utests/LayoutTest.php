@@ -42,4 +42,18 @@ class LayoutTest extends BitrixTestCase
             $this->assertTrue(class_exists($class, false) || trait_exists($class, false), "$rel should declare $class and be loaded with the module");
         }
     }
+
+    /** Rooms stay small enough to read in one sitting (issue 9: no PHP file over ~300 lines). */
+    public function testNoPhpFileOfTheModuleIsOverAboutThreeHundredLines()
+    {
+        $root = self::root();
+        $long = [];
+        foreach (array_merge(glob($root . '/*.php'), glob($root . '/Dialplan/*.php'), glob($root . '/views/*.php')) as $file) {
+            $n = count(file($file));
+            if ($n > 320) {
+                $long[] = substr($file, strlen($root) + 1) . ": $n lines";
+            }
+        }
+        $this->assertSame([], $long);
+    }
 }
