@@ -7,8 +7,9 @@ import { usersToHide } from '../logic/finish';
 import { uploadBudgetMs } from '../logic/upload';
 import { CallRow, parseIds, Step } from '../store/calls';
 import { judge, probe, waitForRecording } from './recording';
-import { callIdFrom, finishRequest, hideRequest, registerRequest, Request, userByExtensionRequest, userIdFrom } from './requests';
+import { callIdFrom, finishRequest, hideRequest, registerRequest, Request } from './requests';
 import type { Services } from './services';
+import { userOfExtension } from './users';
 
 /** Recordings up to this size travel Base64-encoded inside the finish batch; larger ones use the upload URL. */
 export const INLINE_RECORDING_MAX = 512 * 1024;
@@ -201,20 +202,14 @@ export async function completeAfterRecording(s: Services, uniqueid: string): Pro
 
 /** Fills in the operator's Bitrix24 user (and so the finishing user) from the cache or user.get. */
 async function resolveOperator(s: Services, row: CallRow, step: Step): Promise<'resolved' | 'unknown'> {
-  const { caches, calls } = await s.stores();
+  const { calls } = await s.stores();
   const ext = row.operator_ext as string;
   let userId: number | null;
-  const cached = await caches.user(ext, s.now(), s.config.userCacheSeconds * 1000);
-  if (cached) userId = cached.userId;
-  else {
-    try {
-      const req = userByExtensionRequest(ext);
-      userId = userIdFrom(await (await s.client()).call(req.method, req.params, s.now() + 5000));
-      await caches.putUser(ext, userId, s.now());
-    } catch (err) {
-      await s.recordFailure(row.uniqueid, step, err, 'call');
-      return 'unknown';
-    }
+  try {
+    userId = await userOfExtension(s, ext, s.now() + 5000);
+  } catch (err) {
+    await s.recordFailure(row.uniqueid, step, err, 'call');
+    return 'unknown';
   }
   if (userId !== null) {
     await calls.setOperatorUser(row.uniqueid, ext, userId);

@@ -6,8 +6,9 @@ import { BitrixError } from '../bitrix/errors';
 import type { Config } from '../config/config';
 import { EXTENSION } from '../logic/answer';
 import { isCallId } from '../logic/call-id';
-import { hideRequest, Request, showRequest, userByExtensionRequest, userIdFrom } from './requests';
+import { hideRequest, Request, showRequest } from './requests';
 import type { Services } from './services';
+import { userOfExtension } from './users';
 
 /** Asterisk's uniqueid (`<epoch>.<n>`, optionally prefixed by the system name). */
 const UNIQUEID = /^[A-Za-z0-9_.-]{1,64}$/;
@@ -44,30 +45,21 @@ export async function sendCardBatch(
   batch: { uniqueid: string; callId: string; show: string[]; hide: string[] },
   deadline: number,
 ): Promise<'sent' | 'failed' | 'unregistered'> {
-  const { calls, caches } = await s.stores();
+  const { calls } = await s.stores();
   let callId = batch.callId;
   if (!callId) callId = (await calls.get(batch.uniqueid))?.bitrix_call_id ?? '';
   if (!callId) return 'unregistered';
   try {
     const client = await s.client();
     const users = async (exts: string[]) => {
-      const ids = await Promise.all(
-        exts.map(async (ext) => {
-          const cached = await caches.user(ext, s.now(), s.config.userCacheSeconds * 1000);
-          if (cached) return cached.userId;
-          const req = userByExtensionRequest(ext);
-          const id = userIdFrom(await client.call(req.method, req.params, deadline));
-          await caches.putUser(ext, id, s.now());
-          return id;
-        }),
-      );
+      const ids = await Promise.all(exts.map((ext) => userOfExtension(s, ext, deadline)));
       return [...new Set(ids.filter((id): id is number => id !== null))];
     };
-    const [show, hide] = [await users(batch.show), await users(batch.hide)];
+    const show = await users(batch.show);
+    const hide = (await users(batch.hide)).filter((id) => !show.includes(id));
     const cmds: Record<string, Request> = {};
     if (show.length) cmds.show = showRequest(callId, show);
-    if (hide.length) cmds.hide = hideRequest(callId, hide.filter((id) => !show.includes(id)));
-    if (cmds.hide && (cmds.hide.params.USER_ID as number[]).length === 0) delete cmds.hide;
+    if (hide.length) cmds.hide = hideRequest(callId, hide);
     const keys = Object.keys(cmds);
     if (keys.length === 0) return 'sent';
     let shown = false;
@@ -83,8 +75,7 @@ export async function sendCardBatch(
       hidden = r.result.hide === true;
     }
     // The finish hides the card for everyone it was shown to and not hidden since, but the finisher.
-    const hiddenIds = hidden ? (cmds.hide.params.USER_ID as number[]) : [];
-    if (shown || hiddenIds.length) await calls.updateShownUsers(batch.uniqueid, shown ? show : [], hiddenIds, s.now());
+    if (shown || hidden) await calls.updateShownUsers(batch.uniqueid, shown ? show : [], hidden ? hide : [], s.now());
     s.log.debug(`cards ${batch.uniqueid}: shown to [${show.join(',')}], hidden for [${hide.join(',')}]`);
     return 'sent';
   } catch (err) {

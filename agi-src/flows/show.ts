@@ -119,7 +119,7 @@ export async function deliverCard(s: Services, job: CardJob, deadline: number): 
     }
     const req = showRequest(callId, userId);
     const shown = await client.call(req.method, req.params, deadline);
-    if (shown === true) await calls.addShownUser(call.uniqueid, userId, s.now());
+    if (shown === true) await calls.updateShownUsers(call.uniqueid, [userId], [], s.now());
     if (job.transferred) await hideForOthers(s, call.uniqueid, callId, userId, deadline);
   } catch (err) {
     const msg = err instanceof BitrixError ? err.message : (err as Error).message;
@@ -135,7 +135,7 @@ export async function hideForOthers(s: Services, uniqueid: string, callId: strin
   const client = await s.client();
   const req = hideRequest(callId, hide);
   await client.call(req.method, req.params, deadline);
-  await calls.removeShownUsers(uniqueid, hide, s.now());
+  await calls.updateShownUsers(uniqueid, [], hide, s.now());
   s.log.info(`show ${uniqueid}: card hidden for user(s) ${hide.join(', ')}`);
 }
 

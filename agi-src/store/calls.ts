@@ -161,7 +161,7 @@ export class CallStore {
     );
   }
 
-  /** Cards shown while the phones rang and hidden since (the finish hides what is left here). */
+  /** Whose screen has the call's card: `shown` added, `hidden` removed (the finish hides what is left here). */
   async updateShownUsers(uniqueid: string, shown: number[], hidden: number[], now: number): Promise<void> {
     await this.db.transaction(async (tx) => {
       const row = await tx.get<{ shown_user_ids: string }>('SELECT shown_user_ids FROM calls WHERE uniqueid = ?', [uniqueid]);
@@ -170,24 +170,6 @@ export class CallStore {
       for (const id of shown) ids.add(id);
       for (const id of hidden) ids.delete(id);
       await tx.run('UPDATE calls SET shown_user_ids = ?, updated_at = ? WHERE uniqueid = ?', [JSON.stringify([...ids]), now, uniqueid]);
-    });
-  }
-
-  async addShownUser(uniqueid: string, userId: number, now: number): Promise<void> {
-    await this.db.transaction(async (tx) => {
-      const row = await tx.get<{ shown_user_ids: string }>('SELECT shown_user_ids FROM calls WHERE uniqueid = ?', [uniqueid]);
-      const shown = parseIds(row?.shown_user_ids);
-      if (!shown.includes(userId)) shown.push(userId);
-      await tx.run('UPDATE calls SET shown_user_ids = ?, updated_at = ? WHERE uniqueid = ?', [JSON.stringify(shown), now, uniqueid]);
-    });
-  }
-
-  /** Their card was hidden while the call went on (the call moved to another operator). */
-  async removeShownUsers(uniqueid: string, userIds: readonly number[], now: number): Promise<void> {
-    await this.db.transaction(async (tx) => {
-      const row = await tx.get<{ shown_user_ids: string }>('SELECT shown_user_ids FROM calls WHERE uniqueid = ?', [uniqueid]);
-      const shown = parseIds(row?.shown_user_ids).filter((u) => !userIds.includes(u));
-      await tx.run('UPDATE calls SET shown_user_ids = ?, updated_at = ? WHERE uniqueid = ?', [JSON.stringify(shown), now, uniqueid]);
     });
   }
 

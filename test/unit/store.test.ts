@@ -45,10 +45,10 @@ describe('SQLite store', () => {
     const calls = new CallStore(db);
     await calls.insertIncoming({ uniqueid: 'u2', linkedid: 'l2', callerNumber: '+7916', did: '7495', startedAt: 1000 }, 5000);
     await calls.recordAnswer('u2', { at: 2000, extension: '101', userId: 12, recordingPath: null }, 2100);
-    await calls.addShownUser('u2', 12, 2100);
+    await calls.updateShownUsers('u2', [12], [], 2100);
     await calls.recordAnswer('u2', { at: 2000, extension: '102', userId: 15, recordingPath: null }, 9000);
-    await calls.addShownUser('u2', 15, 9000);
-    await calls.removeShownUsers('u2', [12], 9001);
+    await calls.updateShownUsers('u2', [15], [], 9000);
+    await calls.updateShownUsers('u2', [], [12], 9001);
     expect(await calls.get('u2')).to.include({ answered_at: 2000, operator_ext: '102', operator_user_id: 15, shown_user_ids: '[15]' });
   });
 
